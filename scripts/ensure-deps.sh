@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Installs what a fresh clone is missing: npm packages (exactly as locked) and the pinned Temporal
+# binaries. Instant when everything is already in place.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+if [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules/.package-lock.json ]]; then
+  echo "ensure-deps: installing npm packages (npm ci)" >&2
+  npm ci --no-audit --no-fund >&2
+fi
+bash scripts/install-temporal.sh

@@ -1,0 +1,154 @@
+/**
+ * `npm start`: brings the whole system up on this machine and supervises it — the Temporal dev
+ * server (unless TEMPORAL_ADDRESS points elsewhere), the three downstream simulators, the worker(s)
+ * and the API. A child that dies is reported and restarted with backoff; if the dev server dies,
+ * everything stops. SIGINT/SIGTERM stop every child and leave nothing behind.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { Connection } from '@temporalio/client';
+import { DATA_DIR, SEARCH_ATTRIBUTES, TEMPORAL_CLI, localJwtSecret } from './lib/local';
+import { spawnTs, stopProcess, waitUntil } from './lib/processes';
+
+const env = { ...process.env };
+const external = Boolean(process.env.TEMPORAL_ADDRESS);
+const temporalPort = Number(env.TEMPORAL_PORT ?? 7233);
+const uiPort = Number(env.TEMPORAL_UI_PORT ?? 8233);
+const apiPort = Number(env.PORT ?? 3000);
+env.TEMPORAL_ADDRESS ??= `127.0.0.1:${temporalPort}`;
+env.JWT_SECRET = localJwtSecret(env);
+env.LEGACY_URL ??= `http://127.0.0.1:${env.LEGACY_PORT ?? 4101}`;
+env.PAYMENTS_URL ??= `http://127.0.0.1:${env.PAYMENTS_PORT ?? 4102}`;
+env.FULFILMENT_URL ??= `http://127.0.0.1:${env.FULFILMENT_PORT ?? 4103}`;
+env.PORT = String(apiPort);
+
+/** `WORKERS=split` runs one worker process per task queue (bulkheads as processes); the default is one process for all. */
+const workerGroups = env.WORKERS === 'split' ? ['orders', 'legacyEcommerce', 'payments', 'fulfilment'] : [env.WORKER_QUEUES ?? 'orders,legacyEcommerce,payments,fulfilment'];
+
+interface Supervised {
+  name: string;
+  start: () => ChildProcess;
+  child?: ChildProcess;
+  restarts: number;
+  startedAt: number;
+}
+
+let stopping = false;
+const supervised: Supervised[] = [];
+let devServer: ChildProcess | undefined;
+
+function log(message: string): void {
+  process.stdout.write(`[start] ${message}\n`);
+}
+
+function pipe(name: string, child: ChildProcess): void {
+  const prefix = `[${name}] `;
+  for (const stream of [child.stdout, child.stderr]) {
+    stream?.on('data', (chunk: Buffer) => {
+      for (const line of chunk.toString().split('\n')) if (line) process.stdout.write(prefix + line + '\n');
+    });
+  }
+}
+
+function supervise(name: string, start: () => ChildProcess): void {
+  const entry: Supervised = { name, start, restarts: 0, startedAt: 0 };
+  supervised.push(entry);
+  const launch = () => {
+    entry.startedAt = Date.now();
+    const child = entry.start();
+    entry.child = child;
+    pipe(name, child);
+    child.on('exit', (code, signal) => {
+      if (stopping) return;
+      // Backoff grows with quick successive crashes and resets after a minute of healthy running.
+      if (Date.now() - entry.startedAt > 60_000) entry.restarts = 0;
+      const delay = Math.min(30_000, 500 * 2 ** entry.restarts);
+      entry.restarts += 1;
+      log(`!!! ${name} died (${signal ?? `exit ${code}`}); restarting in ${delay} ms (restart #${entry.restarts})`);
+      setTimeout(() => !stopping && launch(), delay);
+    });
+  };
+  launch();
+}
+
+async function startDevServer(): Promise<void> {
+  mkdirSync(DATA_DIR, { recursive: true });
+  const args = [
+    'server', 'start-dev',
+    '--ip', '127.0.0.1',
+    '--port', String(temporalPort),
+    '--ui-port', String(uiPort),
+    '--db-filename', join(DATA_DIR, 'temporal.db'),
+    '--sqlite-pragma', 'journal_mode=wal',
+    '--sqlite-pragma', 'synchronous=normal',
+    '--dynamic-config-value', 'system.enableEagerWorkflowStart=true',
+    '--log-level', 'warn',
+    ...Object.entries(SEARCH_ATTRIBUTES).flatMap(([name, type]) => ['--search-attribute', `${name}=${type}`]),
+  ];
+  devServer = spawn(TEMPORAL_CLI, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  pipe('temporal', devServer);
+  devServer.on('exit', (code, signal) => {
+    if (stopping) return;
+    log(`!!! the Temporal dev server exited (${signal ?? `exit ${code}`}); stopping everything. Check the log above, then run npm start again.`);
+    void shutdown(1);
+  });
+  await waitUntil(
+    async () => {
+      const connection = await Connection.connect({ address: env.TEMPORAL_ADDRESS, connectTimeout: 1_000 });
+      try {
+        await connection.workflowService.getSystemInfo({});
+        return true;
+      } finally {
+        await connection.close();
+      }
+    },
+    60_000,
+    'the Temporal dev server',
+  );
+}
+
+async function shutdown(code: number): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  log('stopping…');
+  await Promise.all(supervised.reverse().map((s) => (s.child ? stopProcess(s.child) : Promise.resolve())));
+  if (devServer) await stopProcess(devServer);
+  log('stopped');
+  process.exit(code);
+}
+
+async function main(): Promise<void> {
+  process.on('SIGINT', () => void shutdown(0));
+  process.on('SIGTERM', () => void shutdown(0));
+  const t0 = Date.now();
+
+  if (external) log(`using the Temporal cluster at ${env.TEMPORAL_ADDRESS} (namespace ${env.TEMPORAL_NAMESPACE ?? 'default'}); no dev server started`);
+  else await startDevServer();
+
+  supervise('legacy-ecommerce', () => spawnTs('sim/main.ts', ['legacy-ecommerce', env.LEGACY_PORT ?? '4101'], env));
+  supervise('payments', () => spawnTs('sim/main.ts', ['payments', env.PAYMENTS_PORT ?? '4102'], env));
+  supervise('fulfilment', () => spawnTs('sim/main.ts', ['fulfilment', env.FULFILMENT_PORT ?? '4103'], env));
+  for (const queues of workerGroups) {
+    supervise(workerGroups.length > 1 ? `worker:${queues}` : 'worker', () => spawnTs('src/worker.ts', [], { ...env, WORKER_QUEUES: queues }));
+  }
+  supervise('api', () => spawnTs('src/api/server.ts', [], env));
+
+  await waitUntil(async () => (await fetch(`http://127.0.0.1:${apiPort}/readyz`)).ok, 120_000, 'the API');
+  const ui = external ? '(your cluster’s Web UI)' : `http://127.0.0.1:${uiPort}`;
+  log(
+    [
+      `ready in ${((Date.now() - t0) / 1000).toFixed(1)} s`,
+      `  API           http://127.0.0.1:${apiPort}   (GET /readyz)`,
+      `  Temporal UI   ${ui}`,
+      `  simulators    ${env.LEGACY_URL}  ${env.PAYMENTS_URL}  ${env.FULFILMENT_URL}`,
+      `  token         TOKEN=$(npm run --silent token -- alice)`,
+      '  Ctrl-C stops everything.',
+    ].join('\n'),
+  );
+}
+
+main().catch((err) => {
+  log(`failed to start: ${err instanceof Error ? err.message : String(err)}`);
+  void shutdown(1);
+});

@@ -1,0 +1,183 @@
+/**
+ * The shared machinery of every downstream simulator (test infrastructure, not product code): an
+ * Idempotency-Key ledger (same key → the stored first answer and no second effect), a ledger of
+ * effects actually performed, and fault injection (latency, 5xx, hang past the caller's timeout,
+ * perform-then-drop-the-response), all behind the `/_sim/*` test contract.
+ */
+import express, { type Request, type Response } from 'express';
+import { z } from 'zod';
+
+export interface Effect {
+  op: string;
+  idempotencyKey: string;
+  ref: string;
+  at: string;
+}
+
+const FaultRule = z.strictObject({
+  op: z.string().optional(),
+  idempotencyKey: z.string().optional(),
+  latencyMs: z.number().int().min(0).max(120_000).optional(),
+  errorRate: z.number().min(0).max(1).optional(),
+  timeoutRate: z.number().min(0).max(1).optional(),
+  dropResponseRate: z.number().min(0).max(1).optional(),
+  times: z.number().int().min(1).optional(),
+});
+type FaultRule = z.infer<typeof FaultRule>;
+
+/** A business answer from a handler: the status, the body and, when something changed, the effect. */
+export interface Answer {
+  status: number;
+  body: unknown;
+  effect?: { ref: string };
+}
+
+export class SimError extends Error {
+  constructor(
+    readonly status: number,
+    readonly body: unknown,
+  ) {
+    super(`simulated ${status}`);
+  }
+}
+
+/** How long a "timeout" fault holds the response: past any sane caller timeout. */
+const HANG_MS = 60_000;
+
+export function createSimulator(name: string) {
+  const app = express();
+  app.disable('x-powered-by');
+  app.use(express.json());
+
+  const ledger: Effect[] = [];
+  let faults: FaultRule[] = [];
+  const answers = new Map<string, { fingerprint: string; answer: Answer }>();
+  const hanging = new Set<Response>();
+
+  app.get('/_sim/health', (_req, res) => {
+    res.json({ name, ok: true });
+  });
+  app.get('/_sim/ledger', (_req, res) => {
+    res.json({ effects: ledger });
+  });
+  app.post('/_sim/faults', (req, res) => {
+    const rule = FaultRule.safeParse(req.body);
+    if (!rule.success) return void res.status(400).json({ error: 'INVALID_FAULT', issues: rule.error.issues });
+    faults.push(rule.data);
+    res.status(201).json({ faults });
+  });
+  app.delete('/_sim/faults', (_req, res) => {
+    faults = [];
+    res.status(204).end();
+  });
+  app.post('/_sim/reset', (_req, res) => {
+    faults = [];
+    ledger.length = 0;
+    answers.clear();
+    res.status(204).end();
+  });
+
+  /** Finds the first rule for this call and uses up one of its `times`. */
+  function takeFault(op: string, key: string | undefined): FaultRule | undefined {
+    const rule = faults.find((f) => (!f.op || f.op === op) && (!f.idempotencyKey || f.idempotencyKey === key));
+    if (rule?.times !== undefined) {
+      rule.times -= 1;
+      if (rule.times <= 0) faults = faults.filter((f) => f !== rule);
+    }
+    return rule;
+  }
+
+  const hit = (rate?: number) => rate !== undefined && rate > 0 && Math.random() < rate;
+
+  function hang(res: Response): void {
+    hanging.add(res);
+    const timer = setTimeout(() => {
+      hanging.delete(res);
+      if (!res.headersSent) res.status(504).json({ error: 'SIMULATED_TIMEOUT' });
+    }, HANG_MS);
+    res.on('close', () => {
+      clearTimeout(timer);
+      hanging.delete(res);
+    });
+  }
+
+  /** Applies the fault rule that comes before any processing: latency, then a 5xx with no effect. */
+  async function before(op: string, key: string | undefined, res: Response): Promise<{ rule?: FaultRule; stop: boolean }> {
+    const rule = takeFault(op, key);
+    if (rule?.latencyMs) await new Promise((r) => setTimeout(r, rule.latencyMs));
+    if (hit(rule?.errorRate)) {
+      res.status(503).json({ error: 'SIMULATED_OUTAGE' });
+      return { rule, stop: true };
+    }
+    return { rule, stop: false };
+  }
+
+  /** Applies the faults that come after processing: the effect happened, the caller never hears. */
+  function deliver(rule: FaultRule | undefined, req: Request, res: Response, answer: Answer, replayed: boolean): void {
+    if (hit(rule?.timeoutRate)) return hang(res);
+    if (hit(rule?.dropResponseRate)) {
+      req.socket.destroy();
+      return;
+    }
+    if (replayed) res.setHeader('Idempotent-Replayed', 'true');
+    res.status(answer.status).json(answer.body);
+  }
+
+  /** An effectful endpoint, deduplicated by Idempotency-Key (scoped per operation). */
+  function command(path: string, op: string, handler: (req: Request) => Answer): void {
+    app.post(path, async (req, res) => {
+      const key = req.get('idempotency-key');
+      if (!key) return void res.status(400).json({ error: 'IDEMPOTENCY_KEY_REQUIRED', detail: 'Idempotency-Key header is required' });
+      const { rule, stop } = await before(op, key, res);
+      if (stop) return;
+      const scoped = `${op}\u0000${key}`;
+      const fingerprint = `${req.path}\u0000${JSON.stringify(req.body ?? null)}`;
+      const stored = answers.get(scoped);
+      if (stored && stored.fingerprint !== fingerprint) {
+        return void res.status(422).json({ error: 'IDEMPOTENCY_KEY_REUSED', detail: 'key reused with a different request' });
+      }
+      let answer = stored?.answer;
+      if (!answer) {
+        answer = run(handler, req);
+        answers.set(scoped, { fingerprint, answer });
+        if (answer.effect) ledger.push({ op, idempotencyKey: key, ref: answer.effect.ref, at: new Date().toISOString() });
+      }
+      deliver(rule, req, res, answer, stored !== undefined);
+    });
+  }
+
+  /** A read endpoint: faults apply, nothing is recorded. */
+  function query(path: string, op: string, handler: (req: Request) => Answer): void {
+    app.get(path, async (req, res) => {
+      const { rule, stop } = await before(op, undefined, res);
+      if (stop) return;
+      deliver(rule, req, res, run(handler, req), false);
+    });
+  }
+
+  function listen(port: number, host = '127.0.0.1') {
+    const server = app.listen(port, host);
+    server.on('close', () => hanging.forEach((r) => r.destroy()));
+    return server;
+  }
+
+  return { app, ledger, command, query, listen };
+}
+
+function run(handler: (req: Request) => Answer, req: Request): Answer {
+  try {
+    return handler(req);
+  } catch (err) {
+    if (err instanceof SimError) return { status: err.status, body: err.body };
+    throw err;
+  }
+}
+
+export type Simulator = ReturnType<typeof createSimulator>;
+
+let counter = 0;
+/** Short, unique, readable IDs: ch_000001_x7k2. */
+export function newId(prefix: string): string {
+  counter += 1;
+  return `${prefix}${String(counter).padStart(6, '0')}_${Math.random().toString(36).slice(2, 6)}`;
+}

@@ -1,0 +1,34 @@
+/**
+ * Starts one simulator as its own process: `tsx sim/main.ts <legacy-ecommerce|payments|fulfilment> [port]`.
+ * Port 0 picks a free one; the first stdout line is JSON with the URL, for supervisors and tests.
+ */
+import { createFulfilmentSim } from './fulfilment';
+import { createLegacyEcommerceSim } from './legacy-ecommerce';
+import { createPaymentsSim } from './payments';
+
+const SIMULATORS = {
+  'legacy-ecommerce': { create: createLegacyEcommerceSim, port: 4101 },
+  payments: { create: createPaymentsSim, port: 4102 },
+  fulfilment: { create: createFulfilmentSim, port: 4103 },
+} as const;
+
+const name = process.argv[2] as keyof typeof SIMULATORS;
+const spec = SIMULATORS[name];
+if (!spec) {
+  console.error(`usage: sim/main.ts <${Object.keys(SIMULATORS).join('|')}> [port]`);
+  process.exit(2);
+}
+const port = process.argv[3] !== undefined ? Number(process.argv[3]) : spec.port;
+const server = spec.create().listen(port);
+server.on('listening', () => {
+  const address = server.address();
+  const actual = typeof address === 'object' && address ? address.port : port;
+  console.log(JSON.stringify({ simulator: name, url: `http://127.0.0.1:${actual}` }));
+});
+server.on('error', (err) => {
+  console.error(`${name} simulator: ${err.message}`);
+  process.exit(1);
+});
+const stop = () => server.close(() => process.exit(0));
+process.on('SIGINT', stop);
+process.on('SIGTERM', stop);

@@ -1,0 +1,29 @@
+/** Activities against the fulfilment service (task queue `fulfilment`). */
+import type { FulfilmentClient } from '../clients/fulfilment';
+import { classified } from './failures';
+
+export function createFulfilmentActivities({ fulfilment }: { fulfilment: FulfilmentClient }) {
+  return {
+    async grantAccess(input: { reference: string; idempotencyKey: string; requestId: string; customerId: string; skus: string[] }): Promise<{ enrollmentId: string }> {
+      const enrollment = await classified(
+        () => 'AccessRejected',
+        () => fulfilment.grant(input, { idempotencyKey: input.idempotencyKey, requestId: input.requestId }),
+      );
+      return { enrollmentId: enrollment.id };
+    },
+
+    /** Compensation for grantAccess, found by our reference because the grant may have timed out after committing. */
+    async revokeAccess(input: { reference: string; idempotencyKey: string; requestId: string }): Promise<{ outcome: 'revoked' | 'already_revoked' | 'not_granted' }> {
+      return classified(
+        () => 'CompensationRejected',
+        async () => {
+          const enrollment = await fulfilment.findByReference(input.reference, { requestId: input.requestId });
+          if (!enrollment) return { outcome: 'not_granted' as const };
+          if (enrollment.status === 'revoked') return { outcome: 'already_revoked' as const };
+          await fulfilment.revoke(enrollment.id, { idempotencyKey: input.idempotencyKey, requestId: input.requestId });
+          return { outcome: 'revoked' as const };
+        },
+      );
+    },
+  };
+}

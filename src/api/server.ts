@@ -1,0 +1,39 @@
+/** Starts the API: connects to Temporal, listens, and drains in-flight requests on SIGINT/SIGTERM. */
+import { loadConfig } from '../config';
+import { createLogger } from '../logger';
+import { createClient } from '../temporal/connection';
+import { createApp } from './app';
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const logger = createLogger(config.LOG_LEVEL, 'api');
+  const client = await createClient(config);
+  const app = createApp({ client, config, logger });
+  const server = app.listen(config.PORT, config.HOST, () => {
+    logger.info({ url: `http://${config.HOST}:${config.PORT}` }, 'api listening');
+  });
+  server.keepAliveTimeout = 5_000;
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'api stopping');
+    // Stop accepting, let in-flight requests (including sync waits) finish, then close the connection.
+    const force = setTimeout(() => server.closeAllConnections(), 15_000).unref();
+    server.close(async () => {
+      clearTimeout(force);
+      await client.connection.close();
+      logger.info('api stopped');
+      process.exit(0);
+    });
+    server.closeIdleConnections();
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,44 @@
+/**
+ * The two ways a downstream call fails, and the third way its answer can be wrong. Activities
+ * decide retry behaviour from the type alone: unavailable retries, rejected and contract
+ * violations do not.
+ */
+
+/** Network error, timeout, 5xx, 408/425/429: the request may or may not have been processed. */
+export class DownstreamUnavailable extends Error {
+  override readonly name = 'DownstreamUnavailable';
+  constructor(
+    readonly service: string,
+    message: string,
+    /** From a Retry-After header, when the downstream sent one. */
+    readonly retryAfterMs?: number,
+  ) {
+    super(`${service}: ${message}`);
+  }
+}
+
+/** A 4xx the downstream means: the request was understood and refused. Retrying will not help. */
+export class DownstreamRejected extends Error {
+  override readonly name = 'DownstreamRejected';
+  constructor(
+    readonly service: string,
+    readonly status: number,
+    /** The downstream's own reason code, e.g. `card_declined`. */
+    readonly code: string,
+    readonly reason: string,
+  ) {
+    super(`${service} rejected the request (${status} ${code}): ${reason}`);
+  }
+}
+
+/** The downstream answered 2xx with a body that does not match its contract. */
+export class DownstreamContractViolation extends Error {
+  override readonly name = 'DownstreamContractViolation';
+  constructor(
+    readonly service: string,
+    readonly field: string,
+    detail: string,
+  ) {
+    super(`${service} answered with an unexpected body at "${field}": ${detail}`);
+  }
+}

@@ -1,0 +1,2 @@
+/** The workflow bundle's entry point: re-exports only. */
+export { orderSaga } from './order';
