@@ -8,7 +8,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Connection } from '@temporalio/client';
-import { DATA_DIR, SEARCH_ATTRIBUTES, TEMPORAL_CLI, localJwtSecret } from './lib/local';
+import { searchAttributeFlags } from '../src/temporal/search-attributes';
+import { DATA_DIR, TEMPORAL_CLI, localJwtSecret } from './lib/local';
 import { spawnTs, stopProcess, waitUntil } from './lib/processes';
 
 const env = { ...process.env };
@@ -84,7 +85,7 @@ async function startDevServer(): Promise<void> {
     '--sqlite-pragma', 'synchronous=normal',
     '--dynamic-config-value', 'system.enableEagerWorkflowStart=true',
     '--log-level', 'warn',
-    ...Object.entries(SEARCH_ATTRIBUTES).flatMap(([name, type]) => ['--search-attribute', `${name}=${type}`]),
+    ...searchAttributeFlags(),
   ];
   devServer = spawn(TEMPORAL_CLI, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   pipe('temporal', devServer);

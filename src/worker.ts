@@ -54,7 +54,8 @@ export async function createWorkers(setup: WorkerSetup): Promise<Worker[]> {
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.LOG_LEVEL, 'worker');
-  Runtime.install({ logger: new DefaultLogger('WARN') });
+  // Core's own messages at WARN, our activities' expected failures are not worth a line each.
+  Runtime.install({ logger: new DefaultLogger('WARN'), telemetryOptions: { logging: { filter: { core: 'WARN', other: 'ERROR' } } } });
   const connection = await createNativeConnection(config);
   const clients = createDownstreamClients(config);
   const workers = await createWorkers({

@@ -8,9 +8,6 @@ export const DATA_DIR = join(ROOT, '.data');
 export const TEMPORAL_CLI = join(ROOT, '.tools', 'bin', 'temporal');
 export const TEMPORAL_TEST_SERVER = join(ROOT, '.tools', 'bin', 'temporal-test-server');
 
-/** The search attributes the sagas upsert; registered on the dev server (see README for a cluster). */
-export const SEARCH_ATTRIBUTES = { CustomerId: 'Keyword', OrderKey: 'Keyword', SagaStatus: 'Keyword', FailedStep: 'Keyword' } as const;
-
 /**
  * The local API's JWT signing secret: JWT_SECRET when set, otherwise generated once per
  * installation into .data (git-ignored, mode 0600) so no secret ever sits in the repository.

@@ -31,7 +31,8 @@ interface EdgeMemo {
 export type OrderTransactions = ReturnType<typeof createOrderTransactions>;
 
 export function createOrderTransactions({ client, taskQueue }: { client: Client; taskQueue: string }) {
-  async function start(input: OrderSagaInput): Promise<{ handle: OrderHandle; attached: boolean }> {
+  /** Starts the saga, or attaches to the one this key already started (`attached`, and whether it is still `running`). */
+  async function start(input: OrderSagaInput): Promise<{ handle: OrderHandle; attached: boolean; running: boolean }> {
     const workflowId = orderWorkflowId(input.customerId, input.idempotencyKey);
     const startToken = randomUUID();
     let handle: OrderHandle;
@@ -54,7 +55,8 @@ export function createOrderTransactions({ client, taskQueue }: { client: Client;
       if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
       handle = client.workflow.getHandle<typeof orderSaga>(workflowId);
     }
-    const memo = ((await handle.describe()).memo ?? {}) as EdgeMemo;
+    const description = await handle.describe();
+    const memo = (description.memo ?? {}) as EdgeMemo;
     if (memo.fingerprint !== input.fingerprint) {
       throw new HttpProblem(
         422,
@@ -63,7 +65,7 @@ export function createOrderTransactions({ client, taskQueue }: { client: Client;
         'This Idempotency-Key was first used with a different request body. Use a new key for a new request.',
       );
     }
-    return { handle, attached: memo.startToken !== startToken };
+    return { handle, attached: memo.startToken !== startToken, running: description.status.name === 'RUNNING' };
   }
 
   /** Waits up to `ms` for the saga to finish; `running` when the wait runs out first. */

@@ -34,7 +34,7 @@ export function authenticate(options: AuthOptions): RequestHandler {
     }
     const subject = CustomerId.safeParse(payload.sub);
     if (!subject.success) throw new HttpProblem(401, 'unauthenticated', 'Invalid token', 'The token has no usable subject.', {}, challenge);
-    const roles = Array.isArray(payload.roles) ? payload.roles.filter((r): r is string => typeof r === 'string') : [];
+    const roles = Array.isArray(payload.roles) ? payload.roles.filter((r: unknown): r is string => typeof r === 'string') : [];
     res.locals.principal = { customerId: subject.data, roles } satisfies Principal;
     next();
   };

@@ -35,7 +35,7 @@ export function orderRoutes({ transactions, syncWaitMaxMs }: OrderRoutesOptions)
       requestId: res.locals.requestId as string,
       receivedAt: new Date().toISOString(),
     };
-    const { handle, attached } = await transactions.start(input);
+    const { handle, attached, running } = await transactions.start(input);
     const location = statusPath(idempotencyKey);
 
     if (prefs.respondAsync && !attached) {
@@ -44,8 +44,8 @@ export function orderRoutes({ transactions, syncWaitMaxMs }: OrderRoutesOptions)
     }
     if (attached) {
       // The same request again: replay a finished outcome, or say it is still being processed.
-      const outcome = await transactions.waitForOutcome(handle, 1);
-      if (outcome.state === 'running') {
+      const outcome = running ? undefined : await transactions.waitForOutcome(handle, syncWaitMaxMs);
+      if (!outcome || outcome.state === 'running') {
         throw new HttpProblem(409, 'request-in-progress', 'Request already in progress', 'A request with this Idempotency-Key is still being processed; follow Location for its status.', { location }, { Location: location, 'Retry-After': RETRY_AFTER_SECONDS });
       }
       res.setHeader('Idempotent-Replayed', 'true');
@@ -65,7 +65,7 @@ export function orderRoutes({ transactions, syncWaitMaxMs }: OrderRoutesOptions)
     const outcome = await transactions.status(customerId, key);
     res.setHeader('Cache-Control', 'no-store');
     if (!outcome) {
-      throw new HttpProblem(404, 'never-received', 'Never received', 'No request with this Idempotency-Key was ever received from you (or its record has expired). Nothing was done; it is safe to send it again.', { idempotencyKey: key });
+      throw new HttpProblem(404, 'never-received', 'Never received', 'This request was never received: no request with this Idempotency-Key has reached us from you (or its record has expired). Nothing was done; it is safe to send it again.', { idempotencyKey: key });
     }
     if (!outcome.status) {
       return res.status(200).json({ idempotencyKey: key, status: 'running', detail: 'Live step detail is unavailable right now; try again shortly.', links: { self: statusPath(key) } });

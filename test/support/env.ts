@@ -1,0 +1,19 @@
+/** The shared test environment written by global-setup. */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { DATA_DIR, TEMPORAL_TEST_SERVER } from '../../scripts/lib/local';
+
+export interface TestEnv {
+  temporalAddress: string;
+  legacyUrl: string;
+  paymentsUrl: string;
+  fulfilmentUrl: string;
+  bundlePath: string;
+}
+
+export function testEnv(): TestEnv {
+  return JSON.parse(readFileSync(join(DATA_DIR, 'test', 'env.json'), 'utf8')) as TestEnv;
+}
+
+/** The time-skipping test server installed by scripts/install-temporal.sh (never downloaded by the SDK). */
+export const timeSkippingServer = { type: 'time-skipping', executable: { type: 'existing-path', path: TEMPORAL_TEST_SERVER } } as const;

@@ -1,0 +1,6 @@
+/** Stops what global-setup started. */
+import { stopProcess } from '../../scripts/lib/processes';
+
+export default async function globalTeardown(): Promise<void> {
+  await Promise.all((globalThis.__SAGA_TEST_PROCESSES__ ?? []).map((child) => stopProcess(child, 5_000)));
+}

@@ -1,0 +1,147 @@
+/**
+ * The whole system for an integration test, on real parts: the shared dev server and simulators
+ * from global-setup, real workers (in this process, on a task-queue prefix of their own) and the
+ * real API on port 0. Tests talk HTTP to the API and read the simulators' ledgers.
+ */
+import { randomUUID } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import type { Client } from '@temporalio/client';
+import { createActivities } from '../../src/activities';
+import { createApp } from '../../src/api/app';
+import { signAccessToken } from '../../src/api/middleware/auth';
+import { loadConfig, type Config } from '../../src/config';
+import { createLogger } from '../../src/logger';
+import { createClient, createNativeConnection } from '../../src/temporal/connection';
+import { createDownstreamClients, createWorkers } from '../../src/worker';
+import { testEnv } from './env';
+import { uniquePrefix, withWorkers } from './workers';
+
+export type SimName = 'legacy' | 'payments' | 'fulfilment';
+
+export interface Effect {
+  op: string;
+  idempotencyKey: string;
+  ref: string;
+  at: string;
+}
+
+export interface Stack {
+  url: string;
+  client: Client;
+  config: Config;
+  token(customerId: string, roles?: string[]): Promise<string>;
+  sims: Simulators;
+  stop(): Promise<void>;
+}
+
+export interface Simulators {
+  url(name: SimName): string;
+  /** Effects whose idempotency key starts with `keyPrefix` (a workflow ID, or `order:<customer>:`). */
+  ledger(name: SimName, keyPrefix: string): Promise<Effect[]>;
+  fault(name: SimName, rule: Record<string, unknown>): Promise<void>;
+}
+
+export function simulators(): Simulators {
+  const env = testEnv();
+  const urls: Record<SimName, string> = { legacy: env.legacyUrl, payments: env.paymentsUrl, fulfilment: env.fulfilmentUrl };
+  return {
+    url: (name) => urls[name],
+    async ledger(name, keyPrefix) {
+      const res = await fetch(`${urls[name]}/_sim/ledger`);
+      const { effects } = (await res.json()) as { effects: Effect[] };
+      return effects.filter((e) => e.idempotencyKey.startsWith(keyPrefix));
+    },
+    async fault(name, rule) {
+      const res = await fetch(`${urls[name]}/_sim/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(rule) });
+      if (res.status !== 201) throw new Error(`fault rejected: ${res.status} ${await res.text()}`);
+    },
+  };
+}
+
+export async function startStack(overrides: Record<string, string> = {}): Promise<Stack> {
+  const env = testEnv();
+  const config = loadConfig({
+    TEMPORAL_ADDRESS: env.temporalAddress,
+    LEGACY_URL: env.legacyUrl,
+    PAYMENTS_URL: env.paymentsUrl,
+    FULFILMENT_URL: env.fulfilmentUrl,
+    TASK_QUEUE_PREFIX: uniquePrefix('it'),
+    JWT_SECRET: randomUUID() + randomUUID(),
+    DOWNSTREAM_TIMEOUT_MS: '1000',
+    LOG_LEVEL: 'silent',
+    ...overrides,
+  });
+  const client = await createClient(config);
+  const connection = await createNativeConnection(config);
+  const downstream = createDownstreamClients(config);
+  const workers = await createWorkers({
+    connection,
+    namespace: config.TEMPORAL_NAMESPACE,
+    taskQueuePrefix: config.TASK_QUEUE_PREFIX,
+    roles: config.WORKER_QUEUES,
+    activities: createActivities(downstream),
+    workflowBundle: { codePath: env.bundlePath },
+  });
+  let release!: () => void;
+  const released = new Promise<void>((r) => (release = r));
+  const workersDone = withWorkers(workers, () => released);
+
+  const app = createApp({ client, config, logger: createLogger('silent', 'test-api') });
+  const server = app.listen(0, '127.0.0.1');
+  await new Promise((r) => server.once('listening', r));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+  return {
+    url,
+    client,
+    config,
+    token: (customerId, roles = []) => signAccessToken({ secret: config.JWT_SECRET!, issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE, subject: customerId, roles }),
+    sims: simulators(),
+    async stop() {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+      release();
+      await workersDone;
+      await Promise.all(Object.values(downstream).map((c) => c.http.close()));
+      await connection.close();
+      await client.connection.close();
+    },
+  };
+}
+
+/** A customer ID no other test uses, so its ledger entries are its own. */
+export function newCustomer(label = 'cust'): string {
+  return `${label}-${randomUUID().slice(0, 8)}`;
+}
+
+export const ORDER_BODY = {
+  items: [{ sku: 'course-v1:DemoX+2026', quantity: 1, unitPrice: '49.00' }],
+  currency: 'USD',
+  paymentMethod: { token: 'tok_visa' },
+};
+
+/** POSTs JSON to the API as `customerId`. */
+export async function postOrder(stack: Stack, customerId: string, key: string | undefined, body: unknown = ORDER_BODY, headers: Record<string, string> = {}): Promise<Response> {
+  return fetch(`${stack.url}/v1/orders`, {
+    method: 'POST',
+    headers: {
+      authorization: `Bearer ${await stack.token(customerId)}`,
+      'content-type': 'application/json',
+      ...(key === undefined ? {} : { 'idempotency-key': key }),
+      ...headers,
+    },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+}
+
+export async function getOrder(stack: Stack, customerId: string, key: string): Promise<Response> {
+  return fetch(`${stack.url}/v1/orders/${encodeURIComponent(key)}`, { headers: { authorization: `Bearer ${await stack.token(customerId)}` } });
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- response bodies are asserted on field by field
+export type Json = Record<string, any>;
+
+/** The parsed JSON body of an API answer. */
+export async function json(res: Response): Promise<Json> {
+  return (await res.json()) as Json;
+}
