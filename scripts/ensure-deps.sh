@@ -5,7 +5,9 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 if [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules/.package-lock.json ]]; then
-  echo "ensure-deps: installing npm packages (npm ci)" >&2
-  npm ci --no-audit --no-fund >&2
+  # `npm install` against the committed lock installs exactly the locked versions. Not `npm ci`: this
+  # npm (11.19) writes locks without other platforms' optional binaries (@swc/core-*), and ci rejects those.
+  echo "ensure-deps: installing npm packages from package-lock.json" >&2
+  npm install --no-audit --no-fund >&2
 fi
 bash scripts/install-temporal.sh
