@@ -52,14 +52,19 @@ function pipe(name: string, child: ChildProcess): void {
   }
 }
 
-function supervise(name: string, start: () => ChildProcess): void {
+/** Starts a child and restarts it with backoff whenever it dies; resolves once a line matches `ready`. */
+function supervise(name: string, start: () => ChildProcess, ready: RegExp): Promise<void> {
   const entry: Supervised = { name, start, restarts: 0, startedAt: 0 };
   supervised.push(entry);
+  let markReady: () => void;
+  const isReady = new Promise<void>((r) => (markReady = r));
   const launch = () => {
     entry.startedAt = Date.now();
     const child = entry.start();
     entry.child = child;
+    log(`${name} started (pid ${child.pid})`);
     pipe(name, child);
+    child.stdout?.on('data', (chunk: Buffer) => ready.test(chunk.toString()) && markReady());
     child.on('exit', (code, signal) => {
       if (stopping) return;
       // Backoff grows with quick successive crashes and resets after a minute of healthy running.
@@ -71,6 +76,7 @@ function supervise(name: string, start: () => ChildProcess): void {
     });
   };
   launch();
+  return isReady;
 }
 
 async function startDevServer(): Promise<void> {
@@ -88,6 +94,7 @@ async function startDevServer(): Promise<void> {
     ...searchAttributeFlags(),
   ];
   devServer = spawn(TEMPORAL_CLI, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  log(`temporal dev server started ${JSON.stringify({ devServerPid: devServer.pid })}`);
   pipe('temporal', devServer);
   devServer.on('exit', (code, signal) => {
     if (stopping) return;
@@ -127,15 +134,18 @@ async function main(): Promise<void> {
   if (external) log(`using the Temporal cluster at ${env.TEMPORAL_ADDRESS} (namespace ${env.TEMPORAL_NAMESPACE ?? 'default'}); no dev server started`);
   else await startDevServer();
 
-  supervise('legacy-ecommerce', () => spawnTs('sim/main.ts', ['legacy-ecommerce', env.LEGACY_PORT ?? '4101'], env));
-  supervise('payments', () => spawnTs('sim/main.ts', ['payments', env.PAYMENTS_PORT ?? '4102'], env));
-  supervise('fulfilment', () => spawnTs('sim/main.ts', ['fulfilment', env.FULFILMENT_PORT ?? '4103'], env));
-  for (const queues of workerGroups) {
-    supervise(workerGroups.length > 1 ? `worker:${queues}` : 'worker', () => spawnTs('src/worker.ts', [], { ...env, WORKER_QUEUES: queues }));
-  }
-  supervise('api', () => spawnTs('src/api/server.ts', [], env));
-
-  await waitUntil(async () => (await fetch(`http://127.0.0.1:${apiPort}/readyz`)).ok, 120_000, 'the API');
+  const up = /^\{"ready":/m;
+  const ready = [
+    supervise('legacy-ecommerce', () => spawnTs('sim/main.ts', ['legacy-ecommerce', env.LEGACY_PORT ?? '4101'], env), up),
+    supervise('payments', () => spawnTs('sim/main.ts', ['payments', env.PAYMENTS_PORT ?? '4102'], env), up),
+    supervise('fulfilment', () => spawnTs('sim/main.ts', ['fulfilment', env.FULFILMENT_PORT ?? '4103'], env), up),
+    ...workerGroups.map((queues) =>
+      supervise(workerGroups.length > 1 ? `worker:${queues}` : 'worker', () => spawnTs('src/worker.ts', [], { ...env, WORKER_QUEUES: queues }), up),
+    ),
+    supervise('api', () => spawnTs('src/api/server.ts', [], env), up),
+  ];
+  await Promise.all(ready);
+  await waitUntil(async () => (await fetch(`http://127.0.0.1:${apiPort}/readyz`)).ok, 60_000, 'the API to reach Temporal');
   const ui = external ? '(your cluster’s Web UI)' : `http://127.0.0.1:${uiPort}`;
   log(
     [

@@ -1,6 +1,6 @@
 /**
  * Starts one simulator as its own process: `tsx sim/main.ts <legacy-ecommerce|payments|fulfilment> [port]`.
- * Port 0 picks a free one; the first stdout line is JSON with the URL, for supervisors and tests.
+ * Port 0 picks a free one; once listening it prints `{"ready":name,"url":…}` on stdout for supervisors and tests.
  */
 import { createFulfilmentSim } from './fulfilment';
 import { createLegacyEcommerceSim } from './legacy-ecommerce';
@@ -23,7 +23,7 @@ const server = spec.create().listen(port);
 server.on('listening', () => {
   const address = server.address();
   const actual = typeof address === 'object' && address ? address.port : port;
-  console.log(JSON.stringify({ simulator: name, url: `http://127.0.0.1:${actual}` }));
+  console.log(JSON.stringify({ ready: name, url: `http://127.0.0.1:${actual}` }));
 });
 server.on('error', (err) => {
   console.error(`${name} simulator: ${err.message}`);

@@ -54,8 +54,12 @@ export async function createWorkers(setup: WorkerSetup): Promise<Worker[]> {
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.LOG_LEVEL, 'worker');
-  // Core's own messages at WARN, our activities' expected failures are not worth a line each.
-  Runtime.install({ logger: new DefaultLogger('WARN'), telemetryOptions: { logging: { filter: { core: 'WARN', other: 'ERROR' } } } });
+  // Core's own messages at WARN; the SDK's notes that a queue has only workflows or only activities are by design here.
+  const sdkLogger = new DefaultLogger('WARN', (entry) => {
+    if (/^No (activities|workflows) registered/.test(entry.message)) return;
+    console.error(`[${entry.level}] ${entry.message}`, entry.meta ?? '');
+  });
+  Runtime.install({ logger: sdkLogger, telemetryOptions: { logging: { filter: { core: 'WARN', other: 'ERROR' } } } });
   const connection = await createNativeConnection(config);
   const clients = createDownstreamClients(config);
   const workers = await createWorkers({
@@ -66,6 +70,7 @@ async function main(): Promise<void> {
     activities: createActivities(clients),
   });
   logger.info({ queues: config.WORKER_QUEUES, namespace: config.TEMPORAL_NAMESPACE }, 'worker running');
+  console.log(JSON.stringify({ ready: 'worker', queues: config.WORKER_QUEUES })); // for supervisors, whatever the log level
   try {
     // The runtime shuts every worker down on SIGINT/SIGTERM; run() resolves once in-flight tasks drain.
     await Promise.all(workers.map((w) => w.run()));

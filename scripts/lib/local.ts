@@ -4,7 +4,8 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 export const ROOT = resolve(__dirname, '..', '..');
-export const DATA_DIR = join(ROOT, '.data');
+/** Local state (dev server database, JWT secret); SAGA_DATA_DIR moves it, e.g. for tests of the supervisor. */
+export const DATA_DIR = process.env.SAGA_DATA_DIR ? resolve(process.env.SAGA_DATA_DIR) : join(ROOT, '.data');
 export const TEMPORAL_CLI = join(ROOT, '.tools', 'bin', 'temporal');
 export const TEMPORAL_TEST_SERVER = join(ROOT, '.tools', 'bin', 'temporal-test-server');
 

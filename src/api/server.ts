@@ -11,6 +11,7 @@ async function main(): Promise<void> {
   const app = createApp({ client, config, logger });
   const server = app.listen(config.PORT, config.HOST, () => {
     logger.info({ url: `http://${config.HOST}:${config.PORT}` }, 'api listening');
+    console.log(JSON.stringify({ ready: 'api', url: `http://${config.HOST}:${config.PORT}` })); // for supervisors, whatever the log level
   });
   server.keepAliveTimeout = 5_000;
 

@@ -5,7 +5,6 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Connection } from '@temporalio/client';
 import { bundleWorkflowCode } from '@temporalio/worker';
@@ -13,20 +12,10 @@ import { searchAttributeFlags } from '../../src/temporal/search-attributes';
 import { DATA_DIR, ROOT, TEMPORAL_CLI } from '../../scripts/lib/local';
 import { firstJsonLine, spawnTs, waitUntil } from '../../scripts/lib/processes';
 import type { TestEnv } from './env';
+import { freePort } from './ports';
 
 declare global {
   var __SAGA_TEST_PROCESSES__: ChildProcess[] | undefined;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
 }
 
 async function startDevServer(): Promise<{ child: ChildProcess; address: string }> {

@@ -1,0 +1,93 @@
+/**
+ * The clients' error classification and anti-corruption parsing, against the real simulators
+ * with injected faults, as seen through the activities (MockActivityEnvironment).
+ */
+import { ApplicationFailure } from '@temporalio/common';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { createActivities } from '../../src/activities';
+import { z } from 'zod';
+import { toApplicationFailure } from '../../src/activities/failures';
+import { DownstreamContractViolation, DownstreamRejected, DownstreamUnavailable } from '../../src/clients/errors';
+import { createHttpClient } from '../../src/clients/http';
+import { createPaymentsClient } from '../../src/clients/payments';
+import { createDownstreamClients } from '../../src/worker';
+import { loadConfig } from '../../src/config';
+import { testEnv } from '../support/env';
+import { newCustomer, simulators } from '../support/stack';
+
+const env = testEnv();
+const sims = simulators();
+const clients = createDownstreamClients(loadConfig({ LEGACY_URL: env.legacyUrl, PAYMENTS_URL: env.paymentsUrl, FULFILMENT_URL: env.fulfilmentUrl, DOWNSTREAM_TIMEOUT_MS: '500' }));
+const activities = createActivities(clients);
+const mock = new MockActivityEnvironment();
+afterAll(() => Promise.all(Object.values(clients).map((c) => c.http.close())));
+
+async function failureOf(p: Promise<unknown>): Promise<ApplicationFailure> {
+  const err = await p.then(() => undefined, (e: unknown) => e);
+  expect(err).toBeInstanceOf(ApplicationFailure);
+  return err as ApplicationFailure;
+}
+
+function charge(reference: string, token = 'tok_visa') {
+  return { reference, idempotencyKey: `${reference}/chargePayment`, requestId: 'r', amountMinor: 4900, currency: 'USD', token };
+}
+
+test('a decline is a non-retryable PaymentDeclined carrying the processor’s reason', async () => {
+  const failure = await failureOf(mock.run(activities.payments.chargePayment, charge(`order:${newCustomer()}:k`, 'tok_chargeDeclined')));
+  expect(failure).toMatchObject({ type: 'PaymentDeclined', nonRetryable: true });
+  expect(failure.details?.[0]).toMatchObject({ service: 'payments', status: 402, code: 'card_declined' });
+});
+
+test('a 5xx is a retryable DownstreamUnavailable and the effect did not happen', async () => {
+  const reference = `order:${newCustomer()}:k`;
+  await sims.fault('payments', { op: 'charge', idempotencyKey: `${reference}/chargePayment`, errorRate: 1, times: 1 });
+  const failure = await failureOf(mock.run(activities.payments.chargePayment, charge(reference)));
+  expect(failure).toMatchObject({ type: 'DownstreamUnavailable', nonRetryable: false });
+  expect(await sims.ledger('payments', reference)).toEqual([]);
+});
+
+test('a hang past the client timeout is retryable, and the retry with the same key gets the stored charge', async () => {
+  const reference = `order:${newCustomer()}:k`;
+  await sims.fault('payments', { op: 'charge', idempotencyKey: `${reference}/chargePayment`, timeoutRate: 1, times: 1 });
+  const started = Date.now();
+  const failure = await failureOf(mock.run(activities.payments.chargePayment, charge(reference)));
+  expect(failure.type).toBe('DownstreamUnavailable');
+  expect(Date.now() - started).toBeLessThan(5_000); // the client's 500 ms timeout fired, not the simulator's 60 s hang
+  const retried = (await mock.run(activities.payments.chargePayment, charge(reference))) as { chargeId: string };
+  const ledger = await sims.ledger('payments', reference);
+  expect(ledger).toHaveLength(1);
+  expect(retried.chargeId).toBe(ledger[0]!.ref);
+});
+
+test('a refund compensation registered before a charge that never happened finds nothing to refund', async () => {
+  const reference = `order:${newCustomer()}:k`;
+  expect(await mock.run(activities.payments.refundPayment, { reference, idempotencyKey: `${reference}/refundPayment`, requestId: 'r' })).toEqual({ outcome: 'not_charged' });
+  await mock.run(activities.payments.chargePayment, charge(reference));
+  expect(await mock.run(activities.payments.refundPayment, { reference, idempotencyKey: `${reference}/refundPayment`, requestId: 'r' })).toEqual({ outcome: 'refunded' });
+  expect(await mock.run(activities.payments.refundPayment, { reference, idempotencyKey: `${reference}/refundPayment-2`, requestId: 'r' })).toEqual({ outcome: 'already_refunded' });
+  expect((await sims.ledger('payments', reference)).map((e) => e.op)).toEqual(['charge', 'refund']);
+});
+
+test('a 2xx body that breaks the contract is a non-retryable failure naming the field', async () => {
+  const http = createHttpClient({ service: 'payments', baseUrl: env.paymentsUrl });
+  try {
+    const err = await http.request({ method: 'GET', path: '/_sim/health', schema: z.object({ name: z.number() }) }).then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(DownstreamContractViolation);
+    expect(err).toMatchObject({ service: 'payments', field: 'name' });
+    expect(toApplicationFailure(err, () => 'unused')).toMatchObject({ type: 'DownstreamContractViolation', nonRetryable: true });
+  } finally {
+    await http.close();
+  }
+});
+
+test('the clients classify without Temporal too: 4xx rejected, connection refused unavailable', async () => {
+  const err = await clients.payments.refund('ch_missing', { idempotencyKey: `refund-${newCustomer()}` }).then(() => undefined, (e: unknown) => e);
+  expect(err).toBeInstanceOf(DownstreamRejected);
+  expect(err).toMatchObject({ status: 404, code: 'resource_missing' });
+  const dead = createPaymentsClient({ baseUrl: 'http://127.0.0.1:9' });
+  try {
+    expect(await dead.findChargeByReference('x').then(() => undefined, (e: unknown) => e)).toBeInstanceOf(DownstreamUnavailable);
+  } finally {
+    await dead.http.close();
+  }
+});
