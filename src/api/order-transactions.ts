@@ -3,7 +3,6 @@
  * for the outcome (a server-side long poll: no worker slot, no polling loop), and read the status
  * of any transaction, running or closed, from Temporal's history — the coordinator's only memory.
  */
-import { randomUUID } from 'node:crypto';
 import {
   ApplicationFailure,
   WorkflowExecutionAlreadyStartedError,
@@ -34,7 +33,7 @@ export function createOrderTransactions({ client, taskQueue }: { client: Client;
   /** Starts the saga, or attaches to the one this key already started (`attached`, and whether it is still `running`). */
   async function start(input: OrderSagaInput): Promise<{ handle: OrderHandle; attached: boolean; running: boolean }> {
     const workflowId = orderWorkflowId(input.customerId, input.idempotencyKey);
-    const startToken = randomUUID();
+    const { startToken } = input;
     let handle: OrderHandle;
     try {
       handle = await client.workflow.start<typeof orderSaga>('orderSaga', {

@@ -4,7 +4,7 @@
  * Shared by the API, the workflows and the activities, so: zod and constants only.
  */
 import { z } from 'zod';
-import { defineQuery } from '@temporalio/workflow';
+import { defineQuery, defineUpdate } from '@temporalio/workflow';
 import { defineSearchAttributeKey } from '@temporalio/common';
 
 /** Currencies with two minor units; amounts are decimal strings so no float ever touches money. */
@@ -39,6 +39,8 @@ export const OrderSagaInput = z.strictObject({
   order: PlaceOrder,
   /** sha256 of the canonical request body: the same key with another body is a different request. */
   fingerprint: z.string(),
+  /** A nonce of the request that started the saga: an attach carrying the same one is the creator. */
+  startToken: z.string(),
   requestId: z.string(),
   receivedAt: z.string(),
 });
@@ -89,6 +91,22 @@ export const OrderStatus = z.object({
 export type OrderStatus = z.infer<typeof OrderStatus>;
 
 export const orderStatusQuery = defineQuery<OrderStatus>('orderStatus');
+
+/** Statuses after which nothing more happens without an operator: what a waiting caller waits for. */
+export const SETTLED_STATUSES: readonly SagaStatus[] = ['completed', 'compensated', 'failed', 'needs_attention'];
+
+/**
+ * The edge's update: attach a request to the saga its key names. The validator rejects a request
+ * whose body differs from the original (type `IdempotencyKeyReused`); the creator may wait for the
+ * saga to settle, anyone else gets the current status at once.
+ */
+export const AttachRequest = z.strictObject({ fingerprint: z.string(), startToken: z.string(), waitForOutcome: z.boolean() });
+export type AttachRequest = z.infer<typeof AttachRequest>;
+export interface AttachResult {
+  created: boolean;
+  status: OrderStatus;
+}
+export const attachUpdate = defineUpdate<AttachResult, [AttachRequest]>('attach');
 
 /** The forward steps, in order; each compensation is named after the step it undoes. */
 export const ORDER_STEPS = ['createOrder', 'chargePayment', 'grantAccess', 'completeOrder'] as const;

@@ -3,10 +3,12 @@
  * step fails for good, what was done is undone newest first (revoke, refund, cancel) and the
  * workflow fails with the business reason and the final step states in its details.
  */
-import { ApplicationFailure, TemporalFailure, proxyActivities, setHandler, upsertSearchAttributes, workflowInfo, type ActivityOptions } from '@temporalio/workflow';
+import { ApplicationFailure, TemporalFailure, allHandlersFinished, condition, proxyActivities, setHandler, upsertSearchAttributes, workflowInfo, type ActivityOptions } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import {
   ORDER_COMPENSATIONS,
+  SETTLED_STATUSES,
+  attachUpdate,
   ORDER_STEPS,
   downstreamKey,
   formatMinorUnits,
@@ -66,6 +68,21 @@ export async function orderSaga(input: OrderSagaInput): Promise<OrderStatus> {
     updatedAt: new Date().toISOString(),
   });
   setHandler(orderStatusQuery, snapshot);
+  setHandler(
+    attachUpdate,
+    async ({ startToken, waitForOutcome }) => {
+      const created = startToken === input.startToken;
+      if (created && waitForOutcome) await condition(() => SETTLED_STATUSES.includes(status));
+      return { created, status: snapshot() };
+    },
+    {
+      validator: ({ fingerprint }) => {
+        if (fingerprint !== input.fingerprint) {
+          throw ApplicationFailure.create({ type: 'IdempotencyKeyReused', message: 'This Idempotency-Key was first used with a different request body.', nonRetryable: true });
+        }
+      },
+    },
+  );
 
   const setStatus = (next: SagaStatus, failedStep?: string) => {
     status = next;
@@ -116,6 +133,7 @@ export async function orderSaga(input: OrderSagaInput): Promise<OrderStatus> {
       total: { amount: formatMinorUnits(amountMinor), currency: input.order.currency },
     };
     setStatus('completed');
+    await condition(allHandlersFinished); // let waiting callers receive the outcome before the run closes
     return snapshot();
   } catch (err) {
     // A plain Error here is a bug in our code: let it fail the workflow task so it retries once fixed.
@@ -126,6 +144,7 @@ export async function orderSaga(input: OrderSagaInput): Promise<OrderStatus> {
     const compensationFailures = await saga.compensate();
     if (compensationFailures.length > 0) {
       setStatus('failed', current);
+      await condition(allHandlersFinished);
       throw ApplicationFailure.create({
         type: 'CompensationFailed',
         message: `Order failed at ${current} (${reason.type}) and could not be fully undone: ${compensationFailures.map((f) => `${f.compensation}: ${f.error.message}`).join('; ')}`,
@@ -135,6 +154,7 @@ export async function orderSaga(input: OrderSagaInput): Promise<OrderStatus> {
       });
     }
     setStatus('compensated', current);
+    await condition(allHandlersFinished);
     throw ApplicationFailure.create({
       type: reason.type,
       message: `Order failed at ${current}: ${reason.message}`,

@@ -56,6 +56,7 @@ function input(key: string): OrderSagaInput {
     idempotencyKey: key,
     order: { items: [{ sku: 'course-v1:DemoX+2026', quantity: 2, unitPrice: '24.50' }], currency: 'USD', paymentMethod: { token: 'tok_visa' } },
     fingerprint: 'f',
+    startToken: 's',
     requestId: 'req-1',
     receivedAt: '2026-11-22T00:00:00.000Z',
   };

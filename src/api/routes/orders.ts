@@ -2,6 +2,7 @@
  * Order commands and status. Thin: parse the request, ask Temporal, map the outcome to HTTP
  * (RFC 7240 sync or async answers, Idempotency-Key replays, problem details for failures).
  */
+import { randomUUID } from 'node:crypto';
 import { Router, type Response } from 'express';
 import { PlaceOrder, type OrderSagaInput, type OrderStatus } from '../../contracts/order';
 import { principalOf } from '../middleware/auth';
@@ -32,6 +33,7 @@ export function orderRoutes({ transactions, syncWaitMaxMs }: OrderRoutesOptions)
       idempotencyKey,
       order,
       fingerprint: fingerprint(order),
+      startToken: randomUUID(),
       requestId: res.locals.requestId as string,
       receivedAt: new Date().toISOString(),
     };
