@@ -57,7 +57,11 @@ export function createLegacyEcommerceSim() {
     return { status: 201, body: order, effect: { ref: order.order_number } };
   });
   sim.command('/api/v2/orders/:num/complete', 'complete', (req) => transition(String(req.params.num), ['OPN'], 'CMP'));
-  sim.command('/api/v2/orders/:num/cancel', 'cancel', (req) => transition(String(req.params.num), ['OPN'], 'CNL'));
+  sim.command('/api/v2/orders/:num/refund', 'refund', (req) => transition(String(req.params.num), ['CMP'], 'RFD'));
+  // Like many legacy services, cancel can be switched to ignore Idempotency-Key (POST /_sim/mode
+  // {"dedupe":false}): every call then re-runs the cancellation (and sends another notice), even
+  // for an order already cancelled. Callers must reconcile (look the order up) before re-issuing.
+  sim.command('/api/v2/orders/:num/cancel', 'cancel', (req) => transition(String(req.params.num), sim.mode.dedupe ? ['OPN'] : ['OPN', 'CNL'], 'CNL'), { dedupe: () => sim.mode.dedupe });
 
   sim.query('/api/v2/orders', 'list', (req) => {
     const { customer_id, reference } = req.query as Record<string, string | undefined>;

@@ -53,6 +53,8 @@ export function createSimulator(name: string) {
   let faults: FaultRule[] = [];
   const answers = new Map<string, { fingerprint: string; answer: Answer }>();
   const hanging = new Set<Response>();
+  /** Simulator-wide behaviour switches (see `POST /_sim/mode`). */
+  const mode = { dedupe: true };
 
   app.get('/_sim/health', (_req, res) => {
     res.json({ name, ok: true });
@@ -70,7 +72,14 @@ export function createSimulator(name: string) {
     faults = [];
     res.status(204).end();
   });
+  app.post('/_sim/mode', (req, res) => {
+    const body = z.strictObject({ dedupe: z.boolean().optional() }).safeParse(req.body);
+    if (!body.success) return void res.status(400).json({ error: 'INVALID_MODE' });
+    Object.assign(mode, body.data);
+    res.json(mode);
+  });
   app.post('/_sim/reset', (_req, res) => {
+    mode.dedupe = true;
     faults = [];
     ledger.length = 0;
     answers.clear();
@@ -123,8 +132,8 @@ export function createSimulator(name: string) {
     res.status(answer.status).json(answer.body);
   }
 
-  /** An effectful endpoint, deduplicated by Idempotency-Key (scoped per operation). */
-  function command(path: string, op: string, handler: (req: Request) => Answer): void {
+  /** An effectful endpoint, deduplicated by Idempotency-Key (scoped per operation) unless `options.dedupe()` says otherwise. */
+  function command(path: string, op: string, handler: (req: Request) => Answer, options: { dedupe?: () => boolean } = {}): void {
     app.post(path, async (req, res) => {
       const key = req.get('idempotency-key');
       if (!key) return void res.status(400).json({ error: 'IDEMPOTENCY_KEY_REQUIRED', detail: 'Idempotency-Key header is required' });
@@ -132,7 +141,7 @@ export function createSimulator(name: string) {
       if (stop) return;
       const scoped = `${op}\u0000${key}`;
       const fingerprint = `${req.path}\u0000${JSON.stringify(req.body ?? null)}`;
-      const stored = answers.get(scoped);
+      const stored = options.dedupe?.() === false ? undefined : answers.get(scoped);
       if (stored && stored.fingerprint !== fingerprint) {
         return void res.status(422).json({ error: 'IDEMPOTENCY_KEY_REUSED', detail: 'key reused with a different request' });
       }
@@ -161,7 +170,7 @@ export function createSimulator(name: string) {
     return server;
   }
 
-  return { app, ledger, command, query, listen };
+  return { app, ledger, mode, command, query, listen };
 }
 
 function run(handler: (req: Request) => Answer, req: Request): Answer {

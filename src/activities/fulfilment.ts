@@ -1,11 +1,11 @@
 /** Activities against the fulfilment service (task queue `fulfilment`). */
 import type { FulfilmentClient } from '../clients/fulfilment';
-import { classified } from './failures';
+import { callDownstream } from './call-downstream';
 
 export function createFulfilmentActivities({ fulfilment }: { fulfilment: FulfilmentClient }) {
   return {
     async grantAccess(input: { reference: string; idempotencyKey: string; requestId: string; customerId: string; skus: string[] }): Promise<{ enrollmentId: string }> {
-      const enrollment = await classified(
+      const enrollment = await callDownstream(
         () => 'AccessRejected',
         () => fulfilment.grant(input, { idempotencyKey: input.idempotencyKey, requestId: input.requestId }),
       );
@@ -14,7 +14,7 @@ export function createFulfilmentActivities({ fulfilment }: { fulfilment: Fulfilm
 
     /** Compensation for grantAccess, found by our reference because the grant may have timed out after committing. */
     async revokeAccess(input: { reference: string; idempotencyKey: string; requestId: string }): Promise<{ outcome: 'revoked' | 'already_revoked' | 'not_granted' }> {
-      return classified(
+      return callDownstream(
         () => 'CompensationRejected',
         async () => {
           const enrollment = await fulfilment.findByReference(input.reference, { requestId: input.requestId });

@@ -1,6 +1,7 @@
 /** Activities against the legacy ecommerce orders API (task queue `legacy-ecommerce`). */
 import type { LegacyEcommerceClient } from '../clients/legacy-ecommerce';
-import { classified } from './failures';
+import { DownstreamRejected } from '../clients/errors';
+import { callDownstream } from './call-downstream';
 
 export interface CreateOrderInput {
   reference: string;
@@ -14,7 +15,7 @@ export interface CreateOrderInput {
 export function createLegacyEcommerceActivities({ legacy }: { legacy: LegacyEcommerceClient }) {
   return {
     async createOrder(input: CreateOrderInput): Promise<{ orderNumber: string; totalMinor: number }> {
-      const order = await classified(
+      const order = await callDownstream(
         () => 'OrderRejected',
         () => legacy.createOrder(input, { idempotencyKey: input.idempotencyKey, requestId: input.requestId }),
       );
@@ -22,11 +23,25 @@ export function createLegacyEcommerceActivities({ legacy }: { legacy: LegacyEcom
     },
 
     async completeOrder(input: { orderNumber: string; idempotencyKey: string; requestId: string }): Promise<{ status: string }> {
-      const order = await classified(
+      const order = await callDownstream(
         () => 'OrderRejected',
         () => legacy.completeOrder(input.orderNumber, { idempotencyKey: input.idempotencyKey, requestId: input.requestId }),
       );
       return { status: order.status };
+    },
+
+    /** Refund saga: marks the order refunded; found by the order's reference, so a retry after a lost answer is a no-op. */
+    async markOrderRefunded(input: { reference: string; idempotencyKey: string; requestId: string }): Promise<{ outcome: 'refunded' | 'already_refunded' }> {
+      return callDownstream(
+        () => 'OrderRejected',
+        async () => {
+          const order = await legacy.findByReference(input.reference, { requestId: input.requestId });
+          if (!order) throw new DownstreamRejected('legacy-ecommerce', 404, 'ORDER_NOT_FOUND', `no legacy order for ${input.reference}`);
+          if (order.status === 'refunded') return { outcome: 'already_refunded' as const };
+          await legacy.markRefunded(order.orderNumber, { idempotencyKey: input.idempotencyKey, requestId: input.requestId });
+          return { outcome: 'refunded' as const };
+        },
+      );
     },
 
     /**
@@ -34,7 +49,7 @@ export function createLegacyEcommerceActivities({ legacy }: { legacy: LegacyEcom
      * reference first: nothing there means nothing to undo, and a cancelled order stays cancelled.
      */
     async cancelOrder(input: { reference: string; idempotencyKey: string; requestId: string }): Promise<{ outcome: 'cancelled' | 'already_cancelled' | 'not_found' }> {
-      return classified(
+      return callDownstream(
         () => 'CompensationRejected',
         async () => {
           const order = await legacy.findByReference(input.reference, { requestId: input.requestId });

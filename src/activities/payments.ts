@@ -1,6 +1,6 @@
 /** Activities against the payment processor (task queue `payments`). */
 import type { PaymentsClient } from '../clients/payments';
-import { classified } from './failures';
+import { callDownstream } from './call-downstream';
 
 export interface ChargePaymentInput {
   reference: string;
@@ -14,7 +14,7 @@ export interface ChargePaymentInput {
 export function createPaymentActivities({ payments }: { payments: PaymentsClient }) {
   return {
     async chargePayment(input: ChargePaymentInput): Promise<{ chargeId: string; amountMinor: number }> {
-      const charge = await classified(
+      const charge = await callDownstream(
         (err) => (err.code === 'card_declined' || err.status === 402 ? 'PaymentDeclined' : 'PaymentRejected'),
         () => payments.charge(input, { idempotencyKey: input.idempotencyKey, requestId: input.requestId }),
       );
@@ -26,7 +26,7 @@ export function createPaymentActivities({ payments }: { payments: PaymentsClient
      * the charge is found by our reference; no charge means nothing to refund.
      */
     async refundPayment(input: { reference: string; idempotencyKey: string; requestId: string }): Promise<{ outcome: 'refunded' | 'already_refunded' | 'not_charged' }> {
-      return classified(
+      return callDownstream(
         () => 'CompensationRejected',
         async () => {
           const charge = await payments.findChargeByReference(input.reference, { requestId: input.requestId });

@@ -92,6 +92,10 @@ export function createLegacyEcommerceClient(options: Omit<HttpClientOptions, 'se
       const body = await http.request({ method: 'POST', path: `/api/v2/orders/${encodeURIComponent(orderNumber)}/cancel`, body: {}, schema: LegacyOrderBody, rejection, ...ctx });
       return toOrder(body);
     },
+    async markRefunded(orderNumber: string, ctx: { idempotencyKey: string; requestId?: string }): Promise<LegacyOrder> {
+      const body = await http.request({ method: 'POST', path: `/api/v2/orders/${encodeURIComponent(orderNumber)}/refund`, body: {}, schema: LegacyOrderBody, rejection, ...ctx });
+      return toOrder(body);
+    },
     /** Reconciliation: finds the order we created under our own reference, if the legacy service has it. */
     async findByReference(reference: string, ctx: { requestId?: string } = {}): Promise<LegacyOrder | undefined> {
       const page = await http.request({ method: 'GET', path: '/api/v2/orders', query: { reference }, schema: LegacyOrderPage, rejection, ...ctx });

@@ -1,11 +1,13 @@
 /**
  * The order saga's contract: what the edge accepts, what the workflow takes and reports, and the
- * names (workflow IDs, task queues, downstream idempotency keys) that tie a request to its effects.
+ * workflow ID that ties a request to its effects. Re-exports the shared transaction contract.
  * Shared by the API, the workflows and the activities, so: zod and constants only.
  */
 import { z } from 'zod';
-import { defineQuery, defineUpdate } from '@temporalio/workflow';
-import { defineSearchAttributeKey } from '@temporalio/common';
+import type { QueryDefinition } from '@temporalio/workflow';
+import { TransactionRequest, TransactionStatus, transactionStatusQuery } from './transaction';
+
+export * from './transaction';
 
 /** Currencies with two minor units; amounts are decimal strings so no float ever touches money. */
 export const Currency = z.enum(['USD', 'EUR', 'GBP', 'CAD', 'AUD']);
@@ -27,45 +29,8 @@ export const PlaceOrder = z.strictObject({
 });
 export type PlaceOrder = z.infer<typeof PlaceOrder>;
 
-/** Customer IDs come from the JWT subject; keep them to a safe alphabet. */
-export const CustomerId = z.string().regex(/^[A-Za-z0-9_.@|-]{1,128}$/, 'a customer ID (letters, digits, _ . @ | -)');
-
-/** IETF draft-ietf-httpapi-idempotency-key-header: a non-empty string; we cap it at 255 visible ASCII characters. */
-export const IdempotencyKey = z.string().regex(/^[\x21-\x7e]{1,255}$/, '1 to 255 visible ASCII characters');
-
-export const OrderSagaInput = z.strictObject({
-  customerId: CustomerId,
-  idempotencyKey: IdempotencyKey,
-  order: PlaceOrder,
-  /** sha256 of the canonical request body: the same key with another body is a different request. */
-  fingerprint: z.string(),
-  /** A nonce of the request that started the saga: an attach carrying the same one is the creator. */
-  startToken: z.string(),
-  requestId: z.string(),
-  receivedAt: z.string(),
-});
+export const OrderSagaInput = TransactionRequest.extend({ order: PlaceOrder });
 export type OrderSagaInput = z.infer<typeof OrderSagaInput>;
-
-export const SagaStatus = z.enum(['running', 'completed', 'compensating', 'compensated', 'failed', 'needs_attention']);
-export type SagaStatus = z.infer<typeof SagaStatus>;
-
-export const StepState = z.enum(['pending', 'running', 'completed', 'failed', 'compensating', 'compensated', 'compensation_failed']);
-export type StepState = z.infer<typeof StepState>;
-
-export const StepError = z.object({ type: z.string(), message: z.string() });
-export type StepError = z.infer<typeof StepError>;
-
-export const StepStatus = z.object({
-  name: z.string(),
-  state: StepState,
-  startedAt: z.string().optional(),
-  completedAt: z.string().optional(),
-  error: StepError.optional(),
-  compensation: z.string().optional(),
-  /** What the compensation found and did, e.g. `refunded`, `not_charged`. */
-  compensationOutcome: z.string().optional(),
-});
-export type StepStatus = z.infer<typeof StepStatus>;
 
 export const PlacedOrder = z.object({
   orderNumber: z.string(),
@@ -75,38 +40,11 @@ export const PlacedOrder = z.object({
 });
 export type PlacedOrder = z.infer<typeof PlacedOrder>;
 
-/** What the status query returns while running, and what the workflow returns (or carries in its failure) at the end. */
-export const OrderStatus = z.object({
-  workflowId: z.string(),
-  customerId: z.string(),
-  idempotencyKey: z.string(),
-  status: SagaStatus,
-  steps: z.array(StepStatus),
-  order: PlacedOrder.optional(),
-  failure: z.object({ step: z.string(), type: z.string(), message: z.string() }).optional(),
-  requestId: z.string(),
-  receivedAt: z.string(),
-  updatedAt: z.string(),
-});
+export const OrderStatus = TransactionStatus.extend({ order: PlacedOrder.optional() });
 export type OrderStatus = z.infer<typeof OrderStatus>;
 
-export const orderStatusQuery = defineQuery<OrderStatus>('orderStatus');
-
-/** Statuses after which nothing more happens without an operator: what a waiting caller waits for. */
-export const SETTLED_STATUSES: readonly SagaStatus[] = ['completed', 'compensated', 'failed', 'needs_attention'];
-
-/**
- * The edge's update: attach a request to the saga its key names. The validator rejects a request
- * whose body differs from the original (type `IdempotencyKeyReused`); the creator may wait for the
- * saga to settle, anyone else gets the current status at once.
- */
-export const AttachRequest = z.strictObject({ fingerprint: z.string(), startToken: z.string(), waitForOutcome: z.boolean() });
-export type AttachRequest = z.infer<typeof AttachRequest>;
-export interface AttachResult {
-  created: boolean;
-  status: OrderStatus;
-}
-export const attachUpdate = defineUpdate<AttachResult, [AttachRequest]>('attach');
+/** The status query every saga answers, typed for orders. */
+export const orderStatusQuery = transactionStatusQuery as QueryDefinition<OrderStatus>;
 
 /** The forward steps, in order; each compensation is named after the step it undoes. */
 export const ORDER_STEPS = ['createOrder', 'chargePayment', 'grantAccess', 'completeOrder'] as const;
@@ -120,43 +58,6 @@ export const ORDER_COMPENSATIONS = { createOrder: 'cancelOrder', chargePayment: 
 export function orderWorkflowId(customerId: string, idempotencyKey: string): string {
   return `order:${encodeURIComponent(customerId)}:${encodeURIComponent(idempotencyKey)}`;
 }
-
-/**
- * The key a downstream sees for one step of one saga: the workflow ID and the step name, never the
- * run ID or the attempt, so activity retries, worker crashes and operator resets reuse it.
- */
-export function downstreamKey(workflowId: string, step: string): string {
-  return `${workflowId}/${step}`;
-}
-
-/**
- * Task queues: one for workflows and one per downstream service (bulkheads: a slow service starves
- * only its own activity workers). A prefix lets several deployments or test runs share a namespace.
- */
-export function taskQueues(prefix = '') {
-  return {
-    orders: `${prefix}orders`,
-    legacyEcommerce: `${prefix}legacy-ecommerce`,
-    payments: `${prefix}payments`,
-    fulfilment: `${prefix}fulfilment`,
-  } as const;
-}
-export type TaskQueues = ReturnType<typeof taskQueues>;
-export type TaskQueueRole = keyof TaskQueues;
-export const TASK_QUEUE_ROLES = ['orders', 'legacyEcommerce', 'payments', 'fulfilment'] as const satisfies readonly TaskQueueRole[];
-
-/** Recovers the prefix from the workflow task queue, so a workflow schedules activities next to itself. */
-export function prefixOfOrdersQueue(ordersQueue: string): string {
-  return ordersQueue.endsWith('orders') ? ordersQueue.slice(0, -'orders'.length) : '';
-}
-
-/** Search attributes support staff filter on in the Web UI (registered by `npm start`). */
-export const searchAttributes = {
-  customerId: defineSearchAttributeKey('CustomerId', 'KEYWORD'),
-  orderKey: defineSearchAttributeKey('OrderKey', 'KEYWORD'),
-  sagaStatus: defineSearchAttributeKey('SagaStatus', 'KEYWORD'),
-  failedStep: defineSearchAttributeKey('FailedStep', 'KEYWORD'),
-} as const;
 
 /** A decimal amount in minor units without floating point: "49.9" → 4990. */
 export function toMinorUnits(amount: string): number {

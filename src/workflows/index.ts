@@ -1,2 +1,3 @@
 /** The workflow bundle's entry point: re-exports only. */
 export { orderSaga } from './order';
+export { refundSaga } from './refund';

@@ -20,6 +20,8 @@ export interface CompensationFailure {
 
 export class Saga {
   readonly steps: StepStatus[];
+  /** The step that ran last: the one that failed, when a step fails. */
+  current?: string;
   private readonly stack: { step: string; compensation: Compensation }[] = [];
 
   constructor(stepNames: readonly string[]) {
@@ -29,6 +31,7 @@ export class Saga {
   /** Runs one forward step; its compensation (if any) is on the stack before the step starts. */
   async run<T>(name: string, action: () => Promise<T>, compensation?: Compensation): Promise<T> {
     const step = this.step(name);
+    this.current = name;
     if (compensation) {
       this.stack.push({ step: name, compensation });
       step.compensation = compensation.name;
@@ -48,17 +51,13 @@ export class Saga {
     }
   }
 
-  /** True when some step has registered a compensation that has not run yet. */
-  get hasCompensations(): boolean {
-    return this.stack.length > 0;
-  }
-
   /**
    * Runs every registered compensation, newest first, even if an older one fails (a failed revoke
-   * must not stop the refund). Returns the failures; the caller decides what to do with them.
+   * must not stop the refund). Returns how many ran and which failed; the caller decides what to do.
    */
-  async compensate(): Promise<CompensationFailure[]> {
+  async compensate(): Promise<{ ran: number; failures: CompensationFailure[] }> {
     const failures: CompensationFailure[] = [];
+    const ran = this.stack.length;
     await CancellationScope.nonCancellable(async () => {
       while (this.stack.length > 0) {
         const { step: name, compensation } = this.stack.pop()!;
@@ -76,7 +75,7 @@ export class Saga {
         }
       }
     });
-    return failures;
+    return { ran, failures };
   }
 
   private step(name: string): StepStatus {

@@ -6,7 +6,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities } from '../../src/activities';
 import { z } from 'zod';
-import { toApplicationFailure } from '../../src/activities/failures';
+import { toApplicationFailure } from '../../src/activities/call-downstream';
 import { DownstreamContractViolation, DownstreamRejected, DownstreamUnavailable } from '../../src/clients/errors';
 import { createHttpClient } from '../../src/clients/http';
 import { createPaymentsClient } from '../../src/clients/payments';

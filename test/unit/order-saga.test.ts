@@ -3,14 +3,15 @@
  * compensation branch and its order, non-retryable short-circuits, transient retries, and a
  * compensation failure that is reported rather than swallowed.
  */
-import { ActivityFailure, ApplicationFailure, WorkflowFailedError } from '@temporalio/client';
+import { ActivityFailure, ApplicationFailure, WorkflowUpdateFailedError } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { ORDER_STEPS, orderWorkflowId, taskQueues, type OrderSagaInput, type OrderStatus } from '../../src/contracts/order';
+import { ORDER_STEPS, TASK_QUEUE_ROLES, attachUpdate, orderWorkflowId, taskQueues, type OrderSagaInput, type OrderStatus } from '../../src/contracts/order';
 import type { Activities } from '../../src/activities';
 import { registerSearchAttributes } from '../../src/temporal/search-attributes';
 import { createWorkers } from '../../src/worker';
 import { testEnv, timeSkippingServer } from '../support/env';
 import { uniquePrefix, withWorkers } from '../support/workers';
+import { failureOf, nonRetryable, runWorkflow, stubActivities, type Calls } from '../support/saga-harness';
 
 let env: TestWorkflowEnvironment;
 beforeAll(async () => {
@@ -20,35 +21,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await env?.teardown();
 });
-
-type Calls = string[];
-type Overrides = { [G in keyof Activities]?: Partial<Activities[G]> };
-
-/** Stub activities that record every call (name and idempotency key) and succeed unless overridden. */
-function stubActivities(calls: Calls, overrides: Overrides = {}): Activities {
-  const record = <A extends { idempotencyKey: string }>(name: string, result: unknown) => async (input: A) => {
-    calls.push(`${name} ${input.idempotencyKey}`);
-    return result as never;
-  };
-  return {
-    legacyEcommerce: {
-      createOrder: record('createOrder', { orderNumber: 'EC-1', totalMinor: 4900 }),
-      completeOrder: record('completeOrder', { status: 'completed' }),
-      cancelOrder: record('cancelOrder', { outcome: 'cancelled' }),
-      ...overrides.legacyEcommerce,
-    },
-    payments: {
-      chargePayment: record('chargePayment', { chargeId: 'ch_1', amountMinor: 4900 }),
-      refundPayment: record('refundPayment', { outcome: 'refunded' }),
-      ...overrides.payments,
-    },
-    fulfilment: {
-      grantAccess: record('grantAccess', { enrollmentId: 'enr_1' }),
-      revokeAccess: record('revokeAccess', { outcome: 'revoked' }),
-      ...overrides.fulfilment,
-    },
-  };
-}
 
 function input(key: string): OrderSagaInput {
   return {
@@ -62,33 +34,9 @@ function input(key: string): OrderSagaInput {
   };
 }
 
-async function runSaga(key: string, activities: Activities): Promise<OrderStatus> {
-  const prefix = uniquePrefix('unit');
-  const workers = await createWorkers({
-    connection: env.nativeConnection,
-    namespace: env.namespace ?? 'default',
-    taskQueuePrefix: prefix,
-    roles: ['orders', 'legacyEcommerce', 'payments', 'fulfilment'],
-    activities,
-    workflowBundle: { codePath: testEnv().bundlePath },
-  });
-  return withWorkers(workers, () =>
-    env.client.workflow.execute('orderSaga', { taskQueue: taskQueues(prefix).orders, workflowId: orderWorkflowId('alice', key), args: [input(key)] }),
-  );
+function runSaga(key: string, activities: Activities): Promise<OrderStatus> {
+  return runWorkflow(env, 'orderSaga', orderWorkflowId('alice', key), input(key), activities) as Promise<OrderStatus>;
 }
-
-async function failureOf(promise: Promise<unknown>): Promise<WorkflowFailedError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(WorkflowFailedError);
-  return err as WorkflowFailedError;
-}
-
-const nonRetryable = (type: string, message = type) => async () => {
-  throw ApplicationFailure.create({ type, message, nonRetryable: true });
-};
 
 test('a successful order runs every step once, in order, with keys derived from the workflow ID and step', async () => {
   const calls: Calls = [];
@@ -176,4 +124,42 @@ test('a compensation that fails for good is reported, and the other compensation
   expect(calls.map((c) => c.split(' ')[0])).toEqual(['createOrder', 'chargePayment', 'grantAccess', 'refundPayment', 'cancelOrder']);
   const status = summary.details?.[0] as OrderStatus;
   expect(status.steps.find((s) => s.name === 'grantAccess')).toMatchObject({ state: 'compensation_failed', error: { type: 'CompensationRejected' } });
+});
+
+describe('the attach update', () => {
+  async function withRunningSaga<T>(key: string, fn: (handle: import('@temporalio/client').WorkflowHandle) => Promise<T>, release: Promise<void>): Promise<T> {
+    const calls: Calls = [];
+    // grantAccess waits for the test to release it, so the saga is running while we attach.
+    const activities = stubActivities(calls, { fulfilment: { grantAccess: async () => (await release, { enrollmentId: 'enr_1' }) } });
+    const prefix = uniquePrefix('attach');
+    const workers = await createWorkers({ connection: env.nativeConnection, namespace: 'default', taskQueuePrefix: prefix, roles: TASK_QUEUE_ROLES, activities, workflowBundle: { codePath: testEnv().bundlePath } });
+    return withWorkers(workers, async () => {
+      const handle = await env.client.workflow.start('orderSaga', { taskQueue: taskQueues(prefix).orders, workflowId: orderWorkflowId('alice', key), args: [input(key)] });
+      return fn(handle);
+    });
+  }
+
+  test('rejects another body or another key, answers a retry at once, and lets the creator wait for the outcome', async () => {
+    let release!: () => void;
+    const released = new Promise<void>((r) => (release = r));
+    await withRunningSaga(
+      'attach',
+      async (handle) => {
+        const reused = await handle.executeUpdate(attachUpdate, { args: [{ idempotencyKey: 'attach', fingerprint: 'other', startToken: 'x', waitForOutcome: true }] }).catch((e: unknown) => e);
+        expect(reused).toBeInstanceOf(WorkflowUpdateFailedError);
+        expect((reused as WorkflowUpdateFailedError).cause).toMatchObject({ type: 'IdempotencyKeyReused' });
+        const foreign = await handle.executeUpdate(attachUpdate, { args: [{ idempotencyKey: 'other-key', fingerprint: 'f', startToken: 'x', waitForOutcome: true }] }).catch((e: unknown) => e);
+        expect((foreign as WorkflowUpdateFailedError).cause).toMatchObject({ type: 'TransactionExists' });
+
+        const retry = await handle.executeUpdate(attachUpdate, { args: [{ idempotencyKey: 'attach', fingerprint: 'f', startToken: 'another-request', waitForOutcome: true }] });
+        expect(retry).toMatchObject({ created: false, status: { status: 'running' } });
+
+        const creator = handle.executeUpdate(attachUpdate, { args: [{ idempotencyKey: 'attach', fingerprint: 'f', startToken: 's', waitForOutcome: true }] });
+        release();
+        expect(await creator).toMatchObject({ created: true, status: { status: 'completed', order: { orderNumber: 'EC-1' } } });
+        expect(await handle.result()).toMatchObject({ status: 'completed' });
+      },
+      released,
+    );
+  });
 });

@@ -1,0 +1,209 @@
+/**
+ * The benchmark's own system, all on 127.0.0.1 and gone when it stops: an in-memory Temporal dev
+ * server, the three simulators as processes, in-process workers and the API on port 0, wired the
+ * way test/support/stack.ts wires the integration tests.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { DefaultLogger, bundleWorkflowCode } from '@temporalio/worker';
+import { Pool } from 'undici';
+import { createActivities } from '../src/activities';
+import { createApp } from '../src/api/app';
+import { signAccessToken } from '../src/api/middleware/auth';
+import { loadConfig, type Config } from '../src/config';
+import { taskQueues } from '../src/contracts/order';
+import { createLogger } from '../src/logger';
+import { createClient, createNativeConnection } from '../src/temporal/connection';
+import { searchAttributeFlags } from '../src/temporal/search-attributes';
+import { createDownstreamClients, createWorkers } from '../src/worker';
+import { DATA_DIR, ROOT, TEMPORAL_CLI } from '../scripts/lib/local';
+import { firstJsonLine, spawnTs, stopProcess, waitUntil } from '../scripts/lib/processes';
+import { freePort } from '../test/support/ports';
+import { withWorkers } from '../test/support/workers';
+
+export const SIM_NAMES = { legacy: 'legacy-ecommerce', payments: 'payments', fulfilment: 'fulfilment' } as const;
+export type SimName = keyof typeof SIM_NAMES;
+
+/** A simulator fault rule (sim/lib/simulator.ts `FaultRule`); the first rule that matches a call applies. */
+export interface FaultRule {
+  idempotencyKey?: string;
+  latencyMs?: number;
+  times?: number;
+}
+
+export interface BenchEnvironment {
+  config: Config;
+  taskQueue: string;
+  /** The API's own kind of client (grpc-js Connection). */
+  client: Client;
+  /** A client on the workers' NativeConnection: the only kind that can request eager workflow start. */
+  nativeClient: Client;
+  /** Pools of their own for the "direct" path, as a synchronous proxy would hold them. */
+  direct: ReturnType<typeof createDownstreamClients>;
+  /** Keep-alive pool to the API. */
+  api: Pool;
+  token(customerId: string): Promise<string>;
+  /** Replaces a simulator's fault rules, in order. */
+  setFaults(sim: SimName, rules: FaultRule[]): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Longest any one teardown step may take before the next runs anyway (child processes are always stopped). */
+const STEP_TIMEOUT_MS = 15_000;
+
+export async function startEnvironment(log: (message: string) => void): Promise<BenchEnvironment> {
+  const children: ChildProcess[] = [];
+  const teardown: { name: string; run: () => Promise<unknown> }[] = [];
+  let stopped: Promise<void> | undefined;
+  const stop = () =>
+    (stopped ??= (async () => {
+      for (const step of teardown.reverse()) {
+        await bounded(step.run(), STEP_TIMEOUT_MS).catch((err: unknown) => log(`teardown: ${step.name} failed: ${String(err)}`));
+      }
+      await Promise.all(children.map((child) => stopProcess(child, 5_000)));
+    })());
+
+  try {
+    const [temporalAddress, legacy, payments, fulfilment, bundlePath] = await Promise.all([
+      startDevServer(children),
+      startSimulator(SIM_NAMES.legacy, children),
+      startSimulator(SIM_NAMES.payments, children),
+      startSimulator(SIM_NAMES.fulfilment, children),
+      bundleWorkflows(),
+    ]);
+    log(`dev server at ${temporalAddress}; simulators at ${legacy}, ${payments}, ${fulfilment}`);
+    const simUrls: Record<SimName, string> = { legacy, payments, fulfilment };
+
+    const config = loadConfig({
+      TEMPORAL_ADDRESS: temporalAddress,
+      LEGACY_URL: legacy,
+      PAYMENTS_URL: payments,
+      FULFILMENT_URL: fulfilment,
+      TASK_QUEUE_PREFIX: 'bench/',
+      JWT_SECRET: randomBytes(32).toString('base64url'),
+      LOG_LEVEL: 'silent',
+    });
+
+    const client = await createClient(config);
+    teardown.push({ name: 'client connection', run: () => client.connection.close() });
+    const connection = await createNativeConnection(config);
+    teardown.push({ name: 'native connection', run: () => connection.close() });
+    const nativeClient = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
+
+    const workerDownstream = createDownstreamClients(config);
+    const direct = createDownstreamClients(config);
+    teardown.push({ name: 'downstream pools', run: () => Promise.all([...Object.values(workerDownstream), ...Object.values(direct)].map((c) => c.http.close())) });
+
+    // One NativeConnection for every worker and for nativeClient: eager start needs the orders worker on the client's connection.
+    const workers = await createWorkers({
+      connection,
+      namespace: config.TEMPORAL_NAMESPACE,
+      taskQueuePrefix: config.TASK_QUEUE_PREFIX,
+      roles: config.WORKER_QUEUES,
+      activities: createActivities(workerDownstream),
+      workflowBundle: { codePath: bundlePath },
+    });
+    let release!: () => void;
+    const released = new Promise<void>((r) => (release = r));
+    const workersDone = withWorkers(workers, () => released);
+    workersDone.catch((err: unknown) => log(`a worker failed: ${String(err)}`));
+    teardown.push({ name: 'workers', run: () => (release(), workersDone) });
+
+    const app = createApp({ client, config, logger: createLogger('silent', 'bench-api') });
+    const server: Server = app.listen(0, '127.0.0.1');
+    await new Promise((r) => server.once('listening', r));
+    teardown.push({
+      name: 'API server',
+      run: () => {
+        server.closeAllConnections();
+        return new Promise((r) => server.close(r));
+      },
+    });
+    const apiUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const api = new Pool(apiUrl, { connections: 32 });
+    teardown.push({ name: 'API pool', run: () => api.close() });
+    log(`API at ${apiUrl}`);
+
+    return {
+      config,
+      taskQueue: taskQueues(config.TASK_QUEUE_PREFIX).orders,
+      client,
+      nativeClient,
+      direct,
+      api,
+      token: (customerId) => signAccessToken({ secret: config.JWT_SECRET!, issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE, subject: customerId }),
+      async setFaults(sim, rules) {
+        const base = `${simUrls[sim]}/_sim/faults`;
+        await expectStatus(await fetch(base, { method: 'DELETE' }), 204, `clear faults on ${sim}`);
+        for (const rule of rules) {
+          const res = await fetch(base, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(rule) });
+          await expectStatus(res, 201, `fault rule on ${sim}`);
+        }
+      },
+      stop,
+    };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+/** In memory, headless, our search attributes registered and eager start on, as test/support/global-setup.ts starts it. */
+async function startDevServer(children: ChildProcess[]): Promise<string> {
+  const port = await freePort();
+  const args = [
+    'server', 'start-dev', '--headless', '--ip', '127.0.0.1', '--port', String(port), '--log-level', 'error',
+    '--dynamic-config-value', 'system.enableEagerWorkflowStart=true',
+    ...searchAttributeFlags(),
+  ];
+  const child = spawn(TEMPORAL_CLI, args, { stdio: ['ignore', 'ignore', 'inherit'] });
+  children.push(child);
+  const address = `127.0.0.1:${port}`;
+  await waitUntil(
+    async () => {
+      const connection = await Connection.connect({ address, connectTimeout: 1_000 });
+      try {
+        await connection.workflowService.getSystemInfo({});
+        return true;
+      } finally {
+        await connection.close();
+      }
+    },
+    60_000,
+    'the Temporal dev server',
+  );
+  return address;
+}
+
+async function startSimulator(name: string, children: ChildProcess[]): Promise<string> {
+  const child = spawnTs('sim/main.ts', [name, '0'], process.env);
+  children.push(child);
+  child.stderr?.pipe(process.stderr);
+  const ready = await firstJsonLine(child, (v): v is { url: string } => typeof (v as { url?: unknown })?.url === 'string');
+  return ready.url;
+}
+
+/** Bundled once per run; createWorkers takes a bundle by path. */
+async function bundleWorkflows(): Promise<string> {
+  const { code } = await bundleWorkflowCode({ workflowsPath: join(ROOT, 'src', 'workflows', 'index.ts'), logger: new DefaultLogger('WARN') });
+  const dir = join(DATA_DIR, 'bench');
+  mkdirSync(dir, { recursive: true });
+  const codePath = join(dir, 'workflow-bundle.js');
+  writeFileSync(codePath, code);
+  return codePath;
+}
+
+async function expectStatus(res: Response, status: number, what: string): Promise<void> {
+  if (res.status !== status) throw new Error(`${what}: HTTP ${res.status} ${await res.text()}`);
+}
+
+function bounded<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`still running after ${ms} ms`)), ms)));
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}

@@ -1,0 +1,278 @@
+/**
+ * What the benchmark measures. Each scenario runs one iteration and times only its own part with
+ * `time(row, fn)`; what surrounds it (finishing a saga first, holding one mid-flight) is untimed.
+ * Every iteration uses a new Idempotency-Key, so nothing is ever a replay.
+ */
+import { randomUUID } from 'node:crypto';
+import { WithStartWorkflowOperation, type Client, type WorkflowStartOptions } from '@temporalio/client';
+import { fingerprint } from '../src/api/http-semantics';
+import { createOrderTransactions } from '../src/api/order-transactions';
+import {
+  PlaceOrder,
+  attachUpdate,
+  downstreamKey,
+  orderStatusQuery,
+  orderWorkflowId,
+  searchAttributes,
+  toMinorUnits,
+  totalMinorUnits,
+  type OrderSagaInput,
+  type OrderStatus,
+} from '../src/contracts/order';
+import type { orderSaga } from '../src/workflows/order';
+import type { BenchEnvironment, FaultRule } from './environment';
+
+export const ROWS = {
+  direct: 'direct: 4 downstream calls in sequence (no Temporal)',
+  edgeSync: 'edge sync: POST /v1/orders → 201',
+  sdk: 'SDK start + result',
+  mechA: '(a) start + describe + result (edge today)',
+  mechB: '(b) executeUpdateWithStart(attach, wait)',
+  mechC: '(c) eager start + result (NativeConnection)',
+  mechC0: '(c0) start + result on NativeConnection, not eager',
+  edgeAsync: 'edge POST, Prefer: respond-async → 202',
+  getCompleted: 'edge GET /v1/orders/{key}, completed',
+  resultCompleted: 'SDK handle.result(), completed',
+  getRunning: 'edge GET /v1/orders/{key}, running',
+  queryRunning: 'SDK handle.query(orderStatus), running',
+} as const;
+export type RowId = keyof typeof ROWS;
+
+export type Timer = <T>(row: RowId, fn: () => Promise<T>) => Promise<T>;
+
+export interface Scenario {
+  rows: RowId[];
+  run(time: Timer, latencyMs: number): Promise<void>;
+}
+
+export const ORDER: PlaceOrder = PlaceOrder.parse({
+  items: [{ sku: 'course-v1:DemoX+2026', quantity: 1, unitPrice: '49.00' }],
+  currency: 'USD',
+  paymentMethod: { token: 'tok_visa' },
+});
+const ORDER_JSON = JSON.stringify(ORDER);
+
+/** How long the "running" scenario holds grantAccess, so the saga is surely mid-flight while it is read. */
+const HOLD_MS = 300;
+
+export interface Bench {
+  scenarios: Scenario[];
+  /** Per simulator latency: eager starts requested, and how many the server actually answered with an eager workflow task. */
+  eager: Map<number, { requested: number; started: number }>;
+  /** One edge POST with a fresh key; resolves with the status and the body. */
+  postOrder(prefer?: string): Promise<{ status: number; body: Record<string, unknown> }>;
+  /** The four downstream calls of the saga, directly. */
+  directOrder(): Promise<void>;
+}
+
+export async function createBench(env: BenchEnvironment, customerId: string): Promise<Bench> {
+  const authorization = `Bearer ${await env.token(customerId)}`;
+  const transactions = createOrderTransactions({ client: env.client, taskQueue: env.taskQueue });
+  const runTag = randomUUID().slice(0, 8);
+  let counter = 0;
+  const nextKey = () => `bench-${runTag}-${++counter}`;
+  const eager = new Map<number, { requested: number; started: number }>();
+
+  /** The saga input the POST route builds for a request. */
+  const sagaInput = (): OrderSagaInput => ({
+    customerId,
+    idempotencyKey: nextKey(),
+    order: ORDER,
+    fingerprint: fingerprint(ORDER),
+    startToken: randomUUID(),
+    requestId: randomUUID(),
+    receivedAt: new Date().toISOString(),
+  });
+
+  /** The start request of order-transactions.ts, so every bare-SDK variant starts exactly what the edge starts. */
+  const startOptions = (input: OrderSagaInput) =>
+    ({
+      taskQueue: env.taskQueue,
+      workflowId: orderWorkflowId(input.customerId, input.idempotencyKey),
+      args: [input],
+      workflowIdConflictPolicy: 'USE_EXISTING',
+      workflowIdReusePolicy: 'REJECT_DUPLICATE',
+      memo: { fingerprint: input.fingerprint, startToken: input.startToken },
+      typedSearchAttributes: [
+        { key: searchAttributes.customerId, value: input.customerId },
+        { key: searchAttributes.orderKey, value: input.idempotencyKey },
+        { key: searchAttributes.sagaStatus, value: 'running' },
+      ],
+    }) satisfies WorkflowStartOptions<typeof orderSaga>;
+
+  const startSaga = (client: Client, input: OrderSagaInput, extra: { requestEagerStart?: boolean } = {}) =>
+    client.workflow.start<typeof orderSaga>('orderSaga', { ...startOptions(input), ...extra });
+
+  async function request(method: 'GET' | 'POST', path: string, headers: Record<string, string> = {}) {
+    const res = await env.api.request({
+      method,
+      path,
+      headers: { authorization, ...(method === 'POST' ? { 'content-type': 'application/json' } : {}), ...headers },
+      body: method === 'POST' ? ORDER_JSON : undefined,
+    });
+    return { status: res.statusCode, body: (await res.body.json()) as Record<string, unknown> };
+  }
+
+  const postOrder = (prefer?: string) => request('POST', '/v1/orders', { 'idempotency-key': nextKey(), ...(prefer ? { prefer } : {}) });
+  const getOrder = (key: string) => request('GET', `/v1/orders/${encodeURIComponent(key)}`);
+
+  // The "keep it simple" synchronous proxy: the same four calls with the project's clients, one key per step.
+  const { legacy, payments, fulfilment } = env.direct;
+  const lines = ORDER.items.map((i) => ({ sku: i.sku, quantity: i.quantity, unitPriceMinor: toMinorUnits(i.unitPrice) }));
+  const amountMinor = totalMinorUnits(ORDER.items);
+  const skus = ORDER.items.map((i) => i.sku);
+  async function directOrder(): Promise<void> {
+    const reference = `direct:${customerId}:${nextKey()}`;
+    const ctx = (step: string) => ({ idempotencyKey: downstreamKey(reference, step) });
+    const created = await legacy.createOrder({ customerId, reference, currency: ORDER.currency, lines }, ctx('createOrder'));
+    await payments.charge({ amountMinor, currency: ORDER.currency, token: ORDER.paymentMethod.token, reference }, ctx('chargePayment'));
+    await fulfilment.grant({ customerId, skus, reference }, ctx('grantAccess'));
+    await legacy.completeOrder(created.orderNumber, ctx('completeOrder'));
+  }
+
+  const [completedPair, runningPair] = [alternator(), alternator()];
+  const scenarios: Scenario[] = [
+    { rows: ['direct'], run: (time) => time('direct', directOrder) },
+    {
+      rows: ['edgeSync'],
+      run: (time) => time('edgeSync', postOrder).then((res) => check(res.status === 201 && res.body.status === 'completed', 'edge sync POST', res)),
+    },
+    {
+      rows: ['sdk'],
+      async run(time) {
+        const status = await time('sdk', async () => (await startSaga(env.client, sagaInput())).result());
+        check(status.status === 'completed', 'SDK start + result', status);
+      },
+    },
+    {
+      rows: ['mechA'],
+      // The edge's own code path (order-transactions.ts), without Express and HTTP.
+      async run(time) {
+        const outcome = await time('mechA', async () => {
+          const { handle } = await transactions.start(sagaInput());
+          return transactions.waitForOutcome(handle, env.config.SYNC_WAIT_MAX_MS);
+        });
+        check(outcome.state === 'completed', '(a) start + describe + result', outcome);
+      },
+    },
+    {
+      rows: ['mechB'],
+      async run(time) {
+        const input = sagaInput();
+        const result = await time('mechB', () =>
+          env.client.workflow.executeUpdateWithStart(attachUpdate, {
+            args: [{ fingerprint: input.fingerprint, startToken: input.startToken, waitForOutcome: true }],
+            startWorkflowOperation: new WithStartWorkflowOperation<typeof orderSaga>('orderSaga', startOptions(input)),
+          }),
+        );
+        check(result.created && result.status.status === 'completed', '(b) update-with-start', result);
+      },
+    },
+    {
+      rows: ['mechC'],
+      async run(time, latencyMs) {
+        let eagerlyStarted = false;
+        const status = await time('mechC', async () => {
+          const handle = await startSaga(env.nativeClient, sagaInput(), { requestEagerStart: true });
+          eagerlyStarted = handle.eagerlyStarted;
+          return handle.result();
+        });
+        check(status.status === 'completed', '(c) eager start + result', status);
+        const counts = eager.get(latencyMs) ?? { requested: 0, started: 0 };
+        eager.set(latencyMs, { requested: counts.requested + 1, started: counts.started + (eagerlyStarted ? 1 : 0) });
+      },
+    },
+    {
+      rows: ['mechC0'],
+      async run(time) {
+        const status = await time('mechC0', async () => (await startSaga(env.nativeClient, sagaInput())).result());
+        check(status.status === 'completed', '(c0) native start + result', status);
+      },
+    },
+    {
+      rows: ['edgeAsync'],
+      async run(time) {
+        const res = await time('edgeAsync', () => postOrder('respond-async'));
+        check(res.status === 202, 'respond-async POST', res);
+        // Let it finish before the next iteration, so no saga runs in the background of another measurement.
+        await env.client.workflow.getHandle(String(res.body.transactionId)).result();
+      },
+    },
+    {
+      rows: ['getCompleted', 'resultCompleted'],
+      async run(time) {
+        const input = sagaInput();
+        const handle = await startSaga(env.client, input);
+        await handle.result();
+        await completedPair(
+          async () => {
+            const res = await time('getCompleted', () => getOrder(input.idempotencyKey));
+            check(res.status === 200 && res.body.status === 'completed', 'GET completed', res);
+          },
+          async () => {
+            const status = await time('resultCompleted', () => env.client.workflow.getHandle<typeof orderSaga>(handle.workflowId).result());
+            check(status.status === 'completed', 'result() of a completed saga', status);
+          },
+        );
+      },
+    },
+    {
+      rows: ['getRunning', 'queryRunning'],
+      async run(time, latencyMs) {
+        const input = sagaInput();
+        const workflowId = orderWorkflowId(input.customerId, input.idempotencyKey);
+        // Hold this saga's grantAccess call; the rule comes first so it wins over the latency rule.
+        const hold: FaultRule = { idempotencyKey: downstreamKey(workflowId, 'grantAccess'), latencyMs: HOLD_MS, times: 1 };
+        await env.setFaults('fulfilment', [hold, ...latencyRules(latencyMs)]);
+        const handle = await startSaga(env.client, input);
+        await waitForStep(handle.workflowId, 'grantAccess', env.client);
+        await runningPair(
+          async () => {
+            const res = await time('getRunning', () => getOrder(input.idempotencyKey));
+            check(res.status === 200 && res.body.status === 'running', 'GET running', res);
+          },
+          async () => {
+            const status = await time('queryRunning', () => env.client.workflow.getHandle(workflowId).query(orderStatusQuery));
+            check(status.status === 'running', 'query of a running saga', status);
+          },
+        );
+        await handle.result();
+      },
+    },
+  ];
+
+  return { scenarios, eager, postOrder, directOrder };
+}
+
+/** The rules that give every call of a simulator `latencyMs`. */
+export function latencyRules(latencyMs: number): FaultRule[] {
+  return latencyMs > 0 ? [{ latencyMs }] : [];
+}
+
+/** Polls the status query until `step` is running (bounded: the hold is only HOLD_MS long). */
+async function waitForStep(workflowId: string, step: string, client: Client): Promise<void> {
+  const deadline = Date.now() + 5_000;
+  for (;;) {
+    const status: OrderStatus = await client.workflow.getHandle(workflowId).query(orderStatusQuery);
+    if (status.steps.find((s) => s.name === step)?.state === 'running') return;
+    if (Date.now() > deadline) throw new Error(`${workflowId}: ${step} never seen running (${status.status})`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/**
+ * Runs two measurements on the same saga, swapping which goes first on every call, so neither
+ * always pays for (or profits from) the other. One alternator per scenario.
+ */
+function alternator(): (a: () => Promise<void>, b: () => Promise<void>) => Promise<void> {
+  let flip = false;
+  return async (a, b) => {
+    flip = !flip;
+    for (const fn of flip ? [a, b] : [b, a]) await fn();
+  };
+}
+
+/** A benchmark of a wrong answer is worthless: stop at the first one. */
+function check(ok: boolean, what: string, got: unknown): void {
+  if (!ok) throw new Error(`${what}: unexpected answer ${JSON.stringify(got).slice(0, 500)}`);
+}

@@ -1,0 +1,32 @@
+/**
+ * The refund saga's contract: a customer-initiated full refund of a completed order. One refund
+ * per order: its workflow ID comes from the order, so a second refund request for the same order
+ * (another Idempotency-Key) finds the first instead of refunding twice.
+ */
+import { z } from 'zod';
+import type { QueryDefinition } from '@temporalio/workflow';
+import { TransactionRequest, TransactionStatus, transactionStatusQuery } from './transaction';
+
+export const RequestRefund = z.strictObject({ reason: z.string().max(500).optional() });
+export type RequestRefund = z.infer<typeof RequestRefund>;
+
+export const RefundSagaInput = TransactionRequest.extend({
+  /** The order's Idempotency-Key and workflow ID: the refund finds the charge, access and legacy order by it. */
+  orderKey: z.string(),
+  orderWorkflowId: z.string(),
+  reason: z.string().optional(),
+});
+export type RefundSagaInput = z.infer<typeof RefundSagaInput>;
+
+export const RefundOutcome = z.object({ orderKey: z.string(), payment: z.string(), access: z.string(), legacyOrder: z.string() });
+export type RefundOutcome = z.infer<typeof RefundOutcome>;
+
+export const RefundStatus = TransactionStatus.extend({ refund: RefundOutcome.optional() });
+export type RefundStatus = z.infer<typeof RefundStatus>;
+export const refundStatusQuery = transactionStatusQuery as QueryDefinition<RefundStatus>;
+
+export const REFUND_STEPS = ['refundPayment', 'revokeAccess', 'markOrderRefunded'] as const;
+
+export function refundWorkflowId(customerId: string, orderKey: string): string {
+  return `refund:${encodeURIComponent(customerId)}:${encodeURIComponent(orderKey)}`;
+}

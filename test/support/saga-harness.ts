@@ -1,0 +1,67 @@
+/** Helpers for workflow unit tests: recording activity stubs and a run of one workflow on in-process workers. */
+import { WorkflowFailedError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { Activities } from '../../src/activities';
+import { TASK_QUEUE_ROLES, taskQueues } from '../../src/contracts/transaction';
+import { createWorkers } from '../../src/worker';
+import { testEnv } from './env';
+import { uniquePrefix, withWorkers } from './workers';
+
+export type Calls = string[];
+export type Overrides = { [G in keyof Activities]?: Partial<Activities[G]> };
+
+/** Stub activities that record every call (name and idempotency key) and succeed unless overridden. */
+export function stubActivities(calls: Calls, overrides: Overrides = {}): Activities {
+  const record = <A extends { idempotencyKey: string }>(name: string, result: unknown) => async (input: A) => {
+    calls.push(`${name} ${input.idempotencyKey}`);
+    return result as never;
+  };
+  return {
+    legacyEcommerce: {
+      createOrder: record('createOrder', { orderNumber: 'EC-1', totalMinor: 4900 }),
+      completeOrder: record('completeOrder', { status: 'completed' }),
+      cancelOrder: record('cancelOrder', { outcome: 'cancelled' }),
+      markOrderRefunded: record('markOrderRefunded', { outcome: 'refunded' }),
+      ...overrides.legacyEcommerce,
+    },
+    payments: {
+      chargePayment: record('chargePayment', { chargeId: 'ch_1', amountMinor: 4900 }),
+      refundPayment: record('refundPayment', { outcome: 'refunded' }),
+      ...overrides.payments,
+    },
+    fulfilment: {
+      grantAccess: record('grantAccess', { enrollmentId: 'enr_1' }),
+      revokeAccess: record('revokeAccess', { outcome: 'revoked' }),
+      ...overrides.fulfilment,
+    },
+  };
+}
+
+/** Runs one workflow to its end on fresh workers (every queue) with the given activities. */
+export async function runWorkflow(env: TestWorkflowEnvironment, type: string, workflowId: string, input: unknown, activities: Activities): Promise<unknown> {
+  const prefix = uniquePrefix('unit');
+  const workers = await createWorkers({
+    connection: env.nativeConnection,
+    namespace: env.namespace ?? 'default',
+    taskQueuePrefix: prefix,
+    roles: TASK_QUEUE_ROLES,
+    activities,
+    workflowBundle: { codePath: testEnv().bundlePath },
+  });
+  return withWorkers(workers, () => env.client.workflow.execute(type, { taskQueue: taskQueues(prefix).orders, workflowId, args: [input] }));
+}
+
+export async function failureOf(promise: Promise<unknown>): Promise<WorkflowFailedError> {
+  const err = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(WorkflowFailedError);
+  return err as WorkflowFailedError;
+}
+
+/** An activity that fails for good with a business type. */
+export const nonRetryable = (type: string, message = type) => async () => {
+  throw ApplicationFailure.create({ type, message, nonRetryable: true });
+};
