@@ -7,10 +7,11 @@ import { taskQueues } from '../contracts/order';
 import type { Logger } from '../logger';
 import { authenticate } from './middleware/auth';
 import { requestId } from './middleware/request-id';
-import { createOrderTransactions } from './order-transactions';
 import { notFound, problemHandler } from './problem';
 import { healthRoutes } from './routes/health';
 import { orderRoutes } from './routes/orders';
+import { refundRoutes } from './routes/refunds';
+import { createTransactions } from './transactions';
 
 export interface AppDeps {
   client: Client;
@@ -28,9 +29,11 @@ export function createApp({ client, config, logger }: AppDeps): express.Express 
   app.use(express.json({ limit: config.BODY_LIMIT, strict: true }));
 
   app.use(healthRoutes({ client }));
-  const transactions = createOrderTransactions({ client, taskQueue: taskQueues(config.TASK_QUEUE_PREFIX).orders });
+  const transactions = createTransactions({ client, taskQueue: taskQueues(config.TASK_QUEUE_PREFIX).orders });
   app.use('/v1', authenticate({ secret: config.JWT_SECRET, issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE }));
-  app.use(orderRoutes({ transactions, syncWaitMaxMs: config.SYNC_WAIT_MAX_MS }));
+  const routeOptions = { transactions, syncWaitMaxMs: config.SYNC_WAIT_MAX_MS };
+  app.use(orderRoutes(routeOptions));
+  app.use(refundRoutes(routeOptions));
 
   app.use(notFound);
   app.use(problemHandler(logger));

@@ -36,7 +36,7 @@ test('a declined card ends compensated: the legacy order is cancelled, no access
   expect(res.status).toBe(422);
   expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
   const problem = await json(res);
-  expect(problem).toMatchObject({ type: 'urn:saga-coordinator:problem:order-failed', status: 422, reason: 'PaymentDeclined', failedStep: 'chargePayment', sagaStatus: 'compensated' });
+  expect(problem).toMatchObject({ type: 'urn:saga-coordinator:problem:transaction-failed', status: 422, reason: 'PaymentDeclined', failedStep: 'chargePayment', sagaStatus: 'compensated' });
   expect(problem.compensated).toEqual([
     { step: 'createOrder', compensation: 'cancelOrder', outcome: 'cancelled' },
     { step: 'chargePayment', compensation: 'refundPayment', outcome: 'not_charged' },

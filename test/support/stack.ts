@@ -58,7 +58,9 @@ export function simulators(): Simulators {
   };
 }
 
+/** Starts workers for `WORKER_QUEUES` (all by default; `WORKER_QUEUES: ''` runs none: Temporal only records starts) and the API. */
 export async function startStack(overrides: Record<string, string> = {}): Promise<Stack> {
+  const runsWorkers = overrides.WORKER_QUEUES !== '';
   const env = testEnv();
   const config = loadConfig({
     TEMPORAL_ADDRESS: env.temporalAddress,
@@ -70,11 +72,12 @@ export async function startStack(overrides: Record<string, string> = {}): Promis
     DOWNSTREAM_TIMEOUT_MS: '1000',
     LOG_LEVEL: 'silent',
     ...overrides,
+    ...(overrides.WORKER_QUEUES === '' ? { WORKER_QUEUES: undefined } : {}),
   });
   const client = await createClient(config);
   const connection = await createNativeConnection(config);
   const downstream = createDownstreamClients(config);
-  const workers = await createWorkers({
+  const workers = !runsWorkers ? [] : await createWorkers({
     connection,
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueuePrefix: config.TASK_QUEUE_PREFIX,
@@ -136,6 +139,15 @@ export async function postOrder(stack: Stack, customerId: string, key: string | 
 
 export async function getOrder(stack: Stack, customerId: string, key: string): Promise<Response> {
   return fetch(`${stack.url}/v1/orders/${encodeURIComponent(key)}`, { headers: { authorization: `Bearer ${await stack.token(customerId)}` } });
+}
+
+/** POSTs a refund request for an order as `customerId`. */
+export async function postRefund(stack: Stack, customerId: string, orderKey: string, key: string, body: unknown = { reason: 'changed my mind' }): Promise<Response> {
+  return fetch(`${stack.url}/v1/orders/${encodeURIComponent(orderKey)}/refunds`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${await stack.token(customerId)}`, 'content-type': 'application/json', 'idempotency-key': key },
+    body: JSON.stringify(body),
+  });
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- response bodies are asserted on field by field

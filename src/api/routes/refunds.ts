@@ -1,0 +1,63 @@
+/** Refund commands and status: one refund per completed order, with the same edge semantics as orders. */
+import { randomUUID } from 'node:crypto';
+import { Router } from 'express';
+import { orderWorkflowId, searchAttributes } from '../../contracts/order';
+import { RefundStatus, RequestRefund, refundWorkflowId, type RefundSagaInput } from '../../contracts/refund';
+import { runCommand, statusView } from '../commands';
+import { fingerprint, idempotencyKeyOf, parseBody, requireJson } from '../http-semantics';
+import { principalOf } from '../middleware/auth';
+import { HttpProblem } from '../problem';
+import type { SagaKind } from '../transactions';
+import { ORDER, neverReceived, orderPath, type RouteOptions } from './orders';
+
+export const REFUND: SagaKind<RefundStatus> = { workflowType: 'refundSaga', status: RefundStatus };
+
+const refundPath = (orderKey: string) => `${orderPath(orderKey)}/refund`;
+
+export function refundRoutes({ transactions, syncWaitMaxMs }: RouteOptions): Router {
+  const router = Router();
+
+  router.post('/v1/orders/:orderKey/refunds', async (req, res) => {
+    const { customerId } = principalOf(res);
+    const orderKey = String(req.params.orderKey);
+    const idempotencyKey = idempotencyKeyOf(req);
+    if (req.headers['content-length'] !== '0') requireJson(req);
+    const body = parseBody(RequestRefund, req.body ?? {});
+
+    const order = await transactions.status(ORDER, orderWorkflowId(customerId, orderKey));
+    if (!order) throw neverReceived(orderKey, 'order');
+    if (order.state !== 'completed') {
+      const status = order.status?.status ?? (order.state === 'running' ? order.sagaStatus : order.state);
+      throw new HttpProblem(409, 'order-not-refundable', 'Order cannot be refunded', `Only a completed order can be refunded; this one is ${status}.`, { orderStatus: status }, { 'Content-Location': orderPath(orderKey) });
+    }
+    const input: RefundSagaInput = {
+      customerId,
+      idempotencyKey,
+      orderKey,
+      orderWorkflowId: orderWorkflowId(customerId, orderKey),
+      reason: body.reason,
+      fingerprint: fingerprint({ orderKey, ...body }),
+      startToken: randomUUID(),
+      requestId: res.locals.requestId as string,
+      receivedAt: new Date().toISOString(),
+    };
+    await runCommand(req, res, transactions, syncWaitMaxMs, {
+      kind: REFUND,
+      workflowId: refundWorkflowId(customerId, orderKey),
+      input,
+      location: refundPath(orderKey),
+      searchAttributes: [{ key: searchAttributes.orderKey, value: orderKey }],
+    });
+  });
+
+  router.get('/v1/orders/:orderKey/refund', async (req, res) => {
+    const { customerId } = principalOf(res);
+    const orderKey = String(req.params.orderKey);
+    const outcome = await transactions.status(REFUND, refundWorkflowId(customerId, orderKey));
+    res.setHeader('Cache-Control', 'no-store');
+    if (!outcome) throw new HttpProblem(404, 'not-refunded', 'No refund', 'No refund was ever requested for this order.', { orderKey });
+    res.json(statusView(outcome, refundPath(orderKey)));
+  });
+
+  return router;
+}

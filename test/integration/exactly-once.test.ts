@@ -1,0 +1,160 @@
+/**
+ * "Processed but unacknowledged" at both ends, and concurrency: whatever is lost or duplicated on
+ * the way, every accepted transaction settles once and every ledger shows one effect per key.
+ */
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { orderWorkflowId } from '../../src/contracts/order';
+import { ROOT } from '../../scripts/lib/local';
+import { firstJsonLine, stopProcess } from '../../scripts/lib/processes';
+import { eventually } from '../support/eventually';
+import { testEnv } from '../support/env';
+import { ORDER_BODY, getOrder, json, newCustomer, postOrder, startStack, type Stack } from '../support/stack';
+
+let stack: Stack;
+beforeAll(async () => {
+  stack = await startStack();
+});
+afterAll(async () => {
+  await stack?.stop();
+});
+
+const settled = (stack: Stack, customer: string, key: string) =>
+  eventually(async () => {
+    const body = await json(await getOrder(stack, customer, key));
+    return ['completed', 'compensated', 'failed'].includes(body.status) ? body : undefined;
+  }, 30_000);
+
+test('the caller disconnects before the answer: a retry with the same key gets the original outcome, one charge', async () => {
+  const customer = newCustomer();
+  const id = orderWorkflowId(customer, 'lost-answer');
+  await stack.sims.fault('fulfilment', { idempotencyKey: `${id}/grantAccess`, latencyMs: 1_500, times: 1 });
+  const abort = new AbortController();
+  const lost = fetch(`${stack.url}/v1/orders`, {
+    method: 'POST',
+    signal: abort.signal,
+    headers: { authorization: `Bearer ${await stack.token(customer)}`, 'content-type': 'application/json', 'idempotency-key': 'lost-answer' },
+    body: JSON.stringify(ORDER_BODY),
+  }).catch((e: unknown) => e);
+  await eventually(async () => ((await stack.sims.ledger('payments', id)).length === 1 ? true : undefined));
+  abort.abort();
+  expect((await lost) as Error).toMatchObject({ name: 'AbortError' });
+
+  const retry = await postOrder(stack, customer, 'lost-answer');
+  if (retry.status === 409) {
+    expect(retry.headers.get('location')).toBe('/v1/orders/lost-answer');
+    await settled(stack, customer, 'lost-answer');
+  }
+  const replay = retry.status === 409 ? await postOrder(stack, customer, 'lost-answer') : retry;
+  expect(replay.status).toBe(201);
+  expect(replay.headers.get('idempotent-replayed')).toBe('true');
+  expect((await json(replay)).order.orderNumber).toMatch(/^EC-/);
+  expect(await stack.sims.ledger('payments', id)).toHaveLength(1);
+});
+
+test('a legacy cancel that cannot dedupe is reconciled before it is re-issued: one cancellation', async () => {
+  const customer = newCustomer();
+  const id = orderWorkflowId(customer, 'no-dedupe');
+  const legacy = stack.sims.url('legacy');
+  await fetch(`${legacy}/_sim/mode`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ dedupe: false }) });
+  try {
+    // The cancel is performed, then its answer is lost; the retried activity must look before it cancels again.
+    await stack.sims.fault('legacy', { op: 'cancel', idempotencyKey: `${id}/cancelOrder`, dropResponseRate: 1, times: 1 });
+    const res = await postOrder(stack, customer, 'no-dedupe', { ...ORDER_BODY, paymentMethod: { token: 'tok_chargeDeclined' } });
+    expect(res.status).toBe(422);
+    expect((await json(res)).compensated[0]).toMatchObject({ compensation: 'cancelOrder', outcome: 'already_cancelled' });
+  } finally {
+    await fetch(`${legacy}/_sim/mode`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ dedupe: true }) });
+  }
+  expect((await stack.sims.ledger('legacy', id)).map((e) => e.op)).toEqual(['create', 'cancel']);
+});
+
+test('a worker killed with SIGKILL mid-activity and started again: the saga finishes with one effect per key', async () => {
+  const env = testEnv();
+  const local = await startStack({ WORKER_QUEUES: 'orders,legacyEcommerce,payments' });
+  const startWorker = async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src', 'worker.ts')], {
+      cwd: ROOT,
+      env: { ...process.env, TEMPORAL_ADDRESS: env.temporalAddress, TASK_QUEUE_PREFIX: local.config.TASK_QUEUE_PREFIX, WORKER_QUEUES: 'fulfilment', FULFILMENT_URL: env.fulfilmentUrl, LOG_LEVEL: 'silent' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    await firstJsonLine(child, (v): v is { ready: string } => (v as { ready?: unknown })?.ready === 'worker');
+    return child;
+  };
+  try {
+    const customer = newCustomer();
+    const id = orderWorkflowId(customer, 'killed');
+    await local.sims.fault('fulfilment', { idempotencyKey: `${id}/grantAccess`, latencyMs: 2_000, times: 1 });
+    const worker = await startWorker();
+    expect((await postOrder(local, customer, 'killed', ORDER_BODY, { prefer: 'respond-async' })).status).toBe(202);
+
+    // Kill the worker while grantAccess is in flight (the simulator holds it, then commits anyway).
+    const handle = local.client.workflow.getHandle(id);
+    await eventually(async () => ((await handle.describe()).raw.pendingActivities?.some((a) => a.activityType?.name === 'grantAccess' && a.state === 2) ? true : undefined));
+    worker.kill('SIGKILL');
+    const restarted = await startWorker();
+    try {
+      const done = await settled(local, customer, 'killed');
+      expect(done.status).toBe('completed');
+      expect((await local.sims.ledger('fulfilment', id)).map((e) => e.op)).toEqual(['grant']);
+      expect((await local.sims.ledger('payments', id)).map((e) => e.op)).toEqual(['charge']);
+      expect((await local.sims.ledger('legacy', id)).map((e) => e.op)).toEqual(['create', 'complete']);
+    } finally {
+      await stopProcess(restarted);
+    }
+  } finally {
+    await local.stop();
+  }
+});
+
+test('20 parallel POSTs with one key: one saga, one charge; every other answer is a 409 or the replayed outcome', async () => {
+  const customer = newCustomer();
+  const answers = await Promise.all(Array.from({ length: 20 }, () => postOrder(stack, customer, 'stampede')));
+  const statuses = answers.map((r) => r.status);
+  expect(statuses).toContain(201);
+  const fresh = answers.filter((r) => r.status === 201 && r.headers.get('idempotent-replayed') !== 'true');
+  expect(fresh).toHaveLength(1);
+  for (const r of answers) if (r !== fresh[0]) expect([409, 201]).toContain(r.status);
+  expect(await stack.sims.ledger('payments', orderWorkflowId(customer, 'stampede'))).toHaveLength(1);
+});
+
+test('20 parallel POSTs with 20 keys: 20 orders', async () => {
+  const customer = newCustomer();
+  const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => postOrder(stack, customer, `many-${i}`)));
+  expect(answers.map((r) => r.status)).toEqual(Array(20).fill(201));
+  expect(await stack.sims.ledger('payments', `order:${customer}:`)).toHaveLength(20);
+});
+
+test('a running step shows its attempts and last error while Temporal retries it', async () => {
+  const customer = newCustomer();
+  const id = orderWorkflowId(customer, 'flaky');
+  await stack.sims.fault('payments', { op: 'charge', idempotencyKey: `${id}/chargePayment`, errorRate: 1, times: 2 });
+  expect((await postOrder(stack, customer, 'flaky', ORDER_BODY, { prefer: 'respond-async' })).status).toBe(202);
+  const retrying = await eventually(async () => {
+    const body = await json(await getOrder(stack, customer, 'flaky'));
+    const step = body.steps?.find((s: { name: string }) => s.name === 'chargePayment');
+    return step?.attempt >= 2 ? step : undefined;
+  });
+  expect(retrying).toMatchObject({ state: 'running' });
+  expect(retrying.lastFailure).toMatch(/503/);
+  expect((await settled(stack, customer, 'flaky')).status).toBe('completed');
+  expect(await stack.sims.ledger('payments', id)).toHaveLength(1);
+});
+
+test('with no worker running, a command is still accepted and its status still answered', async () => {
+  const idle = await startStack({ WORKER_QUEUES: '' });
+  try {
+    const customer = newCustomer();
+    const res = await postOrder(idle, customer, 'queued', ORDER_BODY, { prefer: 'respond-async' });
+    expect(res.status).toBe(202);
+    const status = await getOrder(idle, customer, 'queued');
+    expect(status.status).toBe(200);
+    expect(await json(status)).toMatchObject({ status: 'running' });
+
+    // A finished transaction is answered from history alone.
+    expect((await postOrder(stack, customer, 'done')).status).toBe(201);
+    expect(await json(await getOrder(idle, customer, 'done'))).toMatchObject({ status: 'completed', order: { total: { amount: '49.00' } } });
+  } finally {
+    await idle.stop();
+  }
+});
