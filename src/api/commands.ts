@@ -25,6 +25,7 @@ export interface Command<S extends TransactionStatus> {
 export async function runCommand<S extends TransactionStatus>(req: Request, res: Response, transactions: Transactions, syncWaitMaxMs: number, command: Command<S>): Promise<void> {
   const prefs = preferencesOf(req);
   res.vary('Prefer');
+  await sendKeyRetention(res, transactions);
   const { handle, attached, running } = await transactions.start(command.kind, command.workflowId, command.input, command.searchAttributes);
   const { location } = command;
 
@@ -50,6 +51,15 @@ export async function runCommand<S extends TransactionStatus>(req: Request, res:
   if (hungUp.signal.aborted) return;
   if (outcome.state === 'running') return accepted(res, location, handle.workflowId);
   respondWithOutcome(res, outcome, location);
+}
+
+/**
+ * `Idempotency-Key-Retention: <seconds>`: how long after the transaction settles its key is still
+ * remembered (the Temporal namespace's retention). After that, a retry is a new request.
+ */
+export async function sendKeyRetention(res: Response, transactions: Transactions): Promise<void> {
+  const seconds = await transactions.keyRetentionSeconds();
+  if (seconds !== undefined) res.setHeader('Idempotency-Key-Retention', String(seconds));
 }
 
 /** The status resource's representation of a transaction. */

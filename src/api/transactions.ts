@@ -108,7 +108,21 @@ export function createTransactions({ client, taskQueue }: { client: Client; task
     }
   }
 
-  return { start, waitForOutcome, status };
+  /**
+   * How long Temporal keeps a closed transaction, and so how long its key is remembered: the
+   * namespace's retention. Read once and refreshed hourly; undefined when Temporal does not say.
+   */
+  let retention: { seconds?: number; readAt: number } | undefined;
+  async function keyRetentionSeconds(): Promise<number | undefined> {
+    if (!retention || Date.now() - retention.readAt > 3_600_000) {
+      const ns = await client.workflowService.describeNamespace({ namespace: client.options.namespace }).catch(() => undefined);
+      const ttl = Number(ns?.config?.workflowExecutionRetentionTtl?.seconds ?? 0);
+      retention = { seconds: ttl > 0 ? ttl : undefined, readAt: Date.now() };
+    }
+    return retention.seconds;
+  }
+
+  return { start, waitForOutcome, status, keyRetentionSeconds };
 }
 
 /** Live retry state of running activities, by the step (activity type) they belong to. */

@@ -24,6 +24,8 @@ test('a placed order completes and every downstream shows exactly one effect per
   const res = await postOrder(stack, customer, 'order-1');
   expect(res.status).toBe(201);
   expect(res.headers.get('location')).toBe('/v1/orders/order-1');
+  // The dev server's namespace keeps closed workflows (and so keys) for a day.
+  expect(res.headers.get('idempotency-key-retention')).toBe('86400');
   const body = await json(res);
   expect(body).toMatchObject({ status: 'completed', transactionId: orderWorkflowId(customer, 'order-1'), order: { total: { amount: '49.00', currency: 'USD' } } });
   expect(body.order.orderNumber).toMatch(/^EC-\d+$/);
@@ -132,6 +134,7 @@ test('a key that was never received is a 404 that says so, and one customer neve
   const problem = await json(res);
   expect(problem).toMatchObject({ type: 'urn:saga-coordinator:problem:never-received', status: 404, idempotencyKey: 'never-sent' });
   expect(problem.detail).toMatch(/never received/i);
+  expect(res.headers.get('idempotency-key-retention')).toBe('86400');
 
   expect((await postOrder(stack, alice, 'mine')).status).toBe(201);
   expect((await getOrder(stack, newCustomer('bob'), 'mine')).status).toBe(404);

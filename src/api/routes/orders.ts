@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import { Router } from 'express';
 import { OrderStatus, PlaceOrder, orderWorkflowId, searchAttributes, type OrderSagaInput } from '../../contracts/order';
-import { runCommand, statusView } from '../commands';
+import { runCommand, sendKeyRetention, statusView } from '../commands';
 import { fingerprint, idempotencyKeyOf, parseBody, requireJson } from '../http-semantics';
 import { principalOf } from '../middleware/auth';
 import { HttpProblem } from '../problem';
@@ -20,7 +20,13 @@ export function orderPath(orderKey: string): string {
 }
 
 export function neverReceived(key: string, what = 'request'): HttpProblem {
-  return new HttpProblem(404, 'never-received', 'Never received', `This ${what} was never received: no request with this Idempotency-Key has reached us from you (or its record has expired). Nothing was done; it is safe to send it again.`, { idempotencyKey: key });
+  return new HttpProblem(
+    404,
+    'never-received',
+    'Never received',
+    `This ${what} was never received: no request with this Idempotency-Key has reached us from you, or it settled longer ago than Idempotency-Key-Retention seconds and is forgotten. Nothing is in progress under this key; it is safe to send it again.`,
+    { idempotencyKey: key },
+  );
 }
 
 export function orderRoutes({ transactions, syncWaitMaxMs }: RouteOptions): Router {
@@ -54,6 +60,7 @@ export function orderRoutes({ transactions, syncWaitMaxMs }: RouteOptions): Rout
     const key = String(req.params.idempotencyKey);
     const outcome = await transactions.status(ORDER, orderWorkflowId(customerId, key));
     res.setHeader('Cache-Control', 'no-store');
+    await sendKeyRetention(res, transactions);
     if (!outcome) throw neverReceived(key);
     res.json(statusView(outcome, orderPath(key)));
   });
