@@ -1,6 +1,7 @@
 /** Fulfilment (enrolment) simulator: grants and revokes a learner's access to courses. */
 import { z } from 'zod';
 import { SimError, createSimulator, newId } from './lib/simulator';
+import type { SimulatorOptions } from './lib/simulator';
 
 const Grant = z.object({ user_id: z.string().min(1), course_ids: z.array(z.string().min(1)).min(1), reference: z.string().min(1) });
 
@@ -12,8 +13,8 @@ interface Enrollment {
   status: 'active' | 'revoked';
 }
 
-export function createFulfilmentSim() {
-  const sim = createSimulator('fulfilment');
+export function createFulfilmentSim(options: SimulatorOptions = {}) {
+  const sim = createSimulator('fulfilment', options);
   const enrollments = new Map<string, Enrollment>();
 
   sim.command('/enrollments', 'grant', (req) => {

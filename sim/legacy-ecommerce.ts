@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { SimError, createSimulator, type Answer } from './lib/simulator';
+import type { SimulatorOptions } from './lib/simulator';
 
 const CreateOrder = z.object({
   customer_id: z.string().min(1),
@@ -22,8 +23,8 @@ interface LegacyOrder {
   created: string;
 }
 
-export function createLegacyEcommerceSim() {
-  const sim = createSimulator('legacy-ecommerce');
+export function createLegacyEcommerceSim(options: SimulatorOptions = {}) {
+  const sim = createSimulator('legacy-ecommerce', options);
   const orders = new Map<string, LegacyOrder>();
   let next = 1000;
 

@@ -1,5 +1,6 @@
 /**
  * Starts one simulator as its own process: `tsx sim/main.ts <legacy-ecommerce|payments|fulfilment> [port]`.
+ * SIM_API_KEYS (comma-separated) makes it require `Authorization: Bearer <one of them>`.
  * Port 0 picks a free one; once listening it prints `{"ready":name,"url":…}` on stdout for supervisors and tests.
  */
 import { createFulfilmentSim } from './fulfilment';
@@ -19,7 +20,9 @@ if (!spec) {
   process.exit(2);
 }
 const port = process.argv[3] !== undefined ? Number(process.argv[3]) : spec.port;
-const server = spec.create().listen(port);
+// SIM_API_KEYS: the bearer keys this simulator accepts, comma-separated (a rotation accepts two).
+const apiKeys = (process.env.SIM_API_KEYS ?? '').split(',').map((k) => k.trim()).filter(Boolean);
+const server = spec.create({ apiKeys }).listen(port);
 server.on('listening', () => {
   const address = server.address();
   const actual = typeof address === 'object' && address ? address.port : port;

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { SimError, createSimulator, newId } from './lib/simulator';
+import type { SimulatorOptions } from './lib/simulator';
 
 const CreateCharge = z.object({
   amount: z.number().int().min(1),
@@ -29,8 +30,8 @@ const DECLINES: Record<string, { code: string; message: string }> = {
   tok_chargeDeclinedInsufficientFunds: { code: 'card_declined', message: 'Your card has insufficient funds.' },
 };
 
-export function createPaymentsSim() {
-  const sim = createSimulator('payments');
+export function createPaymentsSim(options: SimulatorOptions = {}) {
+  const sim = createSimulator('payments', options);
   const charges = new Map<string, Charge>();
 
   sim.command('/v1/charges', 'charge', (req) => {

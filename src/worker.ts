@@ -10,7 +10,7 @@ import { createLegacyEcommerceClient } from './clients/legacy-ecommerce';
 import { createPaymentsClient } from './clients/payments';
 import { loadConfig, type Config } from './config';
 import { taskQueues, type TaskQueueRole } from './contracts/order';
-import { createLogger } from './logger';
+import { createLogger, type Logger } from './logger';
 import { createNativeConnection } from './temporal/connection';
 
 export interface WorkerSetup {
@@ -19,19 +19,39 @@ export interface WorkerSetup {
   taskQueuePrefix: string;
   roles: readonly TaskQueueRole[];
   activities: Activities;
+  /** Per-downstream worker limits; defaults to 20 concurrent activities and no rate limit. */
+  limits?: Partial<Record<Exclude<TaskQueueRole, 'orders'>, ActivityLimits>>;
   /** A pre-built bundle (tests build it once); otherwise the workflows are bundled from source. */
   workflowBundle?: { codePath: string };
 }
 
-/** Per-queue settings: each downstream gets its own concurrency, so a slow one only fills its own slots. */
-const ACTIVITY_CONCURRENCY: Record<Exclude<TaskQueueRole, 'orders'>, number> = { legacyEcommerce: 20, payments: 20, fulfilment: 20 };
+/** Limits of one downstream's activity worker: a slow downstream fills only its own slots (bulkhead), a provider's rate limit is respected. */
+export interface ActivityLimits {
+  concurrency: number;
+  ratePerSecond?: number;
+}
 
-export function createDownstreamClients(config: Config) {
-  const http = { connectTimeoutMs: config.DOWNSTREAM_CONNECT_TIMEOUT_MS, headersTimeoutMs: config.DOWNSTREAM_TIMEOUT_MS, bodyTimeoutMs: config.DOWNSTREAM_TIMEOUT_MS, connections: config.DOWNSTREAM_CONNECTIONS };
+export function activityLimits(config: Config): Record<Exclude<TaskQueueRole, 'orders'>, ActivityLimits> {
   return {
-    legacy: createLegacyEcommerceClient({ ...http, baseUrl: config.LEGACY_URL }),
-    payments: createPaymentsClient({ ...http, baseUrl: config.PAYMENTS_URL }),
-    fulfilment: createFulfilmentClient({ ...http, baseUrl: config.FULFILMENT_URL }),
+    legacyEcommerce: { concurrency: config.LEGACY_CONCURRENCY, ratePerSecond: config.LEGACY_RATE_PER_SECOND },
+    payments: { concurrency: config.PAYMENTS_CONCURRENCY, ratePerSecond: config.PAYMENTS_RATE_PER_SECOND },
+    fulfilment: { concurrency: config.FULFILMENT_CONCURRENCY, ratePerSecond: config.FULFILMENT_RATE_PER_SECOND },
+  };
+}
+
+/** One pooled client (with its breaker) per downstream, built once per process. */
+export function createDownstreamClients(config: Config, logger?: Logger) {
+  const common = {
+    connectTimeoutMs: config.DOWNSTREAM_CONNECT_TIMEOUT_MS,
+    connections: config.DOWNSTREAM_CONNECTIONS,
+    breaker: { threshold: config.BREAKER_THRESHOLD, halfOpenAfterMs: config.BREAKER_HALF_OPEN_MS },
+    onBreakerChange: (service: string, state: string) => logger?.warn({ service, breaker: state }, `circuit breaker ${state}`),
+  };
+  const timeouts = (ms = config.DOWNSTREAM_TIMEOUT_MS) => ({ headersTimeoutMs: ms, bodyTimeoutMs: ms });
+  return {
+    legacy: createLegacyEcommerceClient({ ...common, ...timeouts(config.LEGACY_TIMEOUT_MS), baseUrl: config.LEGACY_URL, credentials: config.LEGACY_API_KEYS }),
+    payments: createPaymentsClient({ ...common, ...timeouts(config.PAYMENTS_TIMEOUT_MS), baseUrl: config.PAYMENTS_URL, credentials: config.PAYMENTS_API_KEYS }),
+    fulfilment: createFulfilmentClient({ ...common, ...timeouts(config.FULFILMENT_TIMEOUT_MS), baseUrl: config.FULFILMENT_URL, credentials: config.FULFILMENT_API_KEYS }),
   };
 }
 
@@ -46,7 +66,14 @@ export async function createWorkers(setup: WorkerSetup): Promise<Worker[]> {
           : { workflowsPath: require.resolve('./workflows') };
         return Worker.create({ ...base, ...workflows, taskQueue: queues.orders });
       }
-      return Worker.create({ ...base, taskQueue: queues[role], activities: setup.activities[role], maxConcurrentActivityTaskExecutions: ACTIVITY_CONCURRENCY[role] });
+      const limits = setup.limits?.[role] ?? { concurrency: 20 };
+      return Worker.create({
+        ...base,
+        taskQueue: queues[role],
+        activities: setup.activities[role],
+        maxConcurrentActivityTaskExecutions: limits.concurrency,
+        maxTaskQueueActivitiesPerSecond: limits.ratePerSecond,
+      });
     }),
   );
 }
@@ -61,13 +88,14 @@ async function main(): Promise<void> {
   });
   Runtime.install({ logger: sdkLogger, telemetryOptions: { logging: { filter: { core: 'WARN', other: 'ERROR' } } } });
   const connection = await createNativeConnection(config);
-  const clients = createDownstreamClients(config);
+  const clients = createDownstreamClients(config, logger);
   const workers = await createWorkers({
     connection,
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueuePrefix: config.TASK_QUEUE_PREFIX,
     roles: config.WORKER_QUEUES,
     activities: createActivities(clients),
+    limits: activityLimits(config),
   });
   logger.info({ queues: config.WORKER_QUEUES, namespace: config.TEMPORAL_NAMESPACE }, 'worker running');
   console.log(JSON.stringify({ ready: 'worker', queues: config.WORKER_QUEUES })); // for supervisors, whatever the log level

@@ -17,10 +17,15 @@ export interface Effect {
 const FaultRule = z.strictObject({
   op: z.string().optional(),
   idempotencyKey: z.string().optional(),
+  /** Matches calls whose URL (path and query) contains this, e.g. a reference in a lookup. */
+  urlContains: z.string().optional(),
   latencyMs: z.number().int().min(0).max(120_000).optional(),
   errorRate: z.number().min(0).max(1).optional(),
   timeoutRate: z.number().min(0).max(1).optional(),
   dropResponseRate: z.number().min(0).max(1).optional(),
+  /** Status of an `errorRate` answer (default 503), and its Retry-After in seconds. */
+  status: z.number().int().min(400).max(599).optional(),
+  retryAfterSeconds: z.number().int().min(0).optional(),
   times: z.number().int().min(1).optional(),
 });
 type FaultRule = z.infer<typeof FaultRule>;
@@ -44,10 +49,22 @@ export class SimError extends Error {
 /** How long a "timeout" fault holds the response: past any sane caller timeout. */
 const HANG_MS = 60_000;
 
-export function createSimulator(name: string) {
+export interface SimulatorOptions {
+  /** Bearer keys accepted on the business routes (several at once, as during a rotation); none → no auth. */
+  apiKeys?: string[];
+}
+
+export function createSimulator(name: string, options: SimulatorOptions = {}) {
   const app = express();
   app.disable('x-powered-by');
   app.use(express.json());
+  const apiKeys = options.apiKeys ?? [];
+  app.use((req, res, next) => {
+    if (apiKeys.length === 0 || req.path.startsWith('/_sim/')) return next();
+    const key = /^Bearer (.+)$/.exec(req.get('authorization') ?? '')?.[1];
+    if (key && apiKeys.includes(key)) return next();
+    res.status(401).json({ error: 'UNAUTHENTICATED', code: 'invalid_api_key', message: 'Invalid API key.', detail: 'Invalid API key.' });
+  });
 
   const ledger: Effect[] = [];
   let faults: FaultRule[] = [];
@@ -87,8 +104,8 @@ export function createSimulator(name: string) {
   });
 
   /** Finds the first rule for this call and uses up one of its `times`. */
-  function takeFault(op: string, key: string | undefined): FaultRule | undefined {
-    const rule = faults.find((f) => (!f.op || f.op === op) && (!f.idempotencyKey || f.idempotencyKey === key));
+  function takeFault(op: string, key: string | undefined, url: string): FaultRule | undefined {
+    const rule = faults.find((f) => (!f.op || f.op === op) && (!f.idempotencyKey || f.idempotencyKey === key) && (!f.urlContains || url.includes(f.urlContains)));
     if (rule?.times !== undefined) {
       rule.times -= 1;
       if (rule.times <= 0) faults = faults.filter((f) => f !== rule);
@@ -112,10 +129,11 @@ export function createSimulator(name: string) {
 
   /** Applies the fault rule that comes before any processing: latency, then a 5xx with no effect. */
   async function before(op: string, key: string | undefined, res: Response): Promise<{ rule?: FaultRule; stop: boolean }> {
-    const rule = takeFault(op, key);
+    const rule = takeFault(op, key, res.req.originalUrl);
     if (rule?.latencyMs) await new Promise((r) => setTimeout(r, rule.latencyMs));
     if (hit(rule?.errorRate)) {
-      res.status(503).json({ error: 'SIMULATED_OUTAGE' });
+      if (rule?.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(rule.retryAfterSeconds));
+      res.status(rule?.status ?? 503).json({ error: 'SIMULATED_OUTAGE' });
       return { rule, stop: true };
     }
     return { rule, stop: false };

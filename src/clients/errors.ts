@@ -10,8 +10,10 @@ export class DownstreamUnavailable extends Error {
   constructor(
     readonly service: string,
     message: string,
-    /** From a Retry-After header, when the downstream sent one. */
+    /** From a Retry-After header, or the time until an open breaker lets a call through. */
     readonly retryAfterMs?: number,
+    /** The HTTP status, when the downstream answered at all. */
+    readonly status?: number,
   ) {
     super(`${service}: ${message}`);
   }

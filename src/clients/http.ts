@@ -1,8 +1,10 @@
 /**
  * One pooled HTTP client per downstream: keep-alive connections with a cap, connect/headers/body
- * timeouts, and every answer classified into our error types and parsed with zod, so nothing
- * untyped leaves the clients folder (the anti-corruption layer starts here).
+ * timeouts, a circuit breaker (cockatiel) so a dead downstream fails fast instead of tying up
+ * workers, credentials with rotation, and every answer classified into our error types and parsed
+ * with zod, so nothing untyped leaves the clients folder (the anti-corruption layer starts here).
  */
+import { BrokenCircuitError, ConsecutiveBreaker, circuitBreaker, handleWhen, type CircuitBreakerPolicy } from 'cockatiel';
 import { Pool } from 'undici';
 import type { z } from 'zod';
 import { DownstreamContractViolation, DownstreamRejected, DownstreamUnavailable } from './errors';
@@ -15,9 +17,24 @@ export interface HttpClientOptions {
   /** Time to the response headers: the downstream's processing time budget. */
   headersTimeoutMs?: number;
   bodyTimeoutMs?: number;
-  /** Static headers (credentials) sent with every call. */
-  headers?: Record<string, string>;
+  /**
+   * Bearer credentials, newest first. The first is used; a 401 makes the client try the next once
+   * (the downstream may not know a freshly rotated key yet) and keep whichever works.
+   */
+  credentials?: string[];
+  breaker?: BreakerOptions;
+  /** Told about breaker transitions (open, half-open, closed). */
+  onBreakerChange?: (service: string, state: 'open' | 'half-open' | 'closed') => void;
 }
+
+export interface BreakerOptions {
+  /** Consecutive unavailable answers that open the breaker. */
+  threshold: number;
+  /** How long it stays open before one trial call goes through. */
+  halfOpenAfterMs: number;
+}
+
+const DEFAULT_BREAKER: BreakerOptions = { threshold: 5, halfOpenAfterMs: 10_000 };
 
 export interface RequestOptions<T> {
   method: 'GET' | 'POST';
@@ -33,6 +50,7 @@ export interface RequestOptions<T> {
 
 export interface HttpClient {
   readonly service: string;
+  readonly breaker: CircuitBreakerPolicy;
   request<T>(options: RequestOptions<T>): Promise<T>;
   close(): Promise<void>;
 }
@@ -50,8 +68,40 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
     keepAliveTimeout: 10_000,
   });
 
+  const breakerOptions = options.breaker ?? DEFAULT_BREAKER;
+  // Only "unavailable" counts against the breaker: a 4xx is the downstream working, and a 429 is it
+  // asking us to slow down (Retry-After says when), not it being down.
+  const breaker = circuitBreaker(
+    handleWhen((err) => err instanceof DownstreamUnavailable && err.status !== 429),
+    { halfOpenAfter: breakerOptions.halfOpenAfterMs, breaker: new ConsecutiveBreaker(breakerOptions.threshold) },
+  );
+  let openedAt = 0;
+  breaker.onBreak(() => {
+    openedAt = Date.now();
+    options.onBreakerChange?.(service, 'open');
+  });
+  breaker.onHalfOpen(() => options.onBreakerChange?.(service, 'half-open'));
+  breaker.onReset(() => options.onBreakerChange?.(service, 'closed'));
+
+  const credentials = [...(options.credentials ?? [])];
+
   async function request<T>(req: RequestOptions<T>): Promise<T> {
-    const headers: Record<string, string> = { accept: 'application/json', ...options.headers };
+    try {
+      return await breaker.execute(() => send(req));
+    } catch (err) {
+      if (err instanceof BrokenCircuitError) {
+        // Fail fast, and tell the retrier when a call could get through again.
+        const wait = Math.max(0, breakerOptions.halfOpenAfterMs - (Date.now() - openedAt));
+        throw new DownstreamUnavailable(service, `circuit open after repeated failures; next trial in ${wait} ms`, wait);
+      }
+      throw err;
+    }
+  }
+
+  async function send<T>(req: RequestOptions<T>, credentialAttempt = 0): Promise<T> {
+    const headers: Record<string, string> = { accept: 'application/json' };
+    const credential = credentials[0];
+    if (credential) headers.authorization = `Bearer ${credential}`;
     if (req.body !== undefined) headers['content-type'] = 'application/json';
     if (req.idempotencyKey) headers['idempotency-key'] = req.idempotencyKey;
     if (req.requestId) headers['x-request-id'] = req.requestId;
@@ -75,9 +125,14 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
       throw new DownstreamUnavailable(service, `${req.method} ${req.path} failed: ${code}`);
     }
 
+    if (status === 401 && credentialAttempt + 1 < credentials.length) {
+      // Rotation: move the refused credential to the back and try the next one.
+      credentials.push(credentials.shift()!);
+      return send(req, credentialAttempt + 1);
+    }
     const body = parseJson(text);
     if (status >= 500 || RETRYABLE_4XX.has(status)) {
-      throw new DownstreamUnavailable(service, `${req.method} ${req.path} answered ${status}`, retryAfterMs(retryAfter));
+      throw new DownstreamUnavailable(service, `${req.method} ${req.path} answered ${status}`, retryAfterMs(retryAfter), status);
     }
     if (status >= 400) {
       const { code, reason } = req.rejection?.(status, body) ?? { code: `http_${status}`, reason: `HTTP ${status}` };
@@ -91,7 +146,7 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
     return parsed.data;
   }
 
-  return { service, request, close: () => pool.close() };
+  return { service, breaker, request, close: () => pool.close() };
 }
 
 function withQuery(path: string, query?: RequestOptions<unknown>['query']): string {

@@ -4,6 +4,7 @@
  */
 import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
+import { DefaultLogger } from '@temporalio/worker';
 import { createActivities } from '../../src/activities';
 import { z } from 'zod';
 import { toApplicationFailure } from '../../src/activities/call-downstream';
@@ -13,13 +14,24 @@ import { createPaymentsClient } from '../../src/clients/payments';
 import { createDownstreamClients } from '../../src/worker';
 import { loadConfig } from '../../src/config';
 import { testEnv } from '../support/env';
+import { eventually } from '../support/eventually';
 import { newCustomer, simulators } from '../support/stack';
 
 const env = testEnv();
 const sims = simulators();
-const clients = createDownstreamClients(loadConfig({ LEGACY_URL: env.legacyUrl, PAYMENTS_URL: env.paymentsUrl, FULFILMENT_URL: env.fulfilmentUrl, DOWNSTREAM_TIMEOUT_MS: '500' }));
+const config = loadConfig({
+  LEGACY_URL: env.legacyUrl,
+  PAYMENTS_URL: env.paymentsUrl,
+  FULFILMENT_URL: env.fulfilmentUrl,
+  PAYMENTS_API_KEYS: 'sk_test_current',
+  DOWNSTREAM_TIMEOUT_MS: '500',
+  // High enough that the failures these tests provoke never open the shared breaker.
+  BREAKER_THRESHOLD: '50',
+});
+const clients = createDownstreamClients(config);
 const activities = createActivities(clients);
-const mock = new MockActivityEnvironment();
+// Expected activity failures are what these tests are about: log only errors.
+const mock = new MockActivityEnvironment(undefined, { logger: new DefaultLogger('ERROR') });
 afterAll(() => Promise.all(Object.values(clients).map((c) => c.http.close())));
 
 async function failureOf(p: Promise<unknown>): Promise<ApplicationFailure> {
@@ -90,4 +102,60 @@ test('the clients classify without Temporal too: 4xx rejected, connection refuse
   } finally {
     await dead.http.close();
   }
+});
+
+describe('credentials', () => {
+  test('a wrong key is a non-retryable rejection; during a rotation the client falls back to the key the downstream still knows', async () => {
+    const wrong = createPaymentsClient({ baseUrl: env.paymentsUrl, credentials: ['sk_test_revoked'] });
+    const rotating = createPaymentsClient({ baseUrl: env.paymentsUrl, credentials: ['sk_test_next', 'sk_test_current'] });
+    try {
+      const err = await wrong.findChargeByReference('x').then(() => undefined, (e: unknown) => e);
+      expect(err).toMatchObject({ name: 'DownstreamRejected', status: 401 });
+      expect(toApplicationFailure(err, () => 'PaymentRejected')).toMatchObject({ nonRetryable: true });
+      await expect(rotating.findChargeByReference('x')).resolves.toBeUndefined();
+    } finally {
+      await Promise.all([wrong.http.close(), rotating.http.close()]);
+    }
+  });
+});
+
+describe('retry classes and the circuit breaker', () => {
+  test('429 and 503 carry Retry-After into the next retry delay', async () => {
+    for (const status of [429, 503]) {
+      const reference = `order:${newCustomer()}:k`;
+      await sims.fault('payments', { op: 'charge', idempotencyKey: `${reference}/chargePayment`, errorRate: 1, status, retryAfterSeconds: 7, times: 1 });
+      const failure = await failureOf(mock.run(activities.payments.chargePayment, charge(reference)));
+      expect(failure).toMatchObject({ type: 'DownstreamUnavailable', nonRetryable: false, nextRetryDelay: 7000 });
+    }
+  });
+
+  test('an open breaker fails fast, tells the retrier when to come back, and closes after a good trial call', async () => {
+    const changes: string[] = [];
+    const client = createPaymentsClient({
+      baseUrl: env.paymentsUrl,
+      credentials: ['sk_test_current'],
+      headersTimeoutMs: 300,
+      breaker: { threshold: 2, halfOpenAfterMs: 1_000 },
+      onBreakerChange: (_service, state) => changes.push(state),
+    });
+    try {
+      // Every lookup hangs past the client's timeout: two timeouts open the breaker.
+      const reference = `breaker-${newCustomer()}`;
+      await sims.fault('payments', { op: 'list', urlContains: reference, timeoutRate: 1, times: 2 });
+      for (let i = 0; i < 2; i++) expect(await client.findChargeByReference(reference).then(() => undefined, (e: unknown) => e)).toBeInstanceOf(DownstreamUnavailable);
+      expect(changes).toEqual(['open']);
+
+      const started = Date.now();
+      const fast = await client.findChargeByReference('x').then(() => undefined, (e: unknown) => e);
+      expect(Date.now() - started).toBeLessThan(300); // failed before the downstream timeout: it was never called
+      expect(fast).toBeInstanceOf(DownstreamUnavailable);
+      expect((fast as DownstreamUnavailable).retryAfterMs).toBeGreaterThan(0);
+      expect((fast as DownstreamUnavailable).retryAfterMs).toBeLessThanOrEqual(1_000);
+
+      await eventually(async () => ((await client.findChargeByReference('x').then(() => 'ok', () => undefined)) === 'ok' ? true : undefined), 5_000, 200);
+      expect(changes).toEqual(['open', 'half-open', 'closed']);
+    } finally {
+      await client.http.close();
+    }
+  });
 });

@@ -43,8 +43,11 @@ async function startDevServer(): Promise<{ child: ChildProcess; address: string 
   return { child, address };
 }
 
+/** The simulators accept two keys, as during a rotation: the current one and the previous one. */
+const SIM_API_KEYS = ['sk_test_current', 'sk_test_previous'];
+
 async function startSimulator(name: string): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawnTs('sim/main.ts', [name, '0'], process.env);
+  const child = spawnTs('sim/main.ts', [name, '0'], { ...process.env, SIM_API_KEYS: SIM_API_KEYS.join(',') });
   child.stderr?.pipe(process.stderr);
   const ready = await firstJsonLine(child, (v): v is { url: string } => typeof (v as { url?: unknown })?.url === 'string');
   return { child, url: ready.url };

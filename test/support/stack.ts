@@ -12,7 +12,7 @@ import { signAccessToken } from '../../src/api/middleware/auth';
 import { loadConfig, type Config } from '../../src/config';
 import { createLogger } from '../../src/logger';
 import { createClient, createNativeConnection } from '../../src/temporal/connection';
-import { createDownstreamClients, createWorkers } from '../../src/worker';
+import { activityLimits, createDownstreamClients, createWorkers } from '../../src/worker';
 import { testEnv } from './env';
 import { uniquePrefix, withWorkers } from './workers';
 
@@ -70,6 +70,9 @@ export async function startStack(overrides: Record<string, string> = {}): Promis
     TASK_QUEUE_PREFIX: uniquePrefix('it'),
     JWT_SECRET: randomUUID() + randomUUID(),
     DOWNSTREAM_TIMEOUT_MS: '1000',
+    LEGACY_API_KEYS: 'sk_test_current',
+    PAYMENTS_API_KEYS: 'sk_test_current',
+    FULFILMENT_API_KEYS: 'sk_test_current',
     LOG_LEVEL: 'silent',
     ...overrides,
     ...(overrides.WORKER_QUEUES === '' ? { WORKER_QUEUES: undefined } : {}),
@@ -83,6 +86,7 @@ export async function startStack(overrides: Record<string, string> = {}): Promis
     taskQueuePrefix: config.TASK_QUEUE_PREFIX,
     roles: config.WORKER_QUEUES,
     activities: createActivities(downstream),
+    limits: activityLimits(config),
     workflowBundle: { codePath: env.bundlePath },
   });
   let release!: () => void;
