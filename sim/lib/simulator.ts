@@ -17,6 +17,8 @@ export interface Effect {
 const FaultRule = z.strictObject({
   op: z.string().optional(),
   idempotencyKey: z.string().optional(),
+  /** Matches every key that starts with this, e.g. one customer's `order:<customer>:`. */
+  idempotencyKeyPrefix: z.string().optional(),
   /** Matches calls whose URL (path and query) contains this, e.g. a reference in a lookup. */
   urlContains: z.string().optional(),
   latencyMs: z.number().int().min(0).max(120_000).optional(),
@@ -28,7 +30,7 @@ const FaultRule = z.strictObject({
   retryAfterSeconds: z.number().int().min(0).optional(),
   times: z.number().int().min(1).optional(),
 });
-type FaultRule = z.infer<typeof FaultRule>;
+type FaultRule = z.infer<typeof FaultRule> & { id: number };
 
 /** A business answer from a handler: the status, the body and, when something changed, the effect. */
 export interface Answer {
@@ -68,6 +70,7 @@ export function createSimulator(name: string, options: SimulatorOptions = {}) {
 
   const ledger: Effect[] = [];
   let faults: FaultRule[] = [];
+  let nextFaultId = 1;
   const answers = new Map<string, { fingerprint: string; answer: Answer }>();
   const hanging = new Set<Response>();
   /** Simulator-wide behaviour switches (see `POST /_sim/mode`). */
@@ -82,11 +85,16 @@ export function createSimulator(name: string, options: SimulatorOptions = {}) {
   app.post('/_sim/faults', (req, res) => {
     const rule = FaultRule.safeParse(req.body);
     if (!rule.success) return void res.status(400).json({ error: 'INVALID_FAULT', issues: rule.error.issues });
-    faults.push(rule.data);
-    res.status(201).json({ faults });
+    const added = { ...rule.data, id: nextFaultId++ };
+    faults.push(added);
+    res.status(201).json({ id: added.id, faults });
   });
   app.delete('/_sim/faults', (_req, res) => {
     faults = [];
+    res.status(204).end();
+  });
+  app.delete('/_sim/faults/:id', (req, res) => {
+    faults = faults.filter((f) => f.id !== Number(req.params.id));
     res.status(204).end();
   });
   app.post('/_sim/mode', (req, res) => {
@@ -105,7 +113,13 @@ export function createSimulator(name: string, options: SimulatorOptions = {}) {
 
   /** Finds the first rule for this call and uses up one of its `times`. */
   function takeFault(op: string, key: string | undefined, url: string): FaultRule | undefined {
-    const rule = faults.find((f) => (!f.op || f.op === op) && (!f.idempotencyKey || f.idempotencyKey === key) && (!f.urlContains || url.includes(f.urlContains)));
+    const rule = faults.find(
+      (f) =>
+        (!f.op || f.op === op) &&
+        (!f.idempotencyKey || f.idempotencyKey === key) &&
+        (!f.idempotencyKeyPrefix || (key ?? '').startsWith(f.idempotencyKeyPrefix)) &&
+        (!f.urlContains || url.includes(f.urlContains)),
+    );
     if (rule?.times !== undefined) {
       rule.times -= 1;
       if (rule.times <= 0) faults = faults.filter((f) => f !== rule);

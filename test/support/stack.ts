@@ -38,7 +38,8 @@ export interface Simulators {
   url(name: SimName): string;
   /** Effects whose idempotency key starts with `keyPrefix` (a workflow ID, or `order:<customer>:`). */
   ledger(name: SimName, keyPrefix: string): Promise<Effect[]>;
-  fault(name: SimName, rule: Record<string, unknown>): Promise<void>;
+  /** Adds a fault rule and returns a function that removes exactly that rule. */
+  fault(name: SimName, rule: Record<string, unknown>): Promise<() => Promise<void>>;
 }
 
 export function simulators(): Simulators {
@@ -54,6 +55,10 @@ export function simulators(): Simulators {
     async fault(name, rule) {
       const res = await fetch(`${urls[name]}/_sim/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(rule) });
       if (res.status !== 201) throw new Error(`fault rejected: ${res.status} ${await res.text()}`);
+      const { id } = (await res.json()) as { id: number };
+      return async () => {
+        await fetch(`${urls[name]}/_sim/faults/${id}`, { method: 'DELETE' });
+      };
     },
   };
 }
