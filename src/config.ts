@@ -56,6 +56,8 @@ export const Config = z.object({
   /** The order-history read proxy: its own short timeout, and how long a cached page is fresh. */
   HISTORY_TIMEOUT_MS: ms(1_500),
   HISTORY_CACHE_TTL_MS: ms(30_000),
+  /** How often the API looks at Temporal's visibility for sagas that changed a customer's orders. */
+  HISTORY_PURGE_POLL_MS: ms(2_000),
 
   HOST: z.string().default('127.0.0.1'),
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),

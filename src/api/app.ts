@@ -8,7 +8,9 @@ import type { Logger } from '../logger';
 import { authenticate } from './middleware/auth';
 import { requestId } from './middleware/request-id';
 import { notFound, problemHandler } from './problem';
+import type { OrderHistory } from './order-history';
 import { healthRoutes } from './routes/health';
+import { historyRoutes } from './routes/history';
 import { orderRoutes } from './routes/orders';
 import { refundRoutes } from './routes/refunds';
 import { createTransactions } from './transactions';
@@ -17,9 +19,11 @@ export interface AppDeps {
   client: Client;
   config: Pick<Config, 'TASK_QUEUE_PREFIX' | 'JWT_SECRET' | 'JWT_ISSUER' | 'JWT_AUDIENCE' | 'SYNC_WAIT_MAX_MS' | 'BODY_LIMIT'>;
   logger: Logger;
+  /** The order-history read proxy; without it, GET /v1/orders is not served. */
+  history?: OrderHistory;
 }
 
-export function createApp({ client, config, logger }: AppDeps): express.Express {
+export function createApp({ client, config, logger, history }: AppDeps): express.Express {
   if (!config.JWT_SECRET) throw new Error('JWT_SECRET is required by the API');
   const app = express();
   app.disable('x-powered-by');
@@ -31,7 +35,8 @@ export function createApp({ client, config, logger }: AppDeps): express.Express 
   app.use(healthRoutes({ client }));
   const transactions = createTransactions({ client, taskQueue: taskQueues(config.TASK_QUEUE_PREFIX).orders });
   app.use('/v1', authenticate({ secret: config.JWT_SECRET, issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE }));
-  const routeOptions = { transactions, syncWaitMaxMs: config.SYNC_WAIT_MAX_MS };
+  const routeOptions = { transactions, syncWaitMaxMs: config.SYNC_WAIT_MAX_MS, onChange: history?.purge };
+  if (history) app.use(historyRoutes({ history }));
   app.use(orderRoutes(routeOptions));
   app.use(refundRoutes(routeOptions));
 

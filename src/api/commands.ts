@@ -22,12 +22,22 @@ export interface Command<S extends TransactionStatus> {
   searchAttributes?: SearchAttributePair[];
 }
 
-export async function runCommand<S extends TransactionStatus>(req: Request, res: Response, transactions: Transactions, syncWaitMaxMs: number, command: Command<S>): Promise<void> {
+export interface CommandContext {
+  transactions: Transactions;
+  syncWaitMaxMs: number;
+  /** Told when a customer's transaction started or settled here (the order-history cache listens). */
+  onChange?: (customerId: string) => void;
+}
+
+export async function runCommand<S extends TransactionStatus>(req: Request, res: Response, context: CommandContext, command: Command<S>): Promise<void> {
+  const { transactions, syncWaitMaxMs } = context;
   const prefs = preferencesOf(req);
   res.vary('Prefer');
   await sendKeyRetention(res, transactions);
   const { handle, attached, running } = await transactions.start(command.kind, command.workflowId, command.input, command.searchAttributes);
   const { location } = command;
+  const changed = () => context.onChange?.(command.input.customerId);
+  changed();
 
   if (attached) {
     // The same request again: replay a finished outcome, or say it is still being processed.
@@ -50,6 +60,7 @@ export async function runCommand<S extends TransactionStatus>(req: Request, res:
   const outcome = await transactions.waitForOutcome(command.kind, handle, waitMs, hungUp.signal);
   if (hungUp.signal.aborted) return;
   if (outcome.state === 'running') return accepted(res, location, handle.workflowId);
+  changed();
   respondWithOutcome(res, outcome, location);
 }
 

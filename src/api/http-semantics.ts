@@ -45,12 +45,12 @@ export function requireJson(req: Request): void {
   }
 }
 
-/** Parses a body with zod; a failure is a 400 that lists every invalid field (RFC 9457 §3 "invalid-params" style). */
-export function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
+/** Parses a body (or a query string) with zod; a failure is a 400 that lists every invalid field with a JSON pointer. */
+export function parseBody<T>(schema: z.ZodType<T>, body: unknown, part: 'body' | 'query' = 'body'): T {
   const parsed = schema.safeParse(body);
   if (parsed.success) return parsed.data;
   const errors = parsed.error.issues.map((issue) => ({ pointer: `#/${issue.path.join('/')}`, detail: issue.message }));
-  throw new HttpProblem(400, 'invalid-body', 'Invalid request body', `${errors.length} field(s) are invalid.`, { errors });
+  throw new HttpProblem(400, `invalid-${part}`, `Invalid request ${part}`, `${errors.length} field(s) are invalid.`, { errors });
 }
 
 /** Canonical JSON (sorted keys) so that key order or whitespace never makes the same request look different. */

@@ -3,12 +3,14 @@ import { loadConfig } from '../config';
 import { createLogger } from '../logger';
 import { createClient } from '../temporal/connection';
 import { createApp } from './app';
+import { createHistory } from './history-setup';
 
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.LOG_LEVEL, 'api');
   const client = await createClient(config);
-  const app = createApp({ client, config, logger });
+  const { legacy, history, stopWatching } = createHistory(config, client, logger);
+  const app = createApp({ client, config, logger, history });
   const server = app.listen(config.PORT, config.HOST, () => {
     logger.info({ url: `http://${config.HOST}:${config.PORT}` }, 'api listening');
     console.log(JSON.stringify({ ready: 'api', url: `http://${config.HOST}:${config.PORT}` })); // for supervisors, whatever the log level
@@ -24,6 +26,8 @@ async function main(): Promise<void> {
     const force = setTimeout(() => server.closeAllConnections(), 15_000).unref();
     server.close(async () => {
       clearTimeout(force);
+      stopWatching();
+      await legacy.http.close();
       await client.connection.close();
       logger.info('api stopped');
       process.exit(0);

@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import type { Client } from '@temporalio/client';
 import { createActivities } from '../../src/activities';
 import { createApp } from '../../src/api/app';
+import { createHistory } from '../../src/api/history-setup';
 import { signAccessToken } from '../../src/api/middleware/auth';
 import { loadConfig, type Config } from '../../src/config';
 import { createLogger } from '../../src/logger';
@@ -98,7 +99,9 @@ export async function startStack(overrides: Record<string, string> = {}): Promis
   const released = new Promise<void>((r) => (release = r));
   const workersDone = withWorkers(workers, () => released);
 
-  const app = createApp({ client, config, logger: createLogger('silent', 'test-api') });
+  const logger = createLogger('silent', 'test-api');
+  const history = createHistory(config, client, logger);
+  const app = createApp({ client, config, logger, history: history.history });
   const server = app.listen(0, '127.0.0.1');
   await new Promise((r) => server.once('listening', r));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -113,6 +116,8 @@ export async function startStack(overrides: Record<string, string> = {}): Promis
       server.closeAllConnections();
       await new Promise((r) => server.close(r));
       release();
+      history.stopWatching();
+      await history.legacy.http.close();
       await workersDone;
       await Promise.all(Object.values(downstream).map((c) => c.http.close()));
       await connection.close();

@@ -2,18 +2,15 @@
 import { randomUUID } from 'node:crypto';
 import { Router } from 'express';
 import { OrderStatus, PlaceOrder, orderWorkflowId, searchAttributes, type OrderSagaInput } from '../../contracts/order';
-import { runCommand, sendKeyRetention, statusView } from '../commands';
+import { runCommand, sendKeyRetention, statusView, type CommandContext } from '../commands';
 import { fingerprint, idempotencyKeyOf, parseBody, requireJson } from '../http-semantics';
 import { principalOf } from '../middleware/auth';
 import { HttpProblem } from '../problem';
-import type { SagaKind, Transactions } from '../transactions';
+import type { SagaKind } from '../transactions';
 
 export const ORDER: SagaKind<OrderStatus> = { workflowType: 'orderSaga', status: OrderStatus };
 
-export interface RouteOptions {
-  transactions: Transactions;
-  syncWaitMaxMs: number;
-}
+export type RouteOptions = CommandContext;
 
 export function orderPath(orderKey: string): string {
   return `/v1/orders/${encodeURIComponent(orderKey)}`;
@@ -29,7 +26,8 @@ export function neverReceived(key: string, what = 'request'): HttpProblem {
   );
 }
 
-export function orderRoutes({ transactions, syncWaitMaxMs }: RouteOptions): Router {
+export function orderRoutes(options: RouteOptions): Router {
+  const { transactions } = options;
   const router = Router();
 
   router.post('/v1/orders', async (req, res) => {
@@ -46,7 +44,7 @@ export function orderRoutes({ transactions, syncWaitMaxMs }: RouteOptions): Rout
       requestId: res.locals.requestId as string,
       receivedAt: new Date().toISOString(),
     };
-    await runCommand(req, res, transactions, syncWaitMaxMs, {
+    await runCommand(req, res, options, {
       kind: ORDER,
       workflowId: orderWorkflowId(customerId, idempotencyKey),
       input,

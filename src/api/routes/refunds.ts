@@ -14,7 +14,8 @@ export const REFUND: SagaKind<RefundStatus> = { workflowType: 'refundSaga', stat
 
 const refundPath = (orderKey: string) => `${orderPath(orderKey)}/refund`;
 
-export function refundRoutes({ transactions, syncWaitMaxMs }: RouteOptions): Router {
+export function refundRoutes(options: RouteOptions): Router {
+  const { transactions } = options;
   const router = Router();
 
   router.post('/v1/orders/:orderKey/refunds', async (req, res) => {
@@ -41,7 +42,7 @@ export function refundRoutes({ transactions, syncWaitMaxMs }: RouteOptions): Rou
       requestId: res.locals.requestId as string,
       receivedAt: new Date().toISOString(),
     };
-    await runCommand(req, res, transactions, syncWaitMaxMs, {
+    await runCommand(req, res, options, {
       kind: REFUND,
       workflowId: refundWorkflowId(customerId, orderKey),
       input,
