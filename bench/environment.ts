@@ -3,13 +3,13 @@
  * server, the three simulators as processes, in-process workers and the API on port 0, wired the
  * way test/support/stack.ts wires the integration tests.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { Client, Connection } from '@temporalio/client';
+import { Client } from '@temporalio/client';
 import { DefaultLogger, bundleWorkflowCode } from '@temporalio/worker';
 import { Pool } from 'undici';
 import { createActivities } from '../src/activities';
@@ -19,10 +19,10 @@ import { loadConfig, type Config } from '../src/config';
 import { taskQueues } from '../src/contracts/order';
 import { createLogger } from '../src/logger';
 import { createClient, createNativeConnection } from '../src/temporal/connection';
-import { searchAttributeFlags } from '../src/temporal/search-attributes';
 import { createDownstreamClients, createWorkers } from '../src/worker';
-import { DATA_DIR, ROOT, TEMPORAL_CLI } from '../scripts/lib/local';
-import { firstJsonLine, spawnTs, stopProcess, waitUntil } from '../scripts/lib/processes';
+import { spawnDevServer, waitForTemporal } from '../scripts/lib/dev-server';
+import { DATA_DIR, ROOT } from '../scripts/lib/local';
+import { firstJsonLine, spawnTs, stopProcess } from '../scripts/lib/processes';
 import { freePort } from '../test/support/ports';
 import { withWorkers } from '../test/support/workers';
 
@@ -56,7 +56,13 @@ export interface BenchEnvironment {
 /** Longest any one teardown step may take before the next runs anyway (child processes are always stopped). */
 const STEP_TIMEOUT_MS = 15_000;
 
-export async function startEnvironment(log: (message: string) => void): Promise<BenchEnvironment> {
+export interface EnvironmentOptions {
+  log: (message: string) => void;
+  /** Appended to `temporal server start-dev`, e.g. more `--dynamic-config-value` settings. */
+  devServerArgs: readonly string[];
+}
+
+export async function startEnvironment({ log, devServerArgs }: EnvironmentOptions): Promise<BenchEnvironment> {
   const children: ChildProcess[] = [];
   const teardown: { name: string; run: () => Promise<unknown> }[] = [];
   let stopped: Promise<void> | undefined;
@@ -70,7 +76,7 @@ export async function startEnvironment(log: (message: string) => void): Promise<
 
   try {
     const [temporalAddress, legacy, payments, fulfilment, bundlePath] = await Promise.all([
-      startDevServer(children),
+      startDevServer(children, devServerArgs),
       startSimulator(SIM_NAMES.legacy, children),
       startSimulator(SIM_NAMES.payments, children),
       startSimulator(SIM_NAMES.fulfilment, children),
@@ -86,6 +92,7 @@ export async function startEnvironment(log: (message: string) => void): Promise<
       FULFILMENT_URL: fulfilment,
       TASK_QUEUE_PREFIX: 'bench/',
       JWT_SECRET: randomBytes(32).toString('base64url'),
+      PAYMENTS_WEBHOOK_SECRETS: BENCH_WEBHOOK_SECRET,
       LOG_LEVEL: 'silent',
     });
 
@@ -153,30 +160,16 @@ export async function startEnvironment(log: (message: string) => void): Promise<
   }
 }
 
-/** In memory, headless, our search attributes registered and eager start on, as test/support/global-setup.ts starts it. */
-async function startDevServer(children: ChildProcess[]): Promise<string> {
+/** The payments webhook secret the benchmark's API accepts (scenarios sign with it). */
+export const BENCH_WEBHOOK_SECRET = 'whsec_bench_only';
+
+/** In memory and headless, otherwise exactly as `npm start` and the tests run it (scripts/lib/dev-server.ts). */
+async function startDevServer(children: ChildProcess[], extraArgs: readonly string[]): Promise<string> {
   const port = await freePort();
-  const args = [
-    'server', 'start-dev', '--headless', '--ip', '127.0.0.1', '--port', String(port), '--log-level', 'error',
-    '--dynamic-config-value', 'system.enableEagerWorkflowStart=true',
-    ...searchAttributeFlags(),
-  ];
-  const child = spawn(TEMPORAL_CLI, args, { stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = spawnDevServer({ port, extraArgs });
   children.push(child);
   const address = `127.0.0.1:${port}`;
-  await waitUntil(
-    async () => {
-      const connection = await Connection.connect({ address, connectTimeout: 1_000 });
-      try {
-        await connection.workflowService.getSystemInfo({});
-        return true;
-      } finally {
-        await connection.close();
-      }
-    },
-    60_000,
-    'the Temporal dev server',
-  );
+  await waitForTemporal(address);
   return address;
 }
 

@@ -5,8 +5,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { WithStartWorkflowOperation, type Client, type WorkflowStartOptions } from '@temporalio/client';
+import { tsToMs } from '@temporalio/common/lib/time';
 import { fingerprint } from '../src/api/http-semantics';
-import { createOrderTransactions } from '../src/api/order-transactions';
 import {
   PlaceOrder,
   attachUpdate,
@@ -16,11 +16,13 @@ import {
   searchAttributes,
   toMinorUnits,
   totalMinorUnits,
+  webhookEventSignal,
   type OrderSagaInput,
   type OrderStatus,
 } from '../src/contracts/order';
 import type { orderSaga } from '../src/workflows/order';
-import type { BenchEnvironment, FaultRule } from './environment';
+import Stripe from 'stripe';
+import { BENCH_WEBHOOK_SECRET, type BenchEnvironment, type FaultRule } from './environment';
 
 export const ROWS = {
   direct: 'direct: 4 downstream calls in sequence (no Temporal)',
@@ -35,6 +37,8 @@ export const ROWS = {
   resultCompleted: 'SDK handle.result(), completed',
   getRunning: 'edge GET /v1/orders/{key}, running',
   queryRunning: 'SDK handle.query(orderStatus), running',
+  webhookSignal: 'edge POST /v1/webhooks/payments (verify + signal) → 200',
+  signalRunning: 'SDK handle.signal(webhookEvent), running',
 } as const;
 export type RowId = keyof typeof ROWS;
 
@@ -63,11 +67,12 @@ export interface Bench {
   postOrder(prefer?: string): Promise<{ status: number; body: Record<string, unknown> }>;
   /** The four downstream calls of the saga, directly. */
   directOrder(): Promise<void>;
+  /** Runs one saga (untimed) and returns each task's wait from scheduled to handed to a worker, from its history. */
+  dispatchDelays(): Promise<number[]>;
 }
 
 export async function createBench(env: BenchEnvironment, customerId: string): Promise<Bench> {
   const authorization = `Bearer ${await env.token(customerId)}`;
-  const transactions = createOrderTransactions({ client: env.client, taskQueue: env.taskQueue });
   const runTag = randomUUID().slice(0, 8);
   let counter = 0;
   const nextKey = () => `bench-${runTag}-${++counter}`;
@@ -84,7 +89,10 @@ export async function createBench(env: BenchEnvironment, customerId: string): Pr
     receivedAt: new Date().toISOString(),
   });
 
-  /** The start request of order-transactions.ts, so every bare-SDK variant starts exactly what the edge starts. */
+  /**
+   * The start request the edge sends (src/api: workflow ID from the key, conflict and reuse
+   * policies, memo, search attributes), so every bare-SDK variant starts exactly the same workflow.
+   */
   const startOptions = (input: OrderSagaInput) =>
     ({
       taskQueue: env.taskQueue,
@@ -92,7 +100,7 @@ export async function createBench(env: BenchEnvironment, customerId: string): Pr
       args: [input],
       workflowIdConflictPolicy: 'USE_EXISTING',
       workflowIdReusePolicy: 'REJECT_DUPLICATE',
-      memo: { fingerprint: input.fingerprint, startToken: input.startToken },
+      memo: { idempotencyKey: input.idempotencyKey, fingerprint: input.fingerprint, startToken: input.startToken },
       typedSearchAttributes: [
         { key: searchAttributes.customerId, value: input.customerId },
         { key: searchAttributes.orderKey, value: input.idempotencyKey },
@@ -130,7 +138,30 @@ export async function createBench(env: BenchEnvironment, customerId: string): Pr
     await legacy.completeOrder(created.orderNumber, ctx('completeOrder'));
   }
 
-  const [completedPair, runningPair] = [alternator(), alternator()];
+  const [completedPair, runningPair, webhookPair] = [alternator(), alternator(), alternator()];
+  const stripe = new Stripe('sk_bench_unused');
+  /** A payment event for a saga, signed the way the provider signs it, POSTed to the receiver. */
+  async function postWebhook(workflowId: string) {
+    const payload = JSON.stringify({ id: `evt_${randomUUID()}`, object: 'event', type: 'charge.updated', data: { object: { id: 'ch_bench', metadata: { reference: workflowId } } } });
+    const res = await env.api.request({
+      method: 'POST',
+      path: '/v1/webhooks/payments',
+      headers: { 'content-type': 'application/json', 'stripe-signature': stripe.webhooks.generateTestHeaderString({ payload, secret: BENCH_WEBHOOK_SECRET }) },
+      body: payload,
+    });
+    return { status: res.statusCode, body: (await res.body.json()) as Record<string, unknown> };
+  }
+
+  /** Starts a saga and holds it at grantAccess (the rule wins over the latency rule), for reads and signals mid-flight. */
+  async function heldSaga(latencyMs: number) {
+    const input = sagaInput();
+    const workflowId = orderWorkflowId(input.customerId, input.idempotencyKey);
+    const hold: FaultRule = { idempotencyKey: downstreamKey(workflowId, 'grantAccess'), latencyMs: HOLD_MS, times: 1 };
+    await env.setFaults('fulfilment', [hold, ...latencyRules(latencyMs)]);
+    const handle = await startSaga(env.client, input);
+    await waitForStep(handle.workflowId, 'grantAccess', env.client);
+    return { input, workflowId, handle };
+  }
   const scenarios: Scenario[] = [
     { rows: ['direct'], run: (time) => time('direct', directOrder) },
     {
@@ -146,13 +177,14 @@ export async function createBench(env: BenchEnvironment, customerId: string): Pr
     },
     {
       rows: ['mechA'],
-      // The edge's own code path (order-transactions.ts), without Express and HTTP.
+      // The edge's round trips today: start, describe (its memo tells creator from retry), long-poll the result.
       async run(time) {
-        const outcome = await time('mechA', async () => {
-          const { handle } = await transactions.start(sagaInput());
-          return transactions.waitForOutcome(handle, env.config.SYNC_WAIT_MAX_MS);
+        const status = await time('mechA', async () => {
+          const handle = await startSaga(env.client, sagaInput());
+          await handle.describe();
+          return handle.result();
         });
-        check(outcome.state === 'completed', '(a) start + describe + result', outcome);
+        check(status.status === 'completed', '(a) start + describe + result', status);
       },
     },
     {
@@ -161,7 +193,7 @@ export async function createBench(env: BenchEnvironment, customerId: string): Pr
         const input = sagaInput();
         const result = await time('mechB', () =>
           env.client.workflow.executeUpdateWithStart(attachUpdate, {
-            args: [{ fingerprint: input.fingerprint, startToken: input.startToken, waitForOutcome: true }],
+            args: [{ idempotencyKey: input.idempotencyKey, fingerprint: input.fingerprint, startToken: input.startToken, waitForOutcome: true }],
             startWorkflowOperation: new WithStartWorkflowOperation<typeof orderSaga>('orderSaga', startOptions(input)),
           }),
         );
@@ -219,13 +251,7 @@ export async function createBench(env: BenchEnvironment, customerId: string): Pr
     {
       rows: ['getRunning', 'queryRunning'],
       async run(time, latencyMs) {
-        const input = sagaInput();
-        const workflowId = orderWorkflowId(input.customerId, input.idempotencyKey);
-        // Hold this saga's grantAccess call; the rule comes first so it wins over the latency rule.
-        const hold: FaultRule = { idempotencyKey: downstreamKey(workflowId, 'grantAccess'), latencyMs: HOLD_MS, times: 1 };
-        await env.setFaults('fulfilment', [hold, ...latencyRules(latencyMs)]);
-        const handle = await startSaga(env.client, input);
-        await waitForStep(handle.workflowId, 'grantAccess', env.client);
+        const { input, workflowId, handle } = await heldSaga(latencyMs);
         await runningPair(
           async () => {
             const res = await time('getRunning', () => getOrder(input.idempotencyKey));
@@ -241,7 +267,37 @@ export async function createBench(env: BenchEnvironment, customerId: string): Pr
     },
   ];
 
-  return { scenarios, eager, postOrder, directOrder };
+  scenarios.push({
+    rows: ['webhookSignal', 'signalRunning'],
+    async run(time, latencyMs) {
+      const { workflowId, handle } = await heldSaga(latencyMs);
+      await webhookPair(
+        async () => {
+          const res = await time('webhookSignal', () => postWebhook(workflowId));
+          check(res.status === 200 && res.body.result === 'signalled', 'webhook POST', res);
+        },
+        async () => {
+          const event = { source: 'payments', eventId: `evt_${randomUUID()}`, type: 'charge.updated', receivedAt: new Date().toISOString() };
+          await time('signalRunning', () => env.client.workflow.getHandle(workflowId).signal(webhookEventSignal, event));
+        },
+      );
+      await handle.result();
+    },
+  });
+
+  async function dispatchDelays(): Promise<number[]> {
+    const handle = await startSaga(env.client, sagaInput());
+    await handle.result();
+    const events = (await handle.fetchHistory()).events ?? [];
+    const timeOf = new Map(events.map((e) => [Number(e.eventId), tsToMs(e.eventTime)]));
+    return events.flatMap((e) => {
+      const scheduledEventId = (e.workflowTaskStartedEventAttributes ?? e.activityTaskStartedEventAttributes)?.scheduledEventId;
+      const scheduledAt = scheduledEventId === undefined || scheduledEventId === null ? undefined : timeOf.get(Number(scheduledEventId));
+      return scheduledAt === undefined ? [] : [tsToMs(e.eventTime) - scheduledAt];
+    });
+  }
+
+  return { scenarios, eager, postOrder, directOrder, dispatchDelays };
 }
 
 /** The rules that give every call of a simulator `latencyMs`. */
@@ -273,6 +329,6 @@ function alternator(): (a: () => Promise<void>, b: () => Promise<void>) => Promi
 }
 
 /** A benchmark of a wrong answer is worthless: stop at the first one. */
-function check(ok: boolean, what: string, got: unknown): void {
+export function check(ok: boolean, what: string, got: unknown): void {
   if (!ok) throw new Error(`${what}: unexpected answer ${JSON.stringify(got).slice(0, 500)}`);
 }

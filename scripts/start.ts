@@ -4,12 +4,11 @@
  * and the API. A child that dies is reported and restarted with backoff; if the dev server dies,
  * everything stops. SIGINT/SIGTERM stop every child and leave nothing behind.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { Connection } from '@temporalio/client';
-import { searchAttributeFlags } from '../src/temporal/search-attributes';
-import { DATA_DIR, TEMPORAL_CLI, localJwtSecret } from './lib/local';
+import { spawnDevServer, waitForTemporal } from './lib/dev-server';
+import { DATA_DIR, localJwtSecret, localPaymentsWebhookSecret, localPayloadKeys } from './lib/local';
 import { spawnTs, stopProcess, waitUntil } from './lib/processes';
 
 const env = { ...process.env };
@@ -19,10 +18,17 @@ const uiPort = Number(env.TEMPORAL_UI_PORT ?? 8233);
 const apiPort = Number(env.PORT ?? 3000);
 env.TEMPORAL_ADDRESS ??= `127.0.0.1:${temporalPort}`;
 env.JWT_SECRET = localJwtSecret(env);
+// Payloads are always encrypted under npm start; the API serves the Web UI's codec endpoint.
+env.PAYLOAD_KEYS = localPayloadKeys(env);
+env.CODEC_CORS_ORIGINS ??= `http://localhost:${uiPort},http://127.0.0.1:${uiPort}`;
 env.LEGACY_URL ??= `http://127.0.0.1:${env.LEGACY_PORT ?? 4101}`;
 env.PAYMENTS_URL ??= `http://127.0.0.1:${env.PAYMENTS_PORT ?? 4102}`;
 env.FULFILMENT_URL ??= `http://127.0.0.1:${env.FULFILMENT_PORT ?? 4103}`;
 env.PORT = String(apiPort);
+// The payments simulator signs its webhooks with the secret the receiver checks, and sends them to the API.
+env.PAYMENTS_WEBHOOK_SECRETS ??= localPaymentsWebhookSecret(env);
+env.SIM_WEBHOOK_SECRET ??= env.PAYMENTS_WEBHOOK_SECRETS.split(',')[0];
+env.SIM_WEBHOOK_URL ??= `http://127.0.0.1:${apiPort}/v1/webhooks/payments`;
 
 /** `WORKERS=split` runs one worker process per task queue (bulkheads as processes); the default is one process for all. */
 const workerGroups = env.WORKERS === 'split' ? ['orders', 'legacyEcommerce', 'payments', 'fulfilment'] : [env.WORKER_QUEUES ?? 'orders,legacyEcommerce,payments,fulfilment'];
@@ -81,19 +87,14 @@ function supervise(name: string, start: () => ChildProcess, ready: RegExp): Prom
 
 async function startDevServer(): Promise<void> {
   mkdirSync(DATA_DIR, { recursive: true });
-  const args = [
-    'server', 'start-dev',
-    '--ip', '127.0.0.1',
-    '--port', String(temporalPort),
-    '--ui-port', String(uiPort),
-    '--db-filename', join(DATA_DIR, 'temporal.db'),
-    '--sqlite-pragma', 'journal_mode=wal',
-    '--sqlite-pragma', 'synchronous=normal',
-    '--dynamic-config-value', 'system.enableEagerWorkflowStart=true',
-    '--log-level', 'warn',
-    ...searchAttributeFlags(),
-  ];
-  devServer = spawn(TEMPORAL_CLI, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  devServer = spawnDevServer({
+    port: temporalPort,
+    uiPort,
+    codecEndpoint: `http://127.0.0.1:${apiPort}/codec`,
+    dbFile: join(DATA_DIR, 'temporal.db'),
+    logLevel: 'warn',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   log(`temporal dev server started ${JSON.stringify({ devServerPid: devServer.pid })}`);
   pipe('temporal', devServer);
   devServer.on('exit', (code, signal) => {
@@ -101,19 +102,7 @@ async function startDevServer(): Promise<void> {
     log(`!!! the Temporal dev server exited (${signal ?? `exit ${code}`}); stopping everything. Check the log above, then run npm start again.`);
     void shutdown(1);
   });
-  await waitUntil(
-    async () => {
-      const connection = await Connection.connect({ address: env.TEMPORAL_ADDRESS, connectTimeout: 1_000 });
-      try {
-        await connection.workflowService.getSystemInfo({});
-        return true;
-      } finally {
-        await connection.close();
-      }
-    },
-    60_000,
-    'the Temporal dev server',
-  );
+  await waitForTemporal(env.TEMPORAL_ADDRESS!);
 }
 
 async function shutdown(code: number): Promise<void> {
@@ -152,6 +141,7 @@ async function main(): Promise<void> {
       `ready in ${((Date.now() - t0) / 1000).toFixed(1)} s`,
       `  API           http://127.0.0.1:${apiPort}   (GET /readyz)`,
       `  Temporal UI   ${ui}`,
+      `  codec         http://127.0.0.1:${apiPort}/codec/session   (support sign-in: decoded payloads in the UI)`,
       `  simulators    ${env.LEGACY_URL}  ${env.PAYMENTS_URL}  ${env.FULFILMENT_URL}`,
       `  token         TOKEN=$(npm run --silent token -- alice)`,
       '  Ctrl-C stops everything.',

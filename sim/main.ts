@@ -22,7 +22,14 @@ if (!spec) {
 const port = process.argv[3] !== undefined ? Number(process.argv[3]) : spec.port;
 // SIM_API_KEYS: the bearer keys this simulator accepts, comma-separated (a rotation accepts two).
 const apiKeys = (process.env.SIM_API_KEYS ?? '').split(',').map((k) => k.trim()).filter(Boolean);
-const server = spec.create({ apiKeys }).listen(port);
+// Payments only: SIM_WEBHOOK_URL and SIM_WEBHOOK_SECRET name the default webhook endpoint;
+// SIM_WEBHOOK_RETRY_MS is the first retry delay (doubling, 8 attempts).
+const webhooks = {
+  defaultEndpoint: process.env.SIM_WEBHOOK_URL && process.env.SIM_WEBHOOK_SECRET ? { url: process.env.SIM_WEBHOOK_URL, secret: process.env.SIM_WEBHOOK_SECRET } : undefined,
+  retryBaseMs: Number(process.env.SIM_WEBHOOK_RETRY_MS ?? 500),
+  maxAttempts: 8,
+};
+const server = spec.create({ apiKeys, webhooks }).listen(port);
 server.on('listening', () => {
   const address = server.address();
   const actual = typeof address === 'object' && address ? address.port : port;

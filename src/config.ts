@@ -14,6 +14,25 @@ const list = z
   .optional()
   .transform((v) => (v ? v.split(',').map((s) => s.trim()).filter(Boolean) : []));
 
+/** One AES-256 key of the payload codec; the ID travels in each payload's metadata, the key never does. */
+export interface PayloadKey {
+  id: string;
+  key: Buffer;
+}
+
+/** `id:<base64 of 32 bytes>,…`, newest first. Errors name the entry, never its key material. */
+const payloadKeys = list.transform((entries, ctx): PayloadKey[] => {
+  const keys: PayloadKey[] = [];
+  entries.forEach((entry, i) => {
+    const [, id, encoded] = /^([A-Za-z0-9._-]{1,64}):([A-Za-z0-9+/_-]+={0,2})$/.exec(entry) ?? [];
+    const key = encoded ? Buffer.from(encoded, 'base64') : undefined;
+    if (!id || key?.length !== 32) ctx.addIssue({ code: 'custom', message: `entry ${i + 1} must be <id>:<base64 of 32 random bytes>` });
+    else if (keys.some((k) => k.id === id)) ctx.addIssue({ code: 'custom', message: `key ID "${id}" is listed twice` });
+    else keys.push({ id, key });
+  });
+  return keys;
+});
+
 /** Per-downstream settings: where it is, its credentials (newest first), timeout, and its worker's limits. */
 function downstream<P extends string>(prefix: P, port: number) {
   return {
@@ -64,9 +83,34 @@ export const Config = z.object({
   JWT_SECRET: optional.pipe(z.string().min(32, 'JWT_SECRET must be at least 32 characters').optional()),
   JWT_ISSUER: z.string().default('saga-coordinator'),
   JWT_AUDIENCE: z.string().default('saga-coordinator'),
+  /** Payload encryption keys, newest first: the first encrypts, every one decrypts (rotation). None: payloads are stored in clear text. */
+  PAYLOAD_KEYS: payloadKeys,
+  /** Browser origins (the Temporal Web UI) allowed to call the codec endpoint. */
+  CODEC_CORS_ORIGINS: list
+    .transform((origins) => (origins.length ? origins : ['http://localhost:8233', 'http://127.0.0.1:8233']))
+    .pipe(z.array(z.string().regex(/^https?:\/\/[^/\s]+$/, 'must be an origin: scheme://host[:port], no path'))),
   /** Upper bound on how long a synchronous POST waits for the saga before answering 202. */
   SYNC_WAIT_MAX_MS: ms(10_000),
   BODY_LIMIT: z.string().default('32kb'),
+  /** Stripe-style signing secrets of the payment provider's webhooks, newest first (several during a rotation). */
+  PAYMENTS_WEBHOOK_SECRETS: list,
+  /** Standard Webhooks secrets per source, as JSON: {"fulfilment":"whsec_new,whsec_old"}. */
+  STANDARD_WEBHOOK_SECRETS: z
+    .string()
+    .default('{}')
+    .transform((v, ctx) => {
+      try {
+        return JSON.parse(v) as unknown;
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'must be JSON' });
+        return z.NEVER;
+      }
+    })
+    .pipe(z.record(z.string().regex(/^[a-z0-9-]{1,40}$/), z.string().transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean)))),
+  /** How old a webhook's signed timestamp may be. */
+  WEBHOOK_TOLERANCE_S: z.coerce.number().int().min(1).default(300),
+  /** How long an order waits for an asynchronous payment's webhook before cancelling the charge. */
+  PAYMENT_CONFIRMATION_TIMEOUT_S: z.coerce.number().int().min(1).default(600),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 export type Config = z.infer<typeof Config>;

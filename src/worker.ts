@@ -11,6 +11,7 @@ import { createPaymentsClient } from './clients/payments';
 import { loadConfig, type Config } from './config';
 import { taskQueues, type TaskQueueRole } from './contracts/order';
 import { createLogger, type Logger } from './logger';
+import { dataConverter } from './temporal/codec';
 import { createNativeConnection } from './temporal/connection';
 
 export interface WorkerSetup {
@@ -23,6 +24,8 @@ export interface WorkerSetup {
   limits?: Partial<Record<Exclude<TaskQueueRole, 'orders'>, ActivityLimits>>;
   /** A pre-built bundle (tests build it once); otherwise the workflows are bundled from source. */
   workflowBundle?: { codePath: string };
+  /** Must match the clients' (payload encryption); none: Temporal's default, payloads in clear text. */
+  dataConverter?: WorkerOptions['dataConverter'];
 }
 
 /** Limits of one downstream's activity worker: a slow downstream fills only its own slots (bulkhead), a provider's rate limit is respected. */
@@ -57,7 +60,7 @@ export function createDownstreamClients(config: Config, logger?: Logger) {
 
 export async function createWorkers(setup: WorkerSetup): Promise<Worker[]> {
   const queues = taskQueues(setup.taskQueuePrefix);
-  const base = { connection: setup.connection, namespace: setup.namespace };
+  const base = { connection: setup.connection, namespace: setup.namespace, dataConverter: setup.dataConverter };
   return Promise.all(
     setup.roles.map((role) => {
       if (role === 'orders') {
@@ -96,6 +99,7 @@ async function main(): Promise<void> {
     roles: config.WORKER_QUEUES,
     activities: createActivities(clients),
     limits: activityLimits(config),
+    dataConverter: dataConverter(config),
   });
   logger.info({ queues: config.WORKER_QUEUES, namespace: config.TEMPORAL_NAMESPACE }, 'worker running');
   console.log(JSON.stringify({ ready: 'worker', queues: config.WORKER_QUEUES })); // for supervisors, whatever the log level

@@ -32,7 +32,7 @@ const FaultRule = z.strictObject({
 });
 type FaultRule = z.infer<typeof FaultRule> & { id: number };
 
-/** A business answer from a handler: the status, the body and, when something changed, the effect. */
+/** A business answer from a handler (sync or async): the status, the body and, when something changed, the effect. */
 export interface Answer {
   status: number;
   body: unknown;
@@ -72,6 +72,7 @@ export function createSimulator(name: string, options: SimulatorOptions = {}) {
   let faults: FaultRule[] = [];
   let nextFaultId = 1;
   const answers = new Map<string, { fingerprint: string; answer: Answer }>();
+  const inFlight = new Map<string, Promise<Answer>>();
   const hanging = new Set<Response>();
   /** Simulator-wide behaviour switches (see `POST /_sim/mode`). */
   const mode = { dedupe: true };
@@ -165,7 +166,7 @@ export function createSimulator(name: string, options: SimulatorOptions = {}) {
   }
 
   /** An effectful endpoint, deduplicated by Idempotency-Key (scoped per operation) unless `options.dedupe()` says otherwise. */
-  function command(path: string, op: string, handler: (req: Request) => Answer, options: { dedupe?: () => boolean } = {}): void {
+  function command(path: string, op: string, handler: (req: Request) => Answer | Promise<Answer>, options: { dedupe?: () => boolean } = {}): void {
     app.post(path, async (req, res) => {
       const key = req.get('idempotency-key');
       if (!key) return void res.status(400).json({ error: 'IDEMPOTENCY_KEY_REQUIRED', detail: 'Idempotency-Key header is required' });
@@ -173,13 +174,23 @@ export function createSimulator(name: string, options: SimulatorOptions = {}) {
       if (stop) return;
       const scoped = `${op}\u0000${key}`;
       const fingerprint = `${req.path}\u0000${JSON.stringify(req.body ?? null)}`;
+      const running = options.dedupe?.() === false ? undefined : inFlight.get(scoped);
+      if (running) await running.catch(() => undefined);
       const stored = options.dedupe?.() === false ? undefined : answers.get(scoped);
       if (stored && stored.fingerprint !== fingerprint) {
         return void res.status(422).json({ error: 'IDEMPOTENCY_KEY_REUSED', detail: 'key reused with a different request' });
       }
       let answer = stored?.answer;
       if (!answer) {
-        answer = run(handler, req);
+        const pending = run(handler, req);
+        // Claim the key before any await, so a concurrent retry waits for this answer instead of re-running.
+        const claim = Promise.resolve(pending);
+        inFlight.set(scoped, claim);
+        try {
+          answer = await claim;
+        } finally {
+          inFlight.delete(scoped);
+        }
         answers.set(scoped, { fingerprint, answer });
         if (answer.effect) ledger.push({ op, idempotencyKey: key, ref: answer.effect.ref, at: new Date().toISOString() });
       }
@@ -192,7 +203,7 @@ export function createSimulator(name: string, options: SimulatorOptions = {}) {
     app.get(path, async (req, res) => {
       const { rule, stop } = await before(op, undefined, res);
       if (stop) return;
-      deliver(rule, req, res, run(handler, req), false);
+      deliver(rule, req, res, await run(handler, req), false);
     });
   }
 
@@ -205,9 +216,9 @@ export function createSimulator(name: string, options: SimulatorOptions = {}) {
   return { app, ledger, mode, command, query, listen };
 }
 
-function run(handler: (req: Request) => Answer, req: Request): Answer {
+async function run(handler: (req: Request) => Answer | Promise<Answer>, req: Request): Promise<Answer> {
   try {
-    return handler(req);
+    return await handler(req);
   } catch (err) {
     if (err instanceof SimError) return { status: err.status, body: err.body };
     throw err;

@@ -1,4 +1,5 @@
 /** Activities against the payment processor (task queue `payments`). */
+import { ApplicationFailure } from '@temporalio/common';
 import type { PaymentsClient } from '../clients/payments';
 import { callDownstream } from './call-downstream';
 
@@ -13,23 +14,32 @@ export interface ChargePaymentInput {
 
 export function createPaymentActivities({ payments }: { payments: PaymentsClient }) {
   return {
-    async chargePayment(input: ChargePaymentInput): Promise<{ chargeId: string; amountMinor: number }> {
+    /** `pending` means the processor finishes later and says so by webhook. */
+    async chargePayment(input: ChargePaymentInput): Promise<{ chargeId: string; amountMinor: number; status: 'succeeded' | 'pending' }> {
       const charge = await callDownstream(
         (err) => (err.code === 'card_declined' || err.status === 402 ? 'PaymentDeclined' : 'PaymentRejected'),
         () => payments.charge(input, { idempotencyKey: input.idempotencyKey, requestId: input.requestId }),
       );
-      return { chargeId: charge.id, amountMinor: charge.amount };
+      if (charge.status === 'failed' || charge.status === 'canceled') {
+        throw ApplicationFailure.create({ type: 'PaymentDeclined', message: `charge ${charge.id} is ${charge.status}`, nonRetryable: true });
+      }
+      return { chargeId: charge.id, amountMinor: charge.amount, status: charge.status };
     },
 
     /**
      * Compensation for chargePayment. The charge may have happened even when its call timed out, so
      * the charge is found by our reference; no charge means nothing to refund.
      */
-    async refundPayment(input: { reference: string; idempotencyKey: string; requestId: string }): Promise<{ outcome: 'refunded' | 'already_refunded' | 'not_charged' }> {
+    async refundPayment(input: { reference: string; idempotencyKey: string; requestId: string }): Promise<{ outcome: 'refunded' | 'already_refunded' | 'cancelled' | 'not_charged' }> {
       return callDownstream(
         () => 'CompensationRejected',
         async () => {
           const charge = await payments.findChargeByReference(input.reference, { requestId: input.requestId });
+          if (charge?.status === 'pending') {
+            // Still waiting at the processor (e.g. our wait for its webhook timed out): cancel it.
+            await payments.cancelCharge(charge.id, { idempotencyKey: `${input.idempotencyKey}/cancel`, requestId: input.requestId });
+            return { outcome: 'cancelled' as const };
+          }
           if (!charge || charge.status !== 'succeeded') return { outcome: 'not_charged' as const };
           if (charge.refunded) return { outcome: 'already_refunded' as const };
           await payments.refund(charge.id, { idempotencyKey: input.idempotencyKey, requestId: input.requestId });

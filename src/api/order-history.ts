@@ -80,30 +80,36 @@ function toPage(legacy: LegacyOrderPage, page: number, pageSize: number): Histor
  * polling Temporal's visibility (CustomerId is a search attribute every saga carries). Returns a
  * stop function. The overlap of one interval covers visibility's own indexing lag.
  */
-export function watchSagaChanges({ client, history, intervalMs, logger }: { client: Client; history: Pick<OrderHistory, 'purge'>; intervalMs: number; logger: Logger }): () => void {
+export function watchSagaChanges({ client, history, intervalMs, logger }: { client: Client; history: Pick<OrderHistory, 'purge'>; intervalMs: number; logger: Logger }): () => Promise<void> {
   let since = new Date(Date.now() - intervalMs);
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
+  let running: Promise<void> | undefined;
   const tick = async () => {
     const from = since;
     since = new Date();
     const t = new Date(from.getTime() - intervalMs).toISOString();
     try {
       const customers = new Set<string>();
-      for await (const wf of client.workflow.list({ query: `CustomerId IS NOT NULL AND (StartTime > "${t}" OR CloseTime > "${t}")` })) {
-        const customer = wf.typedSearchAttributes.get(searchAttributes.customerId);
-        if (customer) customers.add(customer);
-      }
+      // Bounded, so that a Temporal outage delays purges instead of piling up calls.
+      await client.withDeadline(Date.now() + Math.max(intervalMs, 5_000), async () => {
+        for await (const wf of client.workflow.list({ query: `CustomerId IS NOT NULL AND (StartTime > "${t}" OR CloseTime > "${t}")` })) {
+          const customer = wf.typedSearchAttributes.get(searchAttributes.customerId);
+          if (customer) customers.add(customer);
+        }
+      });
       customers.forEach((c) => history.purge(c));
     } catch (err) {
       since = from; // look again from the same point next time
       logger.warn({ err }, 'order-history purge watch failed');
     }
-    if (!stopped) timer = setTimeout(tick, intervalMs);
+    if (!stopped) timer = setTimeout(() => (running = tick()), intervalMs);
   };
-  timer = setTimeout(tick, intervalMs);
-  return () => {
+  timer = setTimeout(() => (running = tick()), intervalMs);
+  /** Stops watching; resolves once a look in progress has finished (nothing is left calling Temporal). */
+  return async () => {
     stopped = true;
     clearTimeout(timer);
+    await running;
   };
 }

@@ -26,7 +26,7 @@ async function main(): Promise<void> {
     const force = setTimeout(() => server.closeAllConnections(), 15_000).unref();
     server.close(async () => {
       clearTimeout(force);
-      stopWatching();
+      await stopWatching();
       await legacy.http.close();
       await client.connection.close();
       logger.info('api stopped');

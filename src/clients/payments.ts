@@ -6,7 +6,7 @@ const ChargeBody = z.object({
   id: z.string().startsWith('ch_'),
   amount: z.number().int().nonnegative(),
   currency: z.string(),
-  status: z.enum(['succeeded', 'pending', 'failed']),
+  status: z.enum(['succeeded', 'pending', 'failed', 'canceled']),
   refunded: z.boolean(),
   metadata: z.object({ reference: z.string() }),
 });
@@ -35,6 +35,9 @@ export function createPaymentsClient(options: Omit<HttpClientOptions, 'service'>
         rejection,
         ...ctx,
       });
+    },
+    cancelCharge(chargeId: string, ctx: { idempotencyKey: string; requestId?: string }): Promise<Charge> {
+      return http.request({ method: 'POST', path: `/v1/charges/${encodeURIComponent(chargeId)}/cancel`, body: {}, schema: ChargeBody, rejection, ...ctx });
     },
     refund(chargeId: string, ctx: { idempotencyKey: string; requestId?: string }): Promise<Refund> {
       return http.request({ method: 'POST', path: '/v1/refunds', body: { charge: chargeId }, schema: RefundBody, rejection, ...ctx });

@@ -29,7 +29,14 @@ export const PlaceOrder = z.strictObject({
 });
 export type PlaceOrder = z.infer<typeof PlaceOrder>;
 
-export const OrderSagaInput = TransactionRequest.extend({ order: PlaceOrder });
+export const OrderSagaInput = TransactionRequest.extend({
+  order: PlaceOrder,
+  /** How long to wait for an asynchronous payment's outcome (webhook) before cancelling the charge. */
+  paymentTimeoutSeconds: z.number().int().positive().optional(),
+});
+
+/** Used when the input does not say (histories from before the setting existed). */
+export const DEFAULT_PAYMENT_TIMEOUT_SECONDS = 600;
 export type OrderSagaInput = z.infer<typeof OrderSagaInput>;
 
 export const PlacedOrder = z.object({

@@ -4,7 +4,7 @@
  * task queues and search attributes. Zod and constants only.
  */
 import { z } from 'zod';
-import { defineQuery, defineUpdate } from '@temporalio/workflow';
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { defineSearchAttributeKey } from '@temporalio/common';
 
 /** Customer IDs come from the JWT subject; keep them to a safe alphabet. */
@@ -32,7 +32,7 @@ export type SagaStatus = z.infer<typeof SagaStatus>;
 /** Statuses after which nothing more happens without an operator: what a waiting caller waits for. */
 export const SETTLED_STATUSES: readonly SagaStatus[] = ['completed', 'compensated', 'failed', 'needs_attention'];
 
-export const StepState = z.enum(['pending', 'running', 'completed', 'failed', 'compensating', 'compensated', 'compensation_failed']);
+export const StepState = z.enum(['pending', 'running', 'completed', 'failed', 'skipped', 'compensating', 'compensated', 'compensation_failed']);
 export type StepState = z.infer<typeof StepState>;
 
 export const StepError = z.object({ type: z.string(), message: z.string() });
@@ -54,6 +54,35 @@ export const StepStatus = z.object({
 });
 export type StepStatus = z.infer<typeof StepStatus>;
 
+/** An event a provider or partner pushed to us (webhook), as the saga recorded it. */
+export const RecordedEvent = z.object({
+  source: z.string(),
+  eventId: z.string(),
+  type: z.string(),
+  receivedAt: z.string(),
+  /** What it did: `applied`, or `ignored: <why>` (late, out of order, after settlement). */
+  effect: z.string(),
+});
+export type RecordedEvent = z.infer<typeof RecordedEvent>;
+
+/**
+ * An operator's decision on a parked saga (`needs_attention`): retry the parked step or
+ * compensation, skip it (with a reason: it was handled by hand), or abort (with a reason).
+ */
+export const OperatorDecision = z.strictObject({
+  action: z.enum(['retry', 'skip', 'abort']),
+  reason: z.string().max(1000).optional(),
+  /** Who decided: the admin API fills it from the support token; CLI and Web UI users type it. */
+  operator: z.string().min(1).max(200),
+});
+export type OperatorDecision = z.infer<typeof OperatorDecision>;
+export const RecordedDecision = OperatorDecision.extend({ step: z.string(), at: z.string() });
+export type RecordedDecision = z.infer<typeof RecordedDecision>;
+
+/** What is parked, when a saga needs an operator. */
+export const Parked = z.object({ step: z.string(), kind: z.enum(['step', 'compensation']), error: StepError, since: z.string() });
+export type Parked = z.infer<typeof Parked>;
+
 /** What the status query returns while running, and what a saga returns (or carries in its failure) at the end. */
 export const TransactionStatus = z.object({
   workflowId: z.string(),
@@ -62,6 +91,9 @@ export const TransactionStatus = z.object({
   status: SagaStatus,
   steps: z.array(StepStatus),
   failure: z.object({ step: z.string(), type: z.string(), message: z.string() }).optional(),
+  events: z.array(RecordedEvent).optional(),
+  parked: Parked.optional(),
+  decisions: z.array(RecordedDecision).optional(),
   requestId: z.string(),
   receivedAt: z.string(),
   updatedAt: z.string(),
@@ -69,6 +101,28 @@ export const TransactionStatus = z.object({
 export type TransactionStatus = z.infer<typeof TransactionStatus>;
 
 export const transactionStatusQuery = defineQuery<TransactionStatus>('status');
+
+/** A verified webhook event for a running saga; the saga ignores an eventId it has seen (per source). */
+export const WebhookEvent = z.object({
+  source: z.string(),
+  eventId: z.string(),
+  type: z.string(),
+  receivedAt: z.string(),
+  /** The provider's object the event is about, e.g. a charge ID. */
+  objectId: z.string().optional(),
+  reason: z.string().optional(),
+});
+export type WebhookEvent = z.infer<typeof WebhookEvent>;
+export const webhookEventSignal = defineSignal<[WebhookEvent]>('webhookEvent');
+
+/** Workflow type that durably records an event whose saga has already finished (or never existed). */
+export const LATE_EVENT_WORKFLOW = 'webhookEventRecord';
+export function lateEventWorkflowId(source: string, eventId: string): string {
+  return `webhook:${encodeURIComponent(source)}:${encodeURIComponent(eventId)}`;
+}
+
+/** Only our own sagas may be signalled by a webhook: their workflow IDs start with these. */
+export const SAGA_ID_PREFIXES = ['order:', 'refund:'] as const;
 
 /**
  * The edge's update: attach a request to the saga its key names. The validator rejects a request
@@ -82,6 +136,9 @@ export interface AttachResult {
   status: TransactionStatus;
 }
 export const attachUpdate = defineUpdate<AttachResult, [AttachRequest]>('attach');
+
+/** The operator's update on a parked saga; its validator rejects a decision that does not fit. */
+export const decideUpdate = defineUpdate<{ accepted: true; step: string; action: OperatorDecision['action'] }, [OperatorDecision]>('decide');
 
 /**
  * The key a downstream sees for one step of one saga: the workflow ID and the step name, never the

@@ -1,3 +1,4 @@
 /** The workflow bundle's entry point: re-exports only. */
 export { orderSaga } from './order';
 export { refundSaga } from './refund';
+export { webhookEventRecord } from './webhook-event';

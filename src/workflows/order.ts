@@ -1,10 +1,16 @@
 /**
- * orderSaga: create the legacy order → charge → grant access → complete the legacy order. When a
+ * orderSaga: create the legacy order → charge (waiting for the payment webhook when the processor
+ * answers `pending`) → grant access → complete the legacy order. When a
  * step fails for good, what was done is undone newest first (revoke, refund, cancel) and the
  * workflow fails with the business reason and the final step states in its details.
  */
-import { workflowInfo } from '@temporalio/workflow';
-import { ORDER_COMPENSATIONS, ORDER_STEPS, downstreamKey, formatMinorUnits, toMinorUnits, totalMinorUnits, type OrderSagaInput, type OrderStatus, type PlacedOrder } from '../contracts/order';
+import { ApplicationFailure, condition, workflowInfo } from '@temporalio/workflow';
+import {
+  DEFAULT_PAYMENT_TIMEOUT_SECONDS,
+  ORDER_COMPENSATIONS,
+  ORDER_STEPS,
+  SETTLED_STATUSES,
+  downstreamKey, formatMinorUnits, toMinorUnits, totalMinorUnits, type OrderSagaInput, type OrderStatus, type PlacedOrder, type SagaStatus, type WebhookEvent } from '../contracts/order';
 import { activityProxies } from './activity-options';
 import { Saga } from './saga';
 import { runTransaction } from './transaction';
@@ -21,6 +27,26 @@ export async function orderSaga(input: OrderSagaInput): Promise<OrderStatus> {
     return { name, run: () => run(key(name)) };
   };
 
+  // An asynchronous payment's outcome arrives by webhook, possibly before the charge call returns.
+  let payment: { outcome: 'succeeded' | 'failed'; reason?: string } | undefined;
+  const onEvent = (event: WebhookEvent, status: SagaStatus): string => {
+    if (event.type !== 'payment.succeeded' && event.type !== 'payment.failed') return 'recorded';
+    if (SETTLED_STATUSES.includes(status)) return `ignored: the order is already ${status}`;
+    if (payment) return `ignored: the payment already ${payment.outcome}`; // out of order: never un-charge
+    payment = { outcome: event.type === 'payment.succeeded' ? 'succeeded' : 'failed', reason: event.reason };
+    return 'applied';
+  };
+  const paymentOutcome = async (chargeId: string) => {
+    const seconds = input.paymentTimeoutSeconds ?? DEFAULT_PAYMENT_TIMEOUT_SECONDS;
+    if (!(await condition(() => payment !== undefined, seconds * 1000))) {
+      // The compensation finds the charge still pending and cancels it.
+      throw ApplicationFailure.create({ type: 'PaymentTimedOut', message: `No outcome for charge ${chargeId} within ${seconds} s`, nonRetryable: true });
+    }
+    if (payment!.outcome === 'failed') {
+      throw ApplicationFailure.create({ type: 'PaymentDeclined', message: payment!.reason ?? `Charge ${chargeId} failed`, nonRetryable: true });
+    }
+  };
+
   return runTransaction(input, saga, async (): Promise<{ order: PlacedOrder }> => {
     const created = await saga.run(
       'createOrder',
@@ -32,19 +58,30 @@ export async function orderSaga(input: OrderSagaInput): Promise<OrderStatus> {
           currency: input.order.currency,
           lines: input.order.items.map((i) => ({ sku: i.sku, quantity: i.quantity, unitPriceMinor: toMinorUnits(i.unitPrice) })),
         }),
-      compensation('createOrder', (idempotencyKey) => undo.legacyEcommerce.cancelOrder({ ...common, idempotencyKey })),
+      { compensation: compensation('createOrder', (idempotencyKey) => undo.legacyEcommerce.cancelOrder({ ...common, idempotencyKey })) },
     );
     const charge = await saga.run(
       'chargePayment',
-      () => forward.payments.chargePayment({ ...common, idempotencyKey: key('chargePayment'), amountMinor, currency: input.order.currency, token: input.order.paymentMethod.token }),
-      compensation('chargePayment', (idempotencyKey) => undo.payments.refundPayment({ ...common, idempotencyKey })),
+      async () => {
+        const result = await forward.payments.chargePayment({ ...common, idempotencyKey: key('chargePayment'), amountMinor, currency: input.order.currency, token: input.order.paymentMethod.token });
+        if (result.status === 'succeeded') payment ??= { outcome: 'succeeded' };
+        else await paymentOutcome(result.chargeId);
+        return result;
+      },
+      { compensation: compensation('chargePayment', (idempotencyKey) => undo.payments.refundPayment({ ...common, idempotencyKey })) },
     );
     const access = await saga.run(
       'grantAccess',
       () => forward.fulfilment.grantAccess({ ...common, idempotencyKey: key('grantAccess'), customerId: input.customerId, skus: input.order.items.map((i) => i.sku) }),
-      compensation('grantAccess', (idempotencyKey) => undo.fulfilment.revokeAccess({ ...common, idempotencyKey })),
+      {
+        compensation: compensation('grantAccess', (idempotencyKey) => undo.fulfilment.revokeAccess({ ...common, idempotencyKey })),
+        // Money has moved: an operator decides (retry the grant, skip it as granted by hand, or abort and refund).
+        park: { skipped: () => ({ enrollmentId: 'skipped-by-operator' }) },
+      },
     );
-    await saga.run('completeOrder', () => forward.legacyEcommerce.completeOrder({ ...common, idempotencyKey: key('completeOrder'), orderNumber: created.orderNumber }));
+    await saga.run('completeOrder', () => forward.legacyEcommerce.completeOrder({ ...common, idempotencyKey: key('completeOrder'), orderNumber: created.orderNumber }), {
+      park: { skipped: () => ({ status: 'skipped' }) },
+    });
 
     return {
       order: {
@@ -54,6 +91,6 @@ export async function orderSaga(input: OrderSagaInput): Promise<OrderStatus> {
         total: { amount: formatMinorUnits(amountMinor), currency: input.order.currency },
       },
     };
-  }) as Promise<OrderStatus>;
+  }, { onEvent }) as Promise<OrderStatus>;
 }
 

@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT } from '../../scripts/lib/local';
+import { stopProcess } from '../../scripts/lib/processes';
 import { eventually } from '../support/eventually';
 import { freePort } from '../support/ports';
 
@@ -83,7 +84,7 @@ test('a dead child is reported and restarted; a dead dev server stops everything
     expect(run.output()).toMatch(/the Temporal dev server exited/);
     expect(children.filter(alive)).toEqual([]);
   } finally {
-    run.child.kill('SIGKILL');
+    await stopProcess(run.child); // SIGTERM first, so that even a failed test leaves no children behind
   }
 }, 150_000);
 
@@ -97,6 +98,6 @@ test('SIGTERM stops every child and exits 0', async () => {
     expect(await run.exited).toBe(0);
     expect(children.filter(alive)).toEqual([]);
   } finally {
-    run.child.kill('SIGKILL');
+    await stopProcess(run.child); // SIGTERM first, so that even a failed test leaves no children behind
   }
 }, 150_000);

@@ -9,6 +9,8 @@ export interface TestEnv {
   paymentsUrl: string;
   fulfilmentUrl: string;
   bundlePath: string;
+  /** PAYLOAD_KEYS shared by every stack and worker of the run. */
+  payloadKeys: string;
 }
 
 export function testEnv(): TestEnv {

@@ -3,51 +3,27 @@
  * our search attributes registered, eager start on), the three simulators as real processes, and
  * the workflow bundle. Test files read the addresses from .data/test/env.json.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Connection } from '@temporalio/client';
 import { bundleWorkflowCode } from '@temporalio/worker';
-import { searchAttributeFlags } from '../../src/temporal/search-attributes';
-import { DATA_DIR, ROOT, TEMPORAL_CLI } from '../../scripts/lib/local';
-import { firstJsonLine, spawnTs, waitUntil } from '../../scripts/lib/processes';
+import { DATA_DIR, ROOT } from '../../scripts/lib/local';
+import { firstJsonLine, spawnTs } from '../../scripts/lib/processes';
 import type { TestEnv } from './env';
+import { startDevServer } from './dev-server';
 import { freePort } from './ports';
 
 declare global {
   var __SAGA_TEST_PROCESSES__: ChildProcess[] | undefined;
 }
 
-async function startDevServer(): Promise<{ child: ChildProcess; address: string }> {
-  const port = await freePort();
-  const args = [
-    'server', 'start-dev', '--headless', '--ip', '127.0.0.1', '--port', String(port), '--log-level', 'error',
-    '--dynamic-config-value', 'system.enableEagerWorkflowStart=true',
-    ...searchAttributeFlags(),
-  ];
-  const child = spawn(TEMPORAL_CLI, args, { stdio: ['ignore', 'ignore', 'inherit'] });
-  const address = `127.0.0.1:${port}`;
-  await waitUntil(
-    async () => {
-      const connection = await Connection.connect({ address, connectTimeout: 1_000 });
-      try {
-        await connection.workflowService.getSystemInfo({});
-        return true;
-      } finally {
-        await connection.close();
-      }
-    },
-    60_000,
-    'the Temporal dev server',
-  );
-  return { child, address };
-}
-
 /** The simulators accept two keys, as during a rotation: the current one and the previous one. */
 const SIM_API_KEYS = ['sk_test_current', 'sk_test_previous'];
 
 async function startSimulator(name: string): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawnTs('sim/main.ts', [name, '0'], { ...process.env, SIM_API_KEYS: SIM_API_KEYS.join(',') });
+  // Webhook retries start at 200 ms so that tests of a provider's retry stay short.
+  const child = spawnTs('sim/main.ts', [name, '0'], { ...process.env, SIM_API_KEYS: SIM_API_KEYS.join(','), SIM_WEBHOOK_RETRY_MS: '200' });
   child.stderr?.pipe(process.stderr);
   const ready = await firstJsonLine(child, (v): v is { url: string } => typeof (v as { url?: unknown })?.url === 'string');
   return { child, url: ready.url };
@@ -58,7 +34,7 @@ export default async function globalSetup(): Promise<void> {
   mkdirSync(dir, { recursive: true });
   const bundlePath = join(dir, 'workflow-bundle.js');
   const [server, legacy, payments, fulfilment, bundle] = await Promise.all([
-    startDevServer(),
+    startDevServer({ port: await freePort() }),
     startSimulator('legacy-ecommerce'),
     startSimulator('payments'),
     startSimulator('fulfilment'),
@@ -66,6 +42,8 @@ export default async function globalSetup(): Promise<void> {
   ]);
   writeFileSync(bundlePath, bundle.code);
   globalThis.__SAGA_TEST_PROCESSES__ = [server.child, legacy.child, payments.child, fulfilment.child];
-  const env: TestEnv = { temporalAddress: server.address, legacyUrl: legacy.url, paymentsUrl: payments.url, fulfilmentUrl: fulfilment.url, bundlePath };
+  // One payload key for the whole run, as for one deployment: every stack's client lists every workflow of the shared namespace.
+  const payloadKeys = `test-${randomBytes(4).toString('hex')}:${randomBytes(32).toString('base64')}`;
+  const env: TestEnv = { temporalAddress: server.address, legacyUrl: legacy.url, paymentsUrl: payments.url, fulfilmentUrl: fulfilment.url, bundlePath, payloadKeys };
   writeFileSync(join(dir, 'env.json'), JSON.stringify(env, null, 2));
 }

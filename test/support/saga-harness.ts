@@ -1,9 +1,9 @@
 /** Helpers for workflow unit tests: recording activity stubs and a run of one workflow on in-process workers. */
-import { WorkflowFailedError } from '@temporalio/client';
+import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Activities } from '../../src/activities';
-import { TASK_QUEUE_ROLES, taskQueues } from '../../src/contracts/transaction';
+import { TASK_QUEUE_ROLES, taskQueues, transactionStatusQuery, type TransactionStatus } from '../../src/contracts/transaction';
 import { createWorkers } from '../../src/worker';
 import { testEnv } from './env';
 import { uniquePrefix, withWorkers } from './workers';
@@ -26,7 +26,7 @@ export function stubActivities(calls: Calls, overrides: Overrides = {}): Activit
       ...overrides.legacyEcommerce,
     },
     payments: {
-      chargePayment: record('chargePayment', { chargeId: 'ch_1', amountMinor: 4900 }),
+      chargePayment: record('chargePayment', { chargeId: 'ch_1', amountMinor: 4900, status: 'succeeded' }),
       refundPayment: record('refundPayment', { outcome: 'refunded' }),
       ...overrides.payments,
     },
@@ -40,6 +40,23 @@ export function stubActivities(calls: Calls, overrides: Overrides = {}): Activit
 
 /** Runs one workflow to its end on fresh workers (every queue) with the given activities. */
 export async function runWorkflow(env: TestWorkflowEnvironment, type: string, workflowId: string, input: unknown, activities: Activities): Promise<unknown> {
+  const outcome = await driveWorkflow(env, type, workflowId, input, activities, async () => undefined);
+  if (outcome instanceof Error) throw outcome;
+  return outcome;
+}
+
+/**
+ * Starts a workflow on fresh workers, lets `drive` interact with it (signals, updates, queries),
+ * then returns its result, or the error it failed with.
+ */
+export async function driveWorkflow(
+  env: TestWorkflowEnvironment,
+  type: string,
+  workflowId: string,
+  input: unknown,
+  activities: Activities,
+  drive: (handle: WorkflowHandle) => Promise<void>,
+): Promise<unknown> {
   const prefix = uniquePrefix('unit');
   const workers = await createWorkers({
     connection: env.nativeConnection,
@@ -48,8 +65,24 @@ export async function runWorkflow(env: TestWorkflowEnvironment, type: string, wo
     roles: TASK_QUEUE_ROLES,
     activities,
     workflowBundle: { codePath: testEnv().bundlePath },
+    // The workers speak whatever the environment's client speaks (e.g. an encrypting data converter).
+    dataConverter: env.client.options.dataConverter,
   });
-  return withWorkers(workers, () => env.client.workflow.execute(type, { taskQueue: taskQueues(prefix).orders, workflowId, args: [input] }));
+  return withWorkers(workers, async () => {
+    const handle = await env.client.workflow.start(type, { taskQueue: taskQueues(prefix).orders, workflowId, args: [input] });
+    await drive(handle);
+    return handle.result().catch((e: unknown) => e);
+  });
+}
+
+/** Waits (polling the status query) until the saga is parked, and returns its status. */
+export async function parkedStatus(handle: WorkflowHandle): Promise<TransactionStatus> {
+  for (let i = 0; i < 200; i++) {
+    const status = await handle.query(transactionStatusQuery);
+    if (status.status === 'needs_attention') return status;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error('the saga never parked');
 }
 
 export async function failureOf(promise: Promise<unknown>): Promise<WorkflowFailedError> {

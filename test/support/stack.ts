@@ -12,12 +12,18 @@ import { createHistory } from '../../src/api/history-setup';
 import { signAccessToken } from '../../src/api/middleware/auth';
 import { loadConfig, type Config } from '../../src/config';
 import { createLogger } from '../../src/logger';
+import { dataConverter } from '../../src/temporal/codec';
 import { createClient, createNativeConnection } from '../../src/temporal/connection';
 import { activityLimits, createDownstreamClients, createWorkers } from '../../src/worker';
 import { testEnv } from './env';
 import { uniquePrefix, withWorkers } from './workers';
 
 export type SimName = 'legacy' | 'payments' | 'fulfilment';
+
+/** The payment provider signs with the first; the coordinator also accepts the second (a rotation in progress). */
+export const PAYMENTS_WEBHOOK_SECRETS = ['whsec_test_current', 'whsec_test_previous'];
+/** Standard Webhooks secrets for the `fulfilment` partner source (base64 key material, `whsec_` prefix). */
+export const STANDARD_WEBHOOK_SECRETS = [`whsec_${Buffer.from('fulfilment-partner-current-key!!').toString('base64')}`];
 
 export interface Effect {
   op: string;
@@ -28,6 +34,8 @@ export interface Effect {
 
 export interface Stack {
   url: string;
+  /** Points the payments simulator's webhooks for this customer's transactions at this stack. */
+  receiveWebhooksFor(customerId: string, secret?: string): Promise<void>;
   client: Client;
   config: Config;
   token(customerId: string, roles?: string[]): Promise<string>;
@@ -75,7 +83,10 @@ export async function startStack(overrides: Record<string, string> = {}): Promis
     FULFILMENT_URL: env.fulfilmentUrl,
     TASK_QUEUE_PREFIX: uniquePrefix('it'),
     JWT_SECRET: randomUUID() + randomUUID(),
+    PAYLOAD_KEYS: env.payloadKeys, // payloads encrypted, as under npm start
     DOWNSTREAM_TIMEOUT_MS: '1000',
+    PAYMENTS_WEBHOOK_SECRETS: PAYMENTS_WEBHOOK_SECRETS.join(','),
+    STANDARD_WEBHOOK_SECRETS: JSON.stringify({ fulfilment: STANDARD_WEBHOOK_SECRETS.join(',') }),
     LEGACY_API_KEYS: 'sk_test_current',
     PAYMENTS_API_KEYS: 'sk_test_current',
     FULFILMENT_API_KEYS: 'sk_test_current',
@@ -94,6 +105,7 @@ export async function startStack(overrides: Record<string, string> = {}): Promis
     activities: createActivities(downstream),
     limits: activityLimits(config),
     workflowBundle: { codePath: env.bundlePath },
+    dataConverter: dataConverter(config),
   });
   let release!: () => void;
   const released = new Promise<void>((r) => (release = r));
@@ -108,6 +120,14 @@ export async function startStack(overrides: Record<string, string> = {}): Promis
 
   return {
     url,
+    async receiveWebhooksFor(customerId, secret = PAYMENTS_WEBHOOK_SECRETS[0]!) {
+      const res = await fetch(`${env.paymentsUrl}/_sim/webhooks/endpoints`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ url: `${url}/v1/webhooks/payments`, secret, referencePrefix: `order:${encodeURIComponent(customerId)}:` }),
+      });
+      if (res.status !== 201) throw new Error(`webhook endpoint rejected: ${res.status}`);
+    },
     client,
     config,
     token: (customerId, roles = []) => signAccessToken({ secret: config.JWT_SECRET!, issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE, subject: customerId, roles }),
@@ -116,7 +136,7 @@ export async function startStack(overrides: Record<string, string> = {}): Promis
       server.closeAllConnections();
       await new Promise((r) => server.close(r));
       release();
-      history.stopWatching();
+      await history.stopWatching();
       await history.legacy.http.close();
       await workersDone;
       await Promise.all(Object.values(downstream).map((c) => c.http.close()));

@@ -3,15 +3,15 @@
  * compensation branch and its order, non-retryable short-circuits, transient retries, and a
  * compensation failure that is reported rather than swallowed.
  */
-import { ActivityFailure, ApplicationFailure, WorkflowUpdateFailedError } from '@temporalio/client';
+import { ActivityFailure, ApplicationFailure, WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { ORDER_STEPS, TASK_QUEUE_ROLES, attachUpdate, orderWorkflowId, taskQueues, type OrderSagaInput, type OrderStatus } from '../../src/contracts/order';
+import { ORDER_STEPS, TASK_QUEUE_ROLES, attachUpdate, decideUpdate, webhookEventSignal, orderWorkflowId, taskQueues, type OrderSagaInput, type OrderStatus } from '../../src/contracts/order';
 import type { Activities } from '../../src/activities';
 import { registerSearchAttributes } from '../../src/temporal/search-attributes';
 import { createWorkers } from '../../src/worker';
 import { testEnv, timeSkippingServer } from '../support/env';
 import { uniquePrefix, withWorkers } from '../support/workers';
-import { failureOf, nonRetryable, runWorkflow, stubActivities, type Calls } from '../support/saga-harness';
+import { driveWorkflow, failureOf, nonRetryable, parkedStatus, runWorkflow, stubActivities, type Calls } from '../support/saga-harness';
 
 let env: TestWorkflowEnvironment;
 beforeAll(async () => {
@@ -76,13 +76,42 @@ test('a declined payment is not retried and undoes the order and the (possibly p
   expect(status.steps.find((s) => s.name === 'grantAccess')?.state).toBe('pending');
 });
 
-test('a failure after access was granted revokes, refunds and cancels, newest first', async () => {
+test('a failure after money moved parks the saga; an operator abort then revokes, refunds and cancels, newest first', async () => {
   const calls: Calls = [];
-  const err = await failureOf(runSaga('late-failure', stubActivities(calls, { legacyEcommerce: { completeOrder: nonRetryable('OrderRejected') } })));
-  expect(calls.map((c) => c.split(' ')[0])).toEqual(['createOrder', 'chargePayment', 'grantAccess', 'revokeAccess', 'refundPayment', 'cancelOrder']);
   const id = orderWorkflowId('alice', 'late-failure');
+  const err = await driveWorkflow(env, 'orderSaga', id, input('late-failure'), stubActivities(calls, { legacyEcommerce: { completeOrder: nonRetryable('OrderRejected') } }), async (handle) => {
+    const parked = await parkedStatus(handle);
+    expect(parked.parked).toMatchObject({ step: 'completeOrder', kind: 'step', error: { type: 'OrderRejected' } });
+    const refused = await handle.executeUpdate(decideUpdate, { args: [{ action: 'abort', operator: 'ann' }] }).catch((e: unknown) => e);
+    expect((refused as WorkflowUpdateFailedError).cause).toMatchObject({ type: 'ReasonRequired' });
+    await handle.executeUpdate(decideUpdate, { args: [{ action: 'abort', reason: 'customer asked to cancel', operator: 'ann' }] });
+  });
+  expect(err).toBeInstanceOf(WorkflowFailedError);
+  const summary = (err as WorkflowFailedError).cause as ApplicationFailure;
+  expect(summary.type).toBe('OrderRejected');
   expect(calls.slice(3)).toEqual([`revokeAccess ${id}/revokeAccess`, `refundPayment ${id}/refundPayment`, `cancelOrder ${id}/cancelOrder`]);
-  expect((err.cause as ApplicationFailure).type).toBe('OrderRejected');
+  expect((summary.details?.[0] as OrderStatus).decisions).toEqual([expect.objectContaining({ action: 'abort', step: 'completeOrder', operator: 'ann', reason: 'customer asked to cancel' })]);
+});
+
+test('a grant that fails after the charge can be retried by an operator, and the order completes', async () => {
+  const calls: Calls = [];
+  let grants = 0;
+  const activities = stubActivities(calls, {
+    fulfilment: {
+      grantAccess: async () => {
+        grants += 1;
+        if (grants === 1) throw ApplicationFailure.create({ type: 'AccessRejected', message: 'course not open yet', nonRetryable: true });
+        return { enrollmentId: 'enr_2' };
+      },
+    },
+  });
+  const result = (await driveWorkflow(env, 'orderSaga', orderWorkflowId('alice', 'retry-grant'), input('retry-grant'), activities, async (handle) => {
+    await parkedStatus(handle);
+    await handle.executeUpdate(decideUpdate, { args: [{ action: 'retry', operator: 'ann' }] });
+  })) as OrderStatus;
+  expect(result).toMatchObject({ status: 'completed', order: { enrollmentId: 'enr_2' } });
+  expect(result.decisions).toHaveLength(1);
+  expect(calls.map((c) => c.split(' ')[0])).not.toContain('refundPayment');
 });
 
 test('a failure creating the order compensates only the order step', async () => {
@@ -101,7 +130,7 @@ test('a transient downstream error is retried with the same key and the saga com
         attempts += 1;
         keys.push(i.idempotencyKey);
         if (attempts < 3) throw ApplicationFailure.create({ type: 'DownstreamUnavailable', message: 'payments answered 503', nonRetryable: false });
-        return { chargeId: 'ch_9', amountMinor: 4900 };
+        return { chargeId: 'ch_9', amountMinor: 4900, status: 'succeeded' as const };
       },
     },
   });
@@ -111,19 +140,53 @@ test('a transient downstream error is retried with the same key and the saga com
   expect(new Set(keys).size).toBe(1);
 });
 
-test('a compensation that fails for good is reported, and the other compensations still run', async () => {
+test('a compensation that fails for good parks; abort reports it, and the other compensations still run', async () => {
+  const calls: Calls = [];
+  const activities = stubActivities(calls, {
+    payments: { chargePayment: nonRetryable('PaymentDeclined') },
+    legacyEcommerce: { cancelOrder: nonRetryable('CompensationRejected', 'order locked') },
+  });
+  const err = await driveWorkflow(env, 'orderSaga', orderWorkflowId('alice', 'compensation-fails'), input('compensation-fails'), activities, async (handle) => {
+    const parked = await parkedStatus(handle);
+    expect(parked.parked).toMatchObject({ step: 'createOrder', kind: 'compensation', error: { type: 'CompensationRejected' } });
+    await handle.executeUpdate(decideUpdate, { args: [{ action: 'abort', reason: 'will cancel in the legacy admin', operator: 'ann' }] });
+  });
+  const summary = (err as WorkflowFailedError).cause as ApplicationFailure;
+  expect(summary.type).toBe('CompensationFailed');
+  expect(summary.message).toContain('cancelOrder: order locked');
+  expect(calls.map((c) => c.split(' ')[0])).toEqual(['createOrder', 'refundPayment']);
+  const status = summary.details?.[0] as OrderStatus;
+  expect(status.steps.find((s) => s.name === 'createOrder')).toMatchObject({ state: 'compensation_failed', error: { type: 'CompensationRejected' } });
+  expect(status.status).toBe('failed');
+});
+
+test('a parked compensation skipped by an operator (done by hand) ends compensated, with the reason recorded', async () => {
   const calls: Calls = [];
   const activities = stubActivities(calls, {
     legacyEcommerce: { completeOrder: nonRetryable('OrderRejected') },
     fulfilment: { revokeAccess: nonRetryable('CompensationRejected', 'enrolment locked') },
   });
-  const err = await failureOf(runSaga('compensation-fails', activities));
-  const summary = err.cause as ApplicationFailure;
-  expect(summary.type).toBe('CompensationFailed');
-  expect(summary.message).toContain('revokeAccess: enrolment locked');
-  expect(calls.map((c) => c.split(' ')[0])).toEqual(['createOrder', 'chargePayment', 'grantAccess', 'refundPayment', 'cancelOrder']);
-  const status = summary.details?.[0] as OrderStatus;
-  expect(status.steps.find((s) => s.name === 'grantAccess')).toMatchObject({ state: 'compensation_failed', error: { type: 'CompensationRejected' } });
+  const err = await driveWorkflow(env, 'orderSaga', orderWorkflowId('alice', 'skip-revoke'), input('skip-revoke'), activities, async (handle) => {
+    await parkedStatus(handle); // completeOrder failed
+    await handle.executeUpdate(decideUpdate, { args: [{ action: 'abort', reason: 'legacy refuses', operator: 'ann' }] });
+    await parkedStatus(handle); // revokeAccess failed
+    await handle.executeUpdate(decideUpdate, { args: [{ action: 'skip', reason: 'revoked in the LMS by hand', operator: 'bob' }] });
+  });
+  const status = ((err as WorkflowFailedError).cause as ApplicationFailure).details?.[0] as OrderStatus;
+  expect(status.status).toBe('compensated');
+  expect(status.steps.find((s) => s.name === 'grantAccess')?.compensationOutcome).toBe('skipped by bob: revoked in the LMS by hand');
+  expect(calls.map((c) => c.split(' ')[0]).slice(-2)).toEqual(['refundPayment', 'cancelOrder']);
+});
+
+test('a decision when nothing is parked is rejected', async () => {
+  let release!: () => void;
+  const released = new Promise<void>((r) => (release = r));
+  const activities = stubActivities([], { fulfilment: { grantAccess: async () => (await released, { enrollmentId: 'enr_1' }) } });
+  await driveWorkflow(env, 'orderSaga', orderWorkflowId('alice', 'not-parked'), input('not-parked'), activities, async (handle) => {
+    const err = await handle.executeUpdate(decideUpdate, { args: [{ action: 'retry', operator: 'ann' }] }).catch((e: unknown) => e);
+    expect((err as WorkflowUpdateFailedError).cause).toMatchObject({ type: 'NotParked' });
+    release();
+  });
 });
 
 describe('the attach update', () => {
@@ -161,5 +224,52 @@ describe('the attach update', () => {
       },
       released,
     );
+  });
+});
+
+describe('asynchronous payments (webhook signals)', () => {
+  const succeeded = (eventId: string) => ({ source: 'payments', eventId, type: 'payment.succeeded', receivedAt: '2026-11-22T00:00:01.000Z', objectId: 'ch_1' });
+
+  async function run(key: string, activities: Activities, drive: (handle: import('@temporalio/client').WorkflowHandle) => Promise<void>) {
+    const prefix = uniquePrefix('async');
+    const workers = await createWorkers({ connection: env.nativeConnection, namespace: 'default', taskQueuePrefix: prefix, roles: TASK_QUEUE_ROLES, activities, workflowBundle: { codePath: testEnv().bundlePath } });
+    return withWorkers(workers, async () => {
+      const handle = await env.client.workflow.start('orderSaga', { taskQueue: taskQueues(prefix).orders, workflowId: orderWorkflowId('alice', key), args: [input(key)] });
+      await drive(handle);
+      return handle.result().then(
+        (r) => r as OrderStatus,
+        (e: unknown) => e,
+      );
+    });
+  }
+
+  test('an event that arrives before the charge call returns is kept; a redelivery has no effect', async () => {
+    const calls: Calls = [];
+    let answer!: () => void;
+    const answered = new Promise<void>((r) => (answer = r));
+    const activities = stubActivities(calls, {
+      payments: {
+        chargePayment: async () => {
+          await answered;
+          return { chargeId: 'ch_1', amountMinor: 4900, status: 'pending' as const };
+        },
+      },
+    });
+    const result = (await run('early-event', activities, async (handle) => {
+      await handle.signal(webhookEventSignal, succeeded('evt_1'));
+      await handle.signal(webhookEventSignal, succeeded('evt_1'));
+      answer();
+    })) as OrderStatus;
+    expect(result.status).toBe('completed');
+    expect(result.events).toEqual([expect.objectContaining({ eventId: 'evt_1', effect: 'applied' })]);
+  });
+
+  test('with no outcome before the timeout, the saga fails as PaymentTimedOut and compensates', async () => {
+    const calls: Calls = [];
+    const activities = stubActivities(calls, { payments: { chargePayment: async () => ({ chargeId: 'ch_1', amountMinor: 4900, status: 'pending' as const }) } });
+    const err = await run('no-outcome', activities, async () => undefined);
+    expect(err).toBeInstanceOf(WorkflowFailedError);
+    expect((err as WorkflowFailedError).cause).toMatchObject({ type: 'PaymentTimedOut' });
+    expect(calls.map((c) => c.split(' ')[0])).toEqual(['createOrder', 'refundPayment', 'cancelOrder']);
   });
 });

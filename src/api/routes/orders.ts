@@ -10,7 +10,7 @@ import type { SagaKind } from '../transactions';
 
 export const ORDER: SagaKind<OrderStatus> = { workflowType: 'orderSaga', status: OrderStatus };
 
-export type RouteOptions = CommandContext;
+export type RouteOptions = CommandContext & { paymentTimeoutSeconds?: number };
 
 export function orderPath(orderKey: string): string {
   return `/v1/orders/${encodeURIComponent(orderKey)}`;
@@ -39,6 +39,7 @@ export function orderRoutes(options: RouteOptions): Router {
       customerId,
       idempotencyKey,
       order,
+      paymentTimeoutSeconds: options.paymentTimeoutSeconds,
       fingerprint: fingerprint(order),
       startToken: randomUUID(),
       requestId: res.locals.requestId as string,

@@ -1,0 +1,293 @@
+/**
+ * `npm run bench`: starts its own system (bench/environment.ts), measures the sync order path every
+ * way it can be built side by side in one run (bench/scenarios.ts), prints the figures and ratios,
+ * writes them to docs/benchmarks.md, and stops everything. Bounded: N rounds and a global deadline.
+ *
+ * BENCH_N (rounds, default 20), BENCH_WARMUP (default 3), BENCH_BURST (default 50),
+ * BENCH_CONCURRENCY (default 10), BENCH_DEADLINE_S (default 420), BENCH_DEV_SERVER_ARGS (extra
+ * `temporal server start-dev` arguments, space-separated, added after the flags `npm start` and the tests
+ * use; e.g. `--dynamic-config-value history.transferProcessorMaxPollRPS=20` for the server's stock limit).
+ */
+import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { arch, availableParallelism, cpus, platform, release } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { ROOT, TEMPORAL_CLI } from '../scripts/lib/local';
+import { SIM_NAMES, startEnvironment, type BenchEnvironment, type SimName } from './environment';
+import { ROWS, check, createBench, latencyRules, type Bench, type RowId } from './scenarios';
+import { Samples, markdownTable, ms, ratio, summarize, type Summary } from './stats';
+
+const settings = {
+  n: intFromEnv('BENCH_N', 20, 1),
+  warmup: intFromEnv('BENCH_WARMUP', 3),
+  burst: intFromEnv('BENCH_BURST', 50),
+  concurrency: intFromEnv('BENCH_CONCURRENCY', 10),
+  deadlineMs: intFromEnv('BENCH_DEADLINE_S', 420) * 1000,
+  devServerArgs: (process.env.BENCH_DEV_SERVER_ARGS ?? '').split(/\s+/).filter(Boolean),
+};
+/** Simulator latency per downstream call, in ms. */
+const LATENCIES = [0, 20] as const;
+const DOC = join(ROOT, 'docs', 'benchmarks.md');
+
+const log = (message: string) => process.stderr.write(`[bench] ${message}\n`);
+
+interface Burst {
+  label: string;
+  count: number;
+  wallMs: number;
+  latency: Summary;
+}
+
+async function main(): Promise<void> {
+  const startedAt = Date.now();
+  const deadline = startedAt + settings.deadlineMs;
+  const checkDeadline = () => {
+    if (Date.now() > deadline) throw new Error(`global deadline of ${settings.deadlineMs / 1000} s passed (BENCH_DEADLINE_S); lower BENCH_N`);
+  };
+  // SDK and core chatter at ERROR only; signals are ours to handle (the runtime would only stop the workers).
+  Runtime.install({ logger: new DefaultLogger('ERROR'), telemetryOptions: { logging: { filter: { core: 'ERROR', other: 'ERROR' } } }, shutdownSignals: [] });
+
+  log(`settings ${JSON.stringify(settings)}; starting the environment`);
+  const env = await startEnvironment({ log, devServerArgs: settings.devServerArgs });
+  const abort = (why: string, code: number) => {
+    log(`${why}: stopping everything`);
+    const force = setTimeout(() => process.exit(code), 30_000);
+    void env.stop().finally(() => {
+      clearTimeout(force);
+      process.exit(code);
+    });
+  };
+  process.once('SIGINT', () => abort('SIGINT', 130));
+  process.once('SIGTERM', () => abort('SIGTERM', 143));
+  // Whatever hangs, nothing outlives the deadline by more than a minute.
+  const watchdog = setTimeout(() => abort('watchdog: the deadline passed long ago', 2), settings.deadlineMs + 60_000 - (Date.now() - startedAt));
+
+  try {
+    const bench = await createBench(env, 'bench-customer');
+    const samples = new Samples();
+    const dispatch = new Map<number, Summary>();
+    for (const latencyMs of LATENCIES) {
+      await setLatency(env, latencyMs);
+      await rounds(bench, latencyMs, settings.warmup, undefined, checkDeadline);
+      await rounds(bench, latencyMs, settings.n, samples, checkDeadline);
+      // Sampled right after the rounds, while the server is in the same state the measurements saw.
+      dispatch.set(latencyMs, summarize(await bench.dispatchDelays()));
+    }
+    await setLatency(env, 0);
+    const bursts = [
+      await burst('edge sync POST → 201', () => bench.postOrder().then((r) => check(r.status === 201 && r.body.status === 'completed', 'burst POST', r))),
+      await burst('direct: 4 downstream calls', () => bench.directOrder()),
+    ];
+    const report = renderReport(samples, bench, dispatch, bursts, startedAt);
+    process.stdout.write(`\n${report.tables}\n`);
+    writeFileSync(DOC, report.document);
+    log(`wrote ${DOC}`);
+  } finally {
+    await env.stop();
+    clearTimeout(watchdog);
+  }
+}
+
+/**
+ * `count` rounds of every scenario, in a new random order each round: what a scenario leaves behind
+ * (a rate limiter's spent or refilled tokens, a warm cache) must not always land on the same successor.
+ */
+async function rounds(bench: Bench, latencyMs: number, count: number, samples: Samples | undefined, checkDeadline: () => void): Promise<void> {
+  const time = async <T>(row: RowId, fn: () => Promise<T>): Promise<T> => {
+    const t0 = performance.now();
+    const value = await fn();
+    samples?.add(row, latencyMs, performance.now() - t0);
+    return value;
+  };
+  const what = samples ? 'measured' : 'warm-up';
+  for (let round = 0; round < count; round++) {
+    checkDeadline();
+    if (round % 5 === 0) log(`latency ${latencyMs} ms: ${what} round ${round + 1}/${count}`);
+    for (const scenario of shuffled(bench.scenarios)) await scenario.run(time, latencyMs);
+  }
+}
+
+/** Fisher–Yates on a copy. */
+function shuffled<T>(items: readonly T[]): T[] {
+  const copy = [...items];
+  for (let i = copy.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [copy[i], copy[j]] = [copy[j]!, copy[i]!];
+  }
+  return copy;
+}
+
+/** `settings.burst` calls, `settings.concurrency` at a time: throughput of the whole system on this machine. */
+async function burst(label: string, call: () => Promise<void>): Promise<Burst> {
+  const latencies: number[] = [];
+  let next = 0;
+  const t0 = performance.now();
+  const lane = async () => {
+    while (next < settings.burst) {
+      next += 1;
+      const t = performance.now();
+      await call();
+      latencies.push(performance.now() - t);
+    }
+  };
+  await Promise.all(Array.from({ length: settings.concurrency }, lane));
+  return { label, count: settings.burst, wallMs: performance.now() - t0, latency: summarize(latencies) };
+}
+
+async function setLatency(env: BenchEnvironment, latencyMs: number): Promise<void> {
+  await Promise.all((Object.keys(SIM_NAMES) as SimName[]).map((sim) => env.setFaults(sim, latencyRules(latencyMs))));
+}
+
+function renderReport(samples: Samples, bench: Bench, dispatch: Map<number, Summary>, bursts: Burst[], startedAt: number): { tables: string; document: string } {
+  const s = (row: RowId, latencyMs: number) => samples.summary(row, latencyMs);
+  const at = (l: number) => `@${l}ms`;
+
+  const latencyTable = markdownTable(
+    ['scenario (ms per saga, sequential)', ...LATENCIES.flatMap((l) => [`p50 ${at(l)}`, `p99 ${at(l)}`, `mean ${at(l)}`])],
+    (Object.keys(ROWS) as RowId[]).map((row) => [ROWS[row], ...LATENCIES.flatMap((l) => [ms(s(row, l)?.p50), ms(s(row, l)?.p99), ms(s(row, l)?.mean)])]),
+  );
+
+  const ratios: [string, RowId, RowId][] = [
+    ['edge sync / direct', 'edgeSync', 'direct'],
+    ['edge sync / SDK start + result', 'edgeSync', 'sdk'],
+    ['(b) update-with-start / (a)', 'mechB', 'mechA'],
+    ['(c) eager start / (a)', 'mechC', 'mechA'],
+    ['(c0) native, not eager / (a)', 'mechC0', 'mechA'],
+    ['(c) eager / (c0) same connection, not eager', 'mechC', 'mechC0'],
+    ['edge GET completed / SDK result()', 'getCompleted', 'resultCompleted'],
+    ['edge GET running / SDK query', 'getRunning', 'queryRunning'],
+    ['respond-async 202 / edge sync 201', 'edgeAsync', 'edgeSync'],
+    ['webhook POST / SDK signal', 'webhookSignal', 'signalRunning'],
+  ];
+  const ratioTable = markdownTable(
+    ['ratio', ...LATENCIES.flatMap((l) => [`p50 ${at(l)}`, `mean ${at(l)}`])],
+    ratios.map(([label, a, b]) => [label, ...LATENCIES.flatMap((l) => [ratio(s(a, l)?.p50, s(b, l)?.p50), ratio(s(a, l)?.mean, s(b, l)?.mean)])]),
+  );
+
+  const burstTable = markdownTable(
+    [`burst @0ms: ${settings.burst} calls, ${settings.concurrency} concurrent`, 'wall s', 'sagas/s', 'p50 ms', 'p99 ms'],
+    bursts.map((b) => [b.label, (b.wallMs / 1000).toFixed(2), (b.count / (b.wallMs / 1000)).toFixed(1), ms(b.latency.p50), ms(b.latency.p99)]),
+  );
+
+  const findings = LATENCIES.map((l) => {
+    const eager = bench.eager.get(l) ?? { requested: 0, started: 0 };
+    const mechanisms = (['mechA', 'mechB', 'mechC'] as const).map((row) => ({ row, p50: s(row, l)?.p50 ?? NaN }));
+    const fastest = mechanisms.reduce((best, m) => (m.p50 < best.p50 ? m : best));
+    const a = mechanisms[0]!.p50;
+    const d = dispatch.get(l);
+    return (
+      `- @${l}ms: fastest sync mechanism by p50 is ${ROWS[fastest.row]} at ${ms(fastest.p50)} ms vs ${ms(a)} ms for (a) ` +
+      `(${(a - fastest.p50).toFixed(1)} ms less, ${ratio(fastest.p50, a)}). ` +
+      `Eager start: the server answered ${eager.started} of ${eager.requested} eager requests (warm-up included) with an eager workflow task. ` +
+      `Task dispatch (scheduled → handed to a worker) in a saga sampled after the rounds: mean ${ms(d?.mean)} ms, max ${ms(d?.p99)} ms over ${d?.n ?? 0} tasks.`
+    );
+  }).join('\n');
+
+  const tables = [latencyTable, ratioTable, burstTable, findings].join('\n\n');
+  const command = `${Object.entries(process.env)
+    .filter(([k]) => k.startsWith('BENCH_'))
+    .map(([k, v = '']) => `${k}=${/[\s'"]/.test(v) ? `'${v}'` : v} `)
+    .join('')}npm run bench`;
+  const document = `# Benchmarks
+
+Generated by \`${command}\` (bench/run.ts) on ${new Date(startedAt).toISOString()}, in ${((Date.now() - startedAt) / 1000).toFixed(0)} s.
+Rerun it to refresh this file; it overwrites it.
+
+| machine | |
+|:--|:--|
+| nproc | ${availableParallelism()} (${cpus()[0]?.model ?? 'unknown CPU'}) |
+| OS | ${platform()} ${release()} ${arch()} |
+| Node.js | ${process.version} |
+| Temporal CLI | ${temporalVersion()} |
+| commit | ${gitDescribe()} |
+| extra dev server args | ${settings.devServerArgs.length ? `\`${settings.devServerArgs.join(' ')}\`` : 'none'} |
+
+Everything runs on this one machine, on 127.0.0.1: an in-memory Temporal dev server (eager workflow
+start enabled), the three simulators as processes, in-process workers and the API. Simulator latency
+is added to every downstream call (four per order). Each scenario had ${settings.warmup} warm-up rounds, then
+${settings.n} measured rounds, one call at a time; the scenarios run in a new random order each round. With
+fewer than 100 samples, p99 is the maximum.
+
+## Latency
+
+${latencyTable}
+
+## Ratios
+
+${ratioTable}
+
+## Throughput
+
+${burstTable}
+
+## Findings
+
+${findings}
+
+## What the rows are
+
+- **direct**: legacy createOrder → payments charge → fulfilment grant → legacy completeOrder with
+  the project's clients (src/clients), each with its own Idempotency-Key: a synchronous proxy with
+  no durability.
+- **edge sync**: \`POST /v1/orders\` with a new Idempotency-Key, no \`Prefer\`, answered 201.
+- **SDK start + result**: \`client.workflow.start('orderSaga')\` and \`handle.result()\`, the same start
+  request the edge sends, without Express and HTTP.
+- **(a)** the edge's round trips today: start, describe (memo check), long-poll result.
+  **(b)** \`executeUpdateWithStart(attach, { waitForOutcome: true })\`. **(c)** start with
+  \`requestEagerStart\` on a Client over the orders worker's NativeConnection, then result; **(c0)**
+  the same client without eager start, to separate the connection from the eager start.
+- **respond-async**: \`POST\` with \`Prefer: respond-async\` until its 202 (the saga is then awaited untimed).
+- **GET completed / running** against the bare SDK call the edge makes for it: \`result()\` of a
+  closed saga, \`query(orderStatus)\` of one held in grantAccess (fault rule on that call only).
+- **webhook POST**: a payment event signed as the provider signs it (\`Stripe-Signature\`), verified
+  with the \`stripe\` library and signalled to a saga held in grantAccess, until the 200 the
+  provider waits for; against the bare \`signal()\` it makes.
+
+## Reading the numbers
+
+A saga is nine task dispatches (five workflow tasks, four activity tasks) plus its four
+downstream calls, so per-dispatch cost dominates the Temporal rows. The dev server runs one history
+shard whose transfer-queue reader is rate-limited by \`history.transferProcessorMaxPollRPS\` (server
+default 20 per second): once its burst is spent, each dispatch waits for the next read, up to 50 ms,
+and a saga takes ~450 ms whatever the downstreams do. \`npm start\`, the tests and this benchmark
+raise it to 1000 (scripts/lib/dev-server.ts); the "task dispatch" figure under Findings shows what
+was in force. To see the stock limit, run
+\`BENCH_DEV_SERVER_ARGS='--dynamic-config-value history.transferProcessorMaxPollRPS=20' npm run bench\`.
+`;
+  return { tables, document };
+}
+
+function temporalVersion(): string {
+  return execFileSync(TEMPORAL_CLI, ['--version'], { encoding: 'utf8' }).trim();
+}
+
+function gitDescribe(): string {
+  try {
+    return execFileSync('git', ['describe', '--always', '--dirty'], { cwd: ROOT, encoding: 'utf8' }).trim();
+  } catch {
+    return 'unknown';
+  }
+}
+
+function intFromEnv(name: string, fallback: number, min = 0): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min) throw new Error(`${name} must be an integer ≥ ${min}, got "${raw}"`);
+  return value;
+}
+
+main()
+  .catch((err: unknown) => {
+    log(`failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    process.exitCode = 1;
+  })
+  .finally(() => {
+    // Everything is closed by now; should some handle still hold the event loop, do not wait on it.
+    setTimeout(() => {
+      log('a handle kept the process alive after teardown; exiting anyway');
+      process.exit();
+    }, 10_000).unref();
+  });

@@ -1,0 +1,124 @@
+/**
+ * Webhook receivers. The payment provider's (Stripe-style `Stripe-Signature`) is verified with the
+ * `stripe` package over the raw body; partners' (Standard Webhooks) with the `standardwebhooks`
+ * package, per-source secrets. Every configured secret is tried, so a rotation has no flag day.
+ * A bad or expired signature is refused and nothing reaches a workflow. Mounted before the JSON
+ * body parser and the JWT check: the signature is the authentication.
+ */
+import express, { Router, type Request } from 'express';
+import Stripe from 'stripe';
+import { Webhook, WebhookVerificationError } from 'standardwebhooks';
+import { z } from 'zod';
+import type { Client } from '@temporalio/client';
+import type { Logger } from '../../logger';
+import { HttpProblem } from '../problem';
+import { EventNotRecorded, deliverWebhookEvent, type IntakeResult } from '../webhook-intake';
+
+export interface WebhookOptions {
+  client: Client;
+  taskQueue: string;
+  paymentSecrets: string[];
+  standardSecrets: Record<string, string[]>;
+  toleranceSeconds: number;
+  bodyLimit: string;
+  logger: Logger;
+}
+
+/** The part of a payment event we use, parsed like any other foreign input. */
+const PaymentEvent = z.object({
+  id: z.string().min(1),
+  type: z.string(),
+  data: z.object({
+    object: z.object({
+      id: z.string(),
+      metadata: z.object({ reference: z.string().min(1) }),
+      failure_message: z.string().nullish(),
+    }),
+  }),
+});
+
+/** Standard Webhooks payloads from partners name our reference in `data.reference`. */
+const PartnerEvent = z.object({ type: z.string(), data: z.object({ reference: z.string().min(1) }).loose() });
+
+const stripe = new Stripe('sk_unused_for_verification_only');
+
+/** Hands the event to Temporal; if that fails, a 503 makes the provider retry (never a 2xx for a lost event). */
+async function recordOr503(logger: Logger, deliver: () => Promise<IntakeResult>): Promise<IntakeResult> {
+  try {
+    return await deliver();
+  } catch (err) {
+    if (!(err instanceof EventNotRecorded)) throw err;
+    logger.warn({ err }, 'webhook event not recorded; asking the sender to retry');
+    throw new HttpProblem(503, 'event-not-recorded', 'Event not recorded', 'The event could not be recorded right now; nothing was lost on our side. Retry later.', {}, { 'Retry-After': '5' });
+  }
+}
+
+function invalidSignature(detail: string): HttpProblem {
+  return new HttpProblem(400, 'invalid-webhook-signature', 'Invalid webhook signature', detail);
+}
+
+export function webhookRoutes(options: WebhookOptions): Router {
+  const router = Router();
+  const raw = express.raw({ type: '*/*', limit: options.bodyLimit });
+  const rawBody = (req: Request) => (Buffer.isBuffer(req.body) ? req.body.toString('utf8') : '');
+
+  if (options.paymentSecrets.length > 0) {
+    router.post('/v1/webhooks/payments', raw, async (req, res) => {
+      const signature = req.get('stripe-signature');
+      if (!signature) throw invalidSignature('Missing Stripe-Signature header.');
+      const payload = rawBody(req);
+      let verified: unknown;
+      for (const secret of options.paymentSecrets) {
+        try {
+          verified = stripe.webhooks.constructEvent(payload, signature, secret, options.toleranceSeconds);
+          break;
+        } catch {
+          // try the next secret (rotation)
+        }
+      }
+      if (!verified) throw invalidSignature('The signature does not match any current secret, or its timestamp is outside the tolerance.');
+      const event = PaymentEvent.safeParse(verified);
+      if (!event.success) throw new HttpProblem(400, 'invalid-webhook-payload', 'Unusable webhook event', 'The event does not have the fields we route by.');
+      const { id, type, data } = event.data;
+      const result = await recordOr503(options.logger, () =>
+        deliverWebhookEvent(options.client, options.taskQueue, data.object.metadata.reference, {
+          source: 'payments',
+          eventId: id,
+          type,
+          receivedAt: new Date().toISOString(),
+          objectId: data.object.id,
+          reason: data.object.failure_message ?? undefined,
+        }),
+      );
+      options.logger.info({ eventId: id, type, result }, 'payment webhook recorded');
+      res.status(200).json({ received: true, result });
+    });
+  }
+
+  router.post('/v1/webhooks/:source', raw, async (req, res) => {
+    const source = String(req.params.source);
+    const secrets = options.standardSecrets[source];
+    if (!secrets?.length) throw new HttpProblem(404, 'unknown-webhook-source', 'Unknown webhook source', `No webhook source named ${source} is configured.`);
+    const payload = rawBody(req);
+    const headers = { 'webhook-id': req.get('webhook-id') ?? '', 'webhook-timestamp': req.get('webhook-timestamp') ?? '', 'webhook-signature': req.get('webhook-signature') ?? '' };
+    let verified: unknown;
+    for (const secret of secrets) {
+      try {
+        verified = new Webhook(secret).verify(payload, headers);
+        break;
+      } catch (err) {
+        if (!(err instanceof WebhookVerificationError)) throw err;
+      }
+    }
+    if (!verified) throw invalidSignature('The Standard Webhooks signature does not match any current secret, or its timestamp is too old.');
+    const event = PartnerEvent.safeParse(verified);
+    if (!event.success) throw new HttpProblem(400, 'invalid-webhook-payload', 'Unusable webhook event', 'Expected {"type": …, "data": {"reference": …}}.');
+    const result = await recordOr503(options.logger, () =>
+      deliverWebhookEvent(options.client, options.taskQueue, event.data.data.reference, { source, eventId: headers['webhook-id'], type: event.data.type, receivedAt: new Date().toISOString() }),
+    );
+    options.logger.info({ source, eventId: headers['webhook-id'], type: event.data.type, result }, 'partner webhook recorded');
+    res.status(200).json({ received: true, result });
+  });
+
+  return router;
+}

@@ -1,0 +1,58 @@
+/**
+ * Hands a verified webhook event to Temporal, durably, before the provider gets its 2xx: a signal
+ * to the saga its reference names (the saga drops duplicates and ignores out-of-order events), or,
+ * when that saga has finished or never existed, a small record workflow whose ID is the event's,
+ * so late events are acknowledged and kept for support. If Temporal cannot take it, the caller
+ * answers 5xx and the provider retries: a 2xx is never sent for an event that was not recorded.
+ */
+import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { LATE_EVENT_WORKFLOW, SAGA_ID_PREFIXES, lateEventWorkflowId, searchAttributes, webhookEventSignal, type WebhookEvent } from '../contracts/transaction';
+
+export type IntakeResult = 'signalled' | 'recorded-late' | 'duplicate-late';
+
+/** Providers time out in seconds; better a quick 503 (they retry) than a late 2xx nobody hears. */
+const RECORD_DEADLINE_MS = 3_000;
+
+export class EventNotRecorded extends Error {
+  override readonly name = 'EventNotRecorded';
+}
+
+/** Records the event in Temporal within the deadline, or throws EventNotRecorded. */
+export async function deliverWebhookEvent(client: Client, taskQueue: string, target: string, event: WebhookEvent): Promise<IntakeResult> {
+  try {
+    return await client.withDeadline(Date.now() + RECORD_DEADLINE_MS, () => record(client, taskQueue, target, event));
+  } catch (err) {
+    if (err instanceof EventNotRecorded) throw err;
+    throw new EventNotRecorded(`event ${event.eventId} not recorded: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+async function record(client: Client, taskQueue: string, target: string, event: WebhookEvent): Promise<IntakeResult> {
+  if (SAGA_ID_PREFIXES.some((p) => target.startsWith(p))) {
+    try {
+      await client.workflow.getHandle(target).signal(webhookEventSignal, event);
+      return 'signalled';
+    } catch (err) {
+      if (!(err instanceof WorkflowNotFoundError)) throw err;
+    }
+  }
+  try {
+    await client.workflow.start(LATE_EVENT_WORKFLOW, {
+      taskQueue,
+      workflowId: lateEventWorkflowId(event.source, event.eventId),
+      args: [{ ...event, target }],
+      workflowIdReusePolicy: 'REJECT_DUPLICATE',
+      typedSearchAttributes: customerOf(target) ? [{ key: searchAttributes.customerId, value: customerOf(target)! }] : [],
+    });
+    return 'recorded-late';
+  } catch (err) {
+    if (err instanceof WorkflowExecutionAlreadyStartedError) return 'duplicate-late';
+    throw err;
+  }
+}
+
+/** `order:<customer>:<key>` → the customer, so late events show up in "everything for customer X". */
+function customerOf(target: string): string | undefined {
+  const part = /^(?:order|refund):([^:]+):/.exec(target)?.[1];
+  return part ? decodeURIComponent(part) : undefined;
+}

@@ -1,0 +1,183 @@
+/**
+ * Webhook intake end to end: the payments simulator charges asynchronously and delivers signed,
+ * retried webhooks to the real API; events are verified, routed to the saga, deduplicated, and
+ * never lost. Test signatures come from the providers' own libraries (stripe, standardwebhooks).
+ */
+import Stripe from 'stripe';
+import { Webhook } from 'standardwebhooks';
+import { lateEventWorkflowId, orderWorkflowId } from '../../src/contracts/order';
+import { eventually } from '../support/eventually';
+import { testEnv } from '../support/env';
+import { ORDER_BODY, PAYMENTS_WEBHOOK_SECRETS, STANDARD_WEBHOOK_SECRETS, getOrder, json, newCustomer, postOrder, startStack, type Json, type Stack } from '../support/stack';
+
+let stack: Stack;
+beforeAll(async () => {
+  stack = await startStack({ PAYMENT_CONFIRMATION_TIMEOUT_S: '4' });
+});
+afterAll(async () => {
+  await stack?.stop();
+});
+
+const stripe = new Stripe('sk_test_unused');
+const paymentsSim = () => testEnv().paymentsUrl;
+const pay = (token: string) => ({ ...ORDER_BODY, paymentMethod: { token } });
+
+/** POSTs a payment event to the API, signed like the provider would (or with another secret / time). */
+async function postPaymentEvent(event: Json, { secret = PAYMENTS_WEBHOOK_SECRETS[0]!, timestamp }: { secret?: string; timestamp?: number } = {}) {
+  const payload = JSON.stringify(event);
+  const header = stripe.webhooks.generateTestHeaderString({ payload, secret, timestamp });
+  return fetch(`${stack.url}/v1/webhooks/payments`, { method: 'POST', headers: { 'content-type': 'application/json', 'stripe-signature': header }, body: payload });
+}
+
+function paymentEvent(id: string, type: string, chargeId: string, reference: string): Json {
+  return { id, object: 'event', type, created: Math.floor(Date.now() / 1000), data: { object: { id: chargeId, object: 'charge', metadata: { reference } } } };
+}
+
+/** Asks the simulator to deliver (and retry) an event about a charge, as the provider would. */
+async function simSend(chargeId: string, type: string, eventId?: string) {
+  const res = await fetch(`${paymentsSim()}/_sim/webhooks/send`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ chargeId, type, eventId }) });
+  expect(res.status).toBe(202);
+}
+
+async function chargeOf(id: string): Promise<string> {
+  return eventually(async () => (await stack.sims.ledger('payments', id)).find((e) => e.op === 'charge')?.ref);
+}
+
+async function statusOf(customer: string, key: string): Promise<Json> {
+  return json(await getOrder(stack, customer, key));
+}
+
+test('an asynchronous payment completes the order when its signed webhook arrives', async () => {
+  const customer = newCustomer();
+  await stack.receiveWebhooksFor(customer);
+  const res = await postOrder(stack, customer, 'async', pay('tok_async'));
+  expect(res.status).toBe(201);
+  const body = await json(res);
+  expect(body.events).toEqual([expect.objectContaining({ source: 'payments', type: 'payment.succeeded', effect: 'applied' })]);
+  const deliveries = (await json(await fetch(`${paymentsSim()}/_sim/webhooks/deliveries?reference=${encodeURIComponent(body.transactionId)}`))).deliveries;
+  expect(deliveries.map((d: { status: number }) => d.status)).toEqual([200]);
+});
+
+test('an asynchronous decline compensates the order', async () => {
+  const customer = newCustomer();
+  await stack.receiveWebhooksFor(customer);
+  const res = await postOrder(stack, customer, 'async-declined', pay('tok_asyncDeclined'));
+  expect(res.status).toBe(422);
+  expect(await json(res)).toMatchObject({ reason: 'PaymentDeclined', failedStep: 'chargePayment', sagaStatus: 'compensated' });
+  expect((await stack.sims.ledger('legacy', orderWorkflowId(customer, 'async-declined'))).map((e) => e.op)).toEqual(['create', 'cancel']);
+});
+
+test('an event that arrives before the saga waits for it (early) is kept and used', async () => {
+  const customer = newCustomer();
+  await stack.receiveWebhooksFor(customer);
+  const res = await postOrder(stack, customer, 'early', pay('tok_asyncEarly'));
+  expect(res.status).toBe(201);
+  expect((await json(res)).events[0]).toMatchObject({ type: 'payment.succeeded', effect: 'applied' });
+});
+
+test('a duplicate delivery has no effect, and a late payment.failed after success never un-charges', async () => {
+  const customer = newCustomer();
+  await stack.receiveWebhooksFor(customer);
+  const id = orderWorkflowId(customer, 'dup');
+  // Hold the saga after the charge so that the second event finds it still running.
+  const release = await stack.sims.fault('fulfilment', { idempotencyKey: `${id}/grantAccess`, latencyMs: 1_500, times: 1 });
+  expect((await postOrder(stack, customer, 'dup', pay('tok_asyncSilent'), { prefer: 'respond-async' })).status).toBe(202);
+  const chargeId = await chargeOf(id);
+  await simSend(chargeId, 'payment.succeeded', 'evt_dup_1');
+  await simSend(chargeId, 'payment.succeeded', 'evt_dup_1');
+  await eventually(async () => ((await statusOf(customer, 'dup')).steps?.find((s: Json) => s.name === 'grantAccess')?.state === 'running' ? true : undefined));
+  await simSend(chargeId, 'payment.failed', 'evt_late_fail');
+  await release();
+
+  const done = await eventually(async () => {
+    const s = await statusOf(customer, 'dup');
+    return s.status === 'completed' ? s : undefined;
+  });
+  expect(done.events).toEqual([
+    expect.objectContaining({ eventId: 'evt_dup_1', type: 'payment.succeeded', effect: 'applied' }),
+    expect.objectContaining({ eventId: 'evt_late_fail', type: 'payment.failed', effect: 'ignored: the payment already succeeded' }),
+  ]);
+  expect((await stack.sims.ledger('payments', id)).map((e) => e.op)).toEqual(['charge']);
+});
+
+test('an event for a finished order is acknowledged and recorded, once', async () => {
+  const customer = newCustomer();
+  expect((await postOrder(stack, customer, 'finished')).status).toBe(201);
+  const id = orderWorkflowId(customer, 'finished');
+  const chargeId = await chargeOf(id);
+  const first = await postPaymentEvent(paymentEvent('evt_after_the_fact', 'payment.failed', chargeId, id));
+  expect(first.status).toBe(200);
+  expect(await json(first)).toMatchObject({ received: true, result: 'recorded-late' });
+  const again = await postPaymentEvent(paymentEvent('evt_after_the_fact', 'payment.failed', chargeId, id));
+  expect(await json(again)).toMatchObject({ result: 'duplicate-late' });
+  const record = await stack.client.workflow.getHandle(lateEventWorkflowId('payments', 'evt_after_the_fact')).result();
+  expect(record).toMatchObject({ target: id, type: 'payment.failed', objectId: chargeId });
+  expect((await statusOf(customer, 'finished')).status).toBe('completed');
+});
+
+describe('signatures', () => {
+  async function waitingSaga(key: string) {
+    const customer = newCustomer();
+    expect((await postOrder(stack, customer, key, pay('tok_asyncSilent'), { prefer: 'respond-async' })).status).toBe(202);
+    const id = orderWorkflowId(customer, key);
+    return { customer, id, chargeId: await chargeOf(id) };
+  }
+
+  test('a forged or expired signature is refused and nothing reaches the saga', async () => {
+    const { customer, id, chargeId } = await waitingSaga('forged');
+    const forged = await postPaymentEvent(paymentEvent('evt_forged', 'payment.succeeded', chargeId, id), { secret: 'whsec_attacker' });
+    expect(forged.status).toBe(400);
+    expect((await json(forged)).type).toBe('urn:saga-coordinator:problem:invalid-webhook-signature');
+    const expired = await postPaymentEvent(paymentEvent('evt_old', 'payment.succeeded', chargeId, id), { timestamp: Math.floor(Date.now() / 1000) - 301 });
+    expect(expired.status).toBe(400);
+    const unsigned = await fetch(`${stack.url}/v1/webhooks/payments`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    expect(unsigned.status).toBe(400);
+    const status = await statusOf(customer, 'forged');
+    expect(status.events).toBeUndefined();
+    expect(status.status).toBe('running');
+  });
+
+  test('during a rotation an event signed with the previous secret is accepted', async () => {
+    const { customer, id, chargeId } = await waitingSaga('rotated');
+    const res = await postPaymentEvent(paymentEvent('evt_rotated', 'payment.succeeded', chargeId, id), { secret: PAYMENTS_WEBHOOK_SECRETS[1] });
+    expect(res.status).toBe(200);
+    const done = await eventually(async () => {
+      const s = await statusOf(customer, 'rotated');
+      return s.status === 'completed' ? s : undefined;
+    });
+    expect(done.events[0]).toMatchObject({ eventId: 'evt_rotated', effect: 'applied' });
+  });
+
+  test('Standard Webhooks from a partner are verified per source and recorded on the saga', async () => {
+    const { customer, id } = await waitingSaga('partner');
+    const webhook = new Webhook(STANDARD_WEBHOOK_SECRETS[0]!);
+    const send = async (msgId: string, hook: Webhook, source = 'fulfilment') => {
+      const payload = JSON.stringify({ type: 'enrollment.reviewed', data: { reference: id } });
+      const at = new Date();
+      return fetch(`${stack.url}/v1/webhooks/${source}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'webhook-id': msgId, 'webhook-timestamp': String(Math.floor(at.getTime() / 1000)), 'webhook-signature': hook.sign(msgId, at, payload) },
+        body: payload,
+      });
+    };
+    expect((await send('msg_1', webhook)).status).toBe(200);
+    expect((await send('msg_1', webhook)).status).toBe(200); // a redelivery
+    expect((await send('msg_2', new Webhook(`whsec_${Buffer.from('not-the-partner-key-at-all!!!!!!').toString('base64')}`))).status).toBe(400);
+    expect((await send('msg_3', webhook, 'nobody')).status).toBe(404);
+    const status = await eventually(async () => {
+      const s = await statusOf(customer, 'partner');
+      return s.events?.length ? s : undefined;
+    });
+    expect(status.events).toEqual([expect.objectContaining({ source: 'fulfilment', eventId: 'msg_1', type: 'enrollment.reviewed', effect: 'recorded' })]);
+  });
+});
+
+test('with no payment outcome in time, the pending charge is cancelled and the order compensated', async () => {
+  const customer = newCustomer();
+  const res = await postOrder(stack, customer, 'silent', pay('tok_asyncSilent'));
+  expect(res.status).toBe(422);
+  expect(await json(res)).toMatchObject({ reason: 'PaymentTimedOut', sagaStatus: 'compensated' });
+  const id = orderWorkflowId(customer, 'silent');
+  expect((await stack.sims.ledger('payments', id)).map((e) => e.op)).toEqual(['charge', 'cancel']);
+  expect((await stack.sims.ledger('legacy', id)).map((e) => e.op)).toEqual(['create', 'cancel']);
+});
