@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# npm run test:browser: the Web UI walk-through in headless Chromium (test/browser/). Installs Debian's
+# chromium when missing (playwright-core never downloads a browser) and the npm packages and Temporal
+# binaries, then runs the test, which starts and stops everything it needs on free ports.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+command -v chromium >/dev/null || (apt-get update && apt-get install -y --no-install-recommends chromium)
+bash scripts/ensure-deps.sh
+npx --no-install jest -c jest.browser.config.js "$@"
