@@ -4,14 +4,27 @@
  * request → 409, of a finished one → the original answer with `Idempotent-Replayed: true`;
  * otherwise wait up to min(wait, cap) → 201 with the result, 422 problem for a failed saga, or 202.
  */
+import { randomUUID } from 'node:crypto';
 import type { Request, Response } from 'express';
 import type { SearchAttributePair } from '@temporalio/common';
 import type { TransactionRequest, TransactionStatus } from '../contracts/transaction';
-import { preferencesOf } from './http-semantics';
+import { fingerprint, preferencesOf } from './http-semantics';
 import { HttpProblem, sendProblem } from './problem';
 import type { Outcome, SagaKind, Transactions } from './transactions';
 
 const RETRY_AFTER_SECONDS = '1';
+
+/** The envelope every saga input starts with: who asked, with which key and body, and when. */
+export function transactionRequest(res: Response, customerId: string, idempotencyKey: string, body: unknown): TransactionRequest {
+  return {
+    customerId,
+    idempotencyKey,
+    fingerprint: fingerprint(body),
+    startToken: randomUUID(),
+    requestId: res.locals.requestId as string,
+    receivedAt: new Date().toISOString(),
+  };
+}
 
 export interface Command<S extends TransactionStatus> {
   kind: SagaKind<S>;

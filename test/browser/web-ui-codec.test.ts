@@ -17,7 +17,7 @@ import { signAccessToken } from '../../src/api/middleware/auth';
 import { loadConfig } from '../../src/config';
 import { orderWorkflowId } from '../../src/contracts/order';
 import { eventually } from '../support/eventually';
-import { freePort } from '../support/ports';
+import { supervisorEnv } from '../support/ports';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 // No sandbox (we may run as root), and nothing that phones home: this machine's network is closed.
@@ -40,25 +40,12 @@ interface System {
 /** `npm start`'s supervisor with a clean environment: its own data dir and ports, a JWT secret the test signs with. */
 async function startSystem(jwtSecret: string): Promise<System> {
   const dataDir = mkdtempSync(join(tmpdir(), 'saga-browser-'));
-  const [temporal, ui, api, legacy, payments, fulfilment] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort(), freePort()]);
-  const env = {
-    PATH: process.env.PATH,
-    HOME: process.env.HOME,
-    SAGA_DATA_DIR: dataDir,
-    TEMPORAL_PORT: String(temporal),
-    TEMPORAL_UI_PORT: String(ui),
-    PORT: String(api),
-    LEGACY_PORT: String(legacy),
-    PAYMENTS_PORT: String(payments),
-    FULFILMENT_PORT: String(fulfilment),
-    JWT_SECRET: jwtSecret,
-    LOG_LEVEL: 'warn',
-  };
+  const env = { PATH: process.env.PATH, HOME: process.env.HOME, ...(await supervisorEnv(dataDir)), JWT_SECRET: jwtSecret };
   let output = '';
   const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts', 'start.ts')], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   child.stdout!.on('data', (c: Buffer) => (output += c.toString()));
   child.stderr!.on('data', (c: Buffer) => (output += c.toString()));
-  const system = { child, output: () => output, api: `http://127.0.0.1:${api}`, ui: `http://127.0.0.1:${ui}`, temporal: `127.0.0.1:${temporal}`, dataDir };
+  const system = { child, output: () => output, api: `http://127.0.0.1:${env.PORT}`, ui: `http://127.0.0.1:${env.TEMPORAL_UI_PORT}`, temporal: `127.0.0.1:${env.TEMPORAL_PORT}`, dataDir };
   try {
     await eventually(async () => {
       if (child.exitCode !== null) throw new Error(`npm start exited (${child.exitCode})`);

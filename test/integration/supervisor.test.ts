@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { ROOT } from '../../scripts/lib/local';
 import { stopProcess } from '../../scripts/lib/processes';
 import { eventually } from '../support/eventually';
-import { freePort } from '../support/ports';
+import { supervisorEnv } from '../support/ports';
 
 interface Run {
   child: ChildProcess;
@@ -41,19 +41,6 @@ function alive(pid: number): boolean {
   }
 }
 
-async function supervisorEnv(dataDir: string): Promise<Record<string, string>> {
-  const [temporal, ui, api, legacy, payments, fulfilment] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort(), freePort()]);
-  return {
-    SAGA_DATA_DIR: dataDir,
-    TEMPORAL_PORT: String(temporal),
-    TEMPORAL_UI_PORT: String(ui),
-    PORT: String(api),
-    LEGACY_PORT: String(legacy),
-    PAYMENTS_PORT: String(payments),
-    FULFILMENT_PORT: String(fulfilment),
-    LOG_LEVEL: 'warn',
-  };
-}
 
 let dataDir: string;
 beforeEach(() => {

@@ -11,3 +11,18 @@ export function freePort(): Promise<number> {
     server.on('error', reject);
   });
 }
+
+/** Environment for running `npm start`'s supervisor (scripts/start.ts) beside everything else: its own data dir and free ports. */
+export async function supervisorEnv(dataDir: string) {
+  const [temporal, ui, api, legacy, payments, fulfilment] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort(), freePort()]);
+  return {
+    SAGA_DATA_DIR: dataDir,
+    TEMPORAL_PORT: String(temporal),
+    TEMPORAL_UI_PORT: String(ui),
+    PORT: String(api),
+    LEGACY_PORT: String(legacy),
+    PAYMENTS_PORT: String(payments),
+    FULFILMENT_PORT: String(fulfilment),
+    LOG_LEVEL: 'warn',
+  };
+}

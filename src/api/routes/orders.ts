@@ -1,9 +1,8 @@
 /** Order commands and status: parse, hand to runCommand / the transactions, map. */
-import { randomUUID } from 'node:crypto';
 import { Router } from 'express';
 import { OrderStatus, PlaceOrder, orderWorkflowId, searchAttributes, type OrderSagaInput } from '../../contracts/order';
-import { runCommand, sendKeyRetention, statusView, type CommandContext } from '../commands';
-import { fingerprint, idempotencyKeyOf, parseBody, requireJson } from '../http-semantics';
+import { runCommand, sendKeyRetention, statusView, transactionRequest, type CommandContext } from '../commands';
+import { idempotencyKeyOf, parseBody, requireJson } from '../http-semantics';
 import { principalOf } from '../middleware/auth';
 import { HttpProblem } from '../problem';
 import type { SagaKind } from '../transactions';
@@ -35,16 +34,7 @@ export function orderRoutes(options: RouteOptions): Router {
     const idempotencyKey = idempotencyKeyOf(req);
     requireJson(req);
     const order = parseBody(PlaceOrder, req.body);
-    const input: OrderSagaInput = {
-      customerId,
-      idempotencyKey,
-      order,
-      paymentTimeoutSeconds: options.paymentTimeoutSeconds,
-      fingerprint: fingerprint(order),
-      startToken: randomUUID(),
-      requestId: res.locals.requestId as string,
-      receivedAt: new Date().toISOString(),
-    };
+    const input: OrderSagaInput = { ...transactionRequest(res, customerId, idempotencyKey, order), order, paymentTimeoutSeconds: options.paymentTimeoutSeconds };
     await runCommand(req, res, options, {
       kind: ORDER,
       workflowId: orderWorkflowId(customerId, idempotencyKey),

@@ -1,10 +1,9 @@
 /** Refund commands and status: one refund per completed order, with the same edge semantics as orders. */
-import { randomUUID } from 'node:crypto';
 import { Router } from 'express';
 import { orderWorkflowId, searchAttributes } from '../../contracts/order';
 import { RefundStatus, RequestRefund, refundWorkflowId, type RefundSagaInput } from '../../contracts/refund';
-import { runCommand, statusView } from '../commands';
-import { fingerprint, idempotencyKeyOf, parseBody, requireJson } from '../http-semantics';
+import { runCommand, statusView, transactionRequest } from '../commands';
+import { idempotencyKeyOf, parseBody, requireJson } from '../http-semantics';
 import { principalOf } from '../middleware/auth';
 import { HttpProblem } from '../problem';
 import type { SagaKind } from '../transactions';
@@ -32,15 +31,10 @@ export function refundRoutes(options: RouteOptions): Router {
       throw new HttpProblem(409, 'order-not-refundable', 'Order cannot be refunded', `Only a completed order can be refunded; this one is ${status}.`, { orderStatus: status }, { 'Content-Location': orderPath(orderKey) });
     }
     const input: RefundSagaInput = {
-      customerId,
-      idempotencyKey,
+      ...transactionRequest(res, customerId, idempotencyKey, { orderKey, ...body }),
       orderKey,
       orderWorkflowId: orderWorkflowId(customerId, orderKey),
       reason: body.reason,
-      fingerprint: fingerprint({ orderKey, ...body }),
-      startToken: randomUUID(),
-      requestId: res.locals.requestId as string,
-      receivedAt: new Date().toISOString(),
     };
     await runCommand(req, res, options, {
       kind: REFUND,
