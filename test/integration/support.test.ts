@@ -32,6 +32,7 @@ test('"charged but never got access": support finds the parked order, and an abo
   });
   expect(listed).toMatchObject({ transactionId: id, customerId: customer, orderKey: 'no-access', sagaStatus: 'needs_attention', failedStep: 'grantAccess' });
   const detail = await json(await admin(`/transactions/${encodeURIComponent(id)}`));
+  expect(detail.customerId).toBe(customer);
   expect(detail.parked).toMatchObject({ step: 'grantAccess', kind: 'step', error: { type: 'AccessRejected' } });
   expect((await json(await getOrder(stack, customer, 'no-access'))).status).toBe('needs_attention');
 
@@ -67,6 +68,8 @@ test('resetting a transaction that already charged replays every step with the s
   expect(runId).not.toBe(firstRun);
   const rerun = await stack.client.workflow.getHandle(id, runId).result();
   expect(rerun).toMatchObject({ status: 'completed' });
+  // Support sees the whole transaction, its result included.
+  expect(await json(await admin(`/transactions/${encodeURIComponent(id)}`))).toMatchObject({ status: 'completed', order: { total: { amount: '49.00' } } });
 
   const after = await Promise.all((['legacy', 'payments', 'fulfilment'] as const).map((s) => stack.sims.ledger(s, id)));
   expect(after).toEqual(before);

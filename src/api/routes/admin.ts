@@ -24,7 +24,8 @@ const ListQuery = z.object({
 const Decision = OperatorDecision.omit({ operator: true });
 const ResetRequest = z.strictObject({ reason: z.string().min(1).max(1000) });
 
-const ANY_SAGA = { workflowType: 'any', status: TransactionStatus };
+// Support sees any saga whole: keep the fields of its own result (order, refund) too.
+const ANY_SAGA = { workflowType: 'any', status: TransactionStatus.loose() };
 
 export function adminRoutes({ client, transactions }: { client: Client; transactions: Transactions }): Router {
   const router = Router();
