@@ -8,5 +8,7 @@ module.exports = {
   globalSetup: '<rootDir>/test/support/global-setup.ts',
   globalTeardown: '<rootDir>/test/support/global-teardown.ts',
   testTimeout: 60_000,
-  maxWorkers: 2,
+  // One file at a time: every file starts real processes (dev servers, supervisors, workers), and on
+  // two cores running them side by side mostly measures contention.
+  maxWorkers: 1,
 };

@@ -1,5 +1,5 @@
 /**
- * Prints a JWT the local API accepts: `npm run --silent token -- <customerId> [--role support] [--ttl 8h]`.
+ * Prints a JWT the local API accepts: `npm run --silent token -- <customerId> [--role support] [--region eu] [--ttl 8h]`.
  * Signed with the installation's secret (JWT_SECRET or .data/jwt-secret).
  */
 import { signAccessToken } from '../src/api/middleware/auth';
@@ -11,7 +11,7 @@ async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const customer = CustomerId.safeParse(args.find((a, i) => !a.startsWith('--') && !args[i - 1]?.startsWith('--')));
   if (!customer.success) {
-    console.error('usage: npm run --silent token -- <customerId> [--role support] [--ttl 8h]');
+    console.error('usage: npm run --silent token -- <customerId> [--role support] [--region eu] [--ttl 8h]');
     process.exit(2);
   }
   const option = (name: string) => {
@@ -25,6 +25,7 @@ async function main(): Promise<void> {
     audience: config.JWT_AUDIENCE,
     subject: customer.data,
     roles: option('role') ? [option('role')!] : [],
+    region: option('region'),
     ttl: option('ttl'),
   });
   process.stdout.write(`${token}\n`);

@@ -33,17 +33,32 @@ const payloadKeys = list.transform((entries, ctx): PayloadKey[] => {
   return keys;
 });
 
+/** `{"eu":"key-new,key-old"}`: credentials per region or tier, each list newest first. */
+const keysByRegion = z
+  .string()
+  .default('{}')
+  .transform((v, ctx) => {
+    try {
+      return JSON.parse(v) as unknown;
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'must be JSON, e.g. {"eu":"key-new,key-old"}' });
+      return z.NEVER;
+    }
+  })
+  .pipe(z.record(z.string().regex(/^[a-z0-9-]{1,32}$/), z.string().transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))));
+
 /** Per-downstream settings: where it is, its credentials (newest first), timeout, and its worker's limits. */
 function downstream<P extends string>(prefix: P, port: number) {
   return {
     [`${prefix}_URL`]: z.url().default(`http://127.0.0.1:${port}`),
     [`${prefix}_API_KEYS`]: list,
+    [`${prefix}_API_KEYS_BY_REGION`]: keysByRegion,
     [`${prefix}_TIMEOUT_MS`]: z.coerce.number().int().min(1).optional(),
     [`${prefix}_CONCURRENCY`]: z.coerce.number().int().min(1).default(20),
     [`${prefix}_RATE_PER_SECOND`]: z.coerce.number().positive().optional(),
   } as {
     [K in `${P}_URL`]: z.ZodDefault<z.ZodURL>;
-  } & { [K in `${P}_API_KEYS`]: typeof list } & { [K in `${P}_TIMEOUT_MS`]: z.ZodOptional<z.ZodCoercedNumber> } & {
+  } & { [K in `${P}_API_KEYS`]: typeof list } & { [K in `${P}_API_KEYS_BY_REGION`]: typeof keysByRegion } & { [K in `${P}_TIMEOUT_MS`]: z.ZodOptional<z.ZodCoercedNumber> } & {
     [K in `${P}_CONCURRENCY`]: z.ZodDefault<z.ZodCoercedNumber>;
   } & { [K in `${P}_RATE_PER_SECOND`]: z.ZodOptional<z.ZodCoercedNumber> };
 }

@@ -52,9 +52,9 @@ export function createDownstreamClients(config: Config, logger?: Logger) {
   };
   const timeouts = (ms = config.DOWNSTREAM_TIMEOUT_MS) => ({ headersTimeoutMs: ms, bodyTimeoutMs: ms });
   return {
-    legacy: createLegacyEcommerceClient({ ...common, ...timeouts(config.LEGACY_TIMEOUT_MS), baseUrl: config.LEGACY_URL, credentials: config.LEGACY_API_KEYS }),
-    payments: createPaymentsClient({ ...common, ...timeouts(config.PAYMENTS_TIMEOUT_MS), baseUrl: config.PAYMENTS_URL, credentials: config.PAYMENTS_API_KEYS }),
-    fulfilment: createFulfilmentClient({ ...common, ...timeouts(config.FULFILMENT_TIMEOUT_MS), baseUrl: config.FULFILMENT_URL, credentials: config.FULFILMENT_API_KEYS }),
+    legacy: createLegacyEcommerceClient({ ...common, ...timeouts(config.LEGACY_TIMEOUT_MS), baseUrl: config.LEGACY_URL, credentials: config.LEGACY_API_KEYS, credentialsByRegion: config.LEGACY_API_KEYS_BY_REGION }),
+    payments: createPaymentsClient({ ...common, ...timeouts(config.PAYMENTS_TIMEOUT_MS), baseUrl: config.PAYMENTS_URL, credentials: config.PAYMENTS_API_KEYS, credentialsByRegion: config.PAYMENTS_API_KEYS_BY_REGION }),
+    fulfilment: createFulfilmentClient({ ...common, ...timeouts(config.FULFILMENT_TIMEOUT_MS), baseUrl: config.FULFILMENT_URL, credentials: config.FULFILMENT_API_KEYS, credentialsByRegion: config.FULFILMENT_API_KEYS_BY_REGION }),
   };
 }
 

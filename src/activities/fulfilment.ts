@@ -4,23 +4,23 @@ import { callDownstream } from './call-downstream';
 
 export function createFulfilmentActivities({ fulfilment }: { fulfilment: FulfilmentClient }) {
   return {
-    async grantAccess(input: { reference: string; idempotencyKey: string; requestId: string; customerId: string; skus: string[] }): Promise<{ enrollmentId: string }> {
+    async grantAccess(input: { reference: string; idempotencyKey: string; requestId: string; region?: string; customerId: string; skus: string[] }): Promise<{ enrollmentId: string }> {
       const enrollment = await callDownstream(
         () => 'AccessRejected',
-        () => fulfilment.grant(input, { idempotencyKey: input.idempotencyKey, requestId: input.requestId }),
+        () => fulfilment.grant(input, { idempotencyKey: input.idempotencyKey, requestId: input.requestId, region: input.region }),
       );
       return { enrollmentId: enrollment.id };
     },
 
     /** Compensation for grantAccess, found by our reference because the grant may have timed out after committing. */
-    async revokeAccess(input: { reference: string; idempotencyKey: string; requestId: string }): Promise<{ outcome: 'revoked' | 'already_revoked' | 'not_granted' }> {
+    async revokeAccess(input: { reference: string; idempotencyKey: string; requestId: string; region?: string }): Promise<{ outcome: 'revoked' | 'already_revoked' | 'not_granted' }> {
       return callDownstream(
         () => 'CompensationRejected',
         async () => {
-          const enrollment = await fulfilment.findByReference(input.reference, { requestId: input.requestId });
+          const enrollment = await fulfilment.findByReference(input.reference, { requestId: input.requestId, region: input.region });
           if (!enrollment) return { outcome: 'not_granted' as const };
           if (enrollment.status === 'revoked') return { outcome: 'already_revoked' as const };
-          await fulfilment.revoke(enrollment.id, { idempotencyKey: input.idempotencyKey, requestId: input.requestId });
+          await fulfilment.revoke(enrollment.id, { idempotencyKey: input.idempotencyKey, requestId: input.requestId, region: input.region });
           return { outcome: 'revoked' as const };
         },
       );

@@ -7,6 +7,7 @@ export interface CreateOrderInput {
   reference: string;
   idempotencyKey: string;
   requestId: string;
+  region?: string;
   customerId: string;
   currency: string;
   lines: { sku: string; quantity: number; unitPriceMinor: number }[];
@@ -17,28 +18,28 @@ export function createLegacyEcommerceActivities({ legacy }: { legacy: LegacyEcom
     async createOrder(input: CreateOrderInput): Promise<{ orderNumber: string; totalMinor: number }> {
       const order = await callDownstream(
         () => 'OrderRejected',
-        () => legacy.createOrder(input, { idempotencyKey: input.idempotencyKey, requestId: input.requestId }),
+        () => legacy.createOrder(input, { idempotencyKey: input.idempotencyKey, requestId: input.requestId, region: input.region }),
       );
       return { orderNumber: order.orderNumber, totalMinor: order.totalMinor };
     },
 
-    async completeOrder(input: { orderNumber: string; idempotencyKey: string; requestId: string }): Promise<{ status: string }> {
+    async completeOrder(input: { orderNumber: string; idempotencyKey: string; requestId: string; region?: string }): Promise<{ status: string }> {
       const order = await callDownstream(
         () => 'OrderRejected',
-        () => legacy.completeOrder(input.orderNumber, { idempotencyKey: input.idempotencyKey, requestId: input.requestId }),
+        () => legacy.completeOrder(input.orderNumber, { idempotencyKey: input.idempotencyKey, requestId: input.requestId, region: input.region }),
       );
       return { status: order.status };
     },
 
     /** Refund saga: marks the order refunded; found by the order's reference, so a retry after a lost answer is a no-op. */
-    async markOrderRefunded(input: { reference: string; idempotencyKey: string; requestId: string }): Promise<{ outcome: 'refunded' | 'already_refunded' }> {
+    async markOrderRefunded(input: { reference: string; idempotencyKey: string; requestId: string; region?: string }): Promise<{ outcome: 'refunded' | 'already_refunded' }> {
       return callDownstream(
         () => 'OrderRejected',
         async () => {
-          const order = await legacy.findByReference(input.reference, { requestId: input.requestId });
+          const order = await legacy.findByReference(input.reference, { requestId: input.requestId, region: input.region });
           if (!order) throw new DownstreamRejected('legacy-ecommerce', 404, 'ORDER_NOT_FOUND', `no legacy order for ${input.reference}`);
           if (order.status === 'refunded') return { outcome: 'already_refunded' as const };
-          await legacy.markRefunded(order.orderNumber, { idempotencyKey: input.idempotencyKey, requestId: input.requestId });
+          await legacy.markRefunded(order.orderNumber, { idempotencyKey: input.idempotencyKey, requestId: input.requestId, region: input.region });
           return { outcome: 'refunded' as const };
         },
       );
@@ -48,14 +49,14 @@ export function createLegacyEcommerceActivities({ legacy }: { legacy: LegacyEcom
      * Compensation for createOrder. Registered before the order exists, so it finds the order by our
      * reference first: nothing there means nothing to undo, and a cancelled order stays cancelled.
      */
-    async cancelOrder(input: { reference: string; idempotencyKey: string; requestId: string }): Promise<{ outcome: 'cancelled' | 'already_cancelled' | 'not_found' }> {
+    async cancelOrder(input: { reference: string; idempotencyKey: string; requestId: string; region?: string }): Promise<{ outcome: 'cancelled' | 'already_cancelled' | 'not_found' }> {
       return callDownstream(
         () => 'CompensationRejected',
         async () => {
-          const order = await legacy.findByReference(input.reference, { requestId: input.requestId });
+          const order = await legacy.findByReference(input.reference, { requestId: input.requestId, region: input.region });
           if (!order) return { outcome: 'not_found' as const };
           if (order.status === 'cancelled') return { outcome: 'already_cancelled' as const };
-          await legacy.cancelOrder(order.orderNumber, { idempotencyKey: input.idempotencyKey, requestId: input.requestId });
+          await legacy.cancelOrder(order.orderNumber, { idempotencyKey: input.idempotencyKey, requestId: input.requestId, region: input.region });
           return { outcome: 'cancelled' as const };
         },
       );

@@ -7,6 +7,7 @@ export interface ChargePaymentInput {
   reference: string;
   idempotencyKey: string;
   requestId: string;
+  region?: string;
   amountMinor: number;
   currency: string;
   token: string;
@@ -18,7 +19,7 @@ export function createPaymentActivities({ payments }: { payments: PaymentsClient
     async chargePayment(input: ChargePaymentInput): Promise<{ chargeId: string; amountMinor: number; status: 'succeeded' | 'pending' }> {
       const charge = await callDownstream(
         (err) => (err.code === 'card_declined' || err.status === 402 ? 'PaymentDeclined' : 'PaymentRejected'),
-        () => payments.charge(input, { idempotencyKey: input.idempotencyKey, requestId: input.requestId }),
+        () => payments.charge(input, { idempotencyKey: input.idempotencyKey, requestId: input.requestId, region: input.region }),
       );
       if (charge.status === 'failed' || charge.status === 'canceled') {
         throw ApplicationFailure.create({ type: 'PaymentDeclined', message: `charge ${charge.id} is ${charge.status}`, nonRetryable: true });
@@ -30,19 +31,19 @@ export function createPaymentActivities({ payments }: { payments: PaymentsClient
      * Compensation for chargePayment. The charge may have happened even when its call timed out, so
      * the charge is found by our reference; no charge means nothing to refund.
      */
-    async refundPayment(input: { reference: string; idempotencyKey: string; requestId: string }): Promise<{ outcome: 'refunded' | 'already_refunded' | 'cancelled' | 'not_charged' }> {
+    async refundPayment(input: { reference: string; idempotencyKey: string; requestId: string; region?: string }): Promise<{ outcome: 'refunded' | 'already_refunded' | 'cancelled' | 'not_charged' }> {
       return callDownstream(
         () => 'CompensationRejected',
         async () => {
-          const charge = await payments.findChargeByReference(input.reference, { requestId: input.requestId });
+          const charge = await payments.findChargeByReference(input.reference, { requestId: input.requestId, region: input.region });
           if (charge?.status === 'pending') {
             // Still waiting at the processor (e.g. our wait for its webhook timed out): cancel it.
-            await payments.cancelCharge(charge.id, { idempotencyKey: `${input.idempotencyKey}/cancel`, requestId: input.requestId });
+            await payments.cancelCharge(charge.id, { idempotencyKey: `${input.idempotencyKey}/cancel`, requestId: input.requestId, region: input.region });
             return { outcome: 'cancelled' as const };
           }
           if (!charge || charge.status !== 'succeeded') return { outcome: 'not_charged' as const };
           if (charge.refunded) return { outcome: 'already_refunded' as const };
-          await payments.refund(charge.id, { idempotencyKey: input.idempotencyKey, requestId: input.requestId });
+          await payments.refund(charge.id, { idempotencyKey: input.idempotencyKey, requestId: input.requestId, region: input.region });
           return { outcome: 'refunded' as const };
         },
       );

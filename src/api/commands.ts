@@ -9,6 +9,7 @@ import type { Request, Response } from 'express';
 import type { SearchAttributePair } from '@temporalio/common';
 import type { TransactionRequest, TransactionStatus } from '../contracts/transaction';
 import { fingerprint, preferencesOf } from './http-semantics';
+import { principalOf } from './middleware/auth';
 import { HttpProblem, sendProblem } from './problem';
 import type { Outcome, SagaKind, Transactions } from './transactions';
 
@@ -23,6 +24,7 @@ export function transactionRequest(res: Response, customerId: string, idempotenc
     startToken: randomUUID(),
     requestId: res.locals.requestId as string,
     receivedAt: new Date().toISOString(),
+    ...(principalOf(res).region ? { region: principalOf(res).region } : {}),
   };
 }
 

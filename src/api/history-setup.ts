@@ -9,6 +9,7 @@ export function createHistory(config: Config, client: Client, logger: Logger) {
   const legacy = createLegacyEcommerceClient({
     baseUrl: config.LEGACY_URL,
     credentials: config.LEGACY_API_KEYS,
+    credentialsByRegion: config.LEGACY_API_KEYS_BY_REGION,
     connectTimeoutMs: config.DOWNSTREAM_CONNECT_TIMEOUT_MS,
     headersTimeoutMs: config.HISTORY_TIMEOUT_MS,
     bodyTimeoutMs: config.HISTORY_TIMEOUT_MS,

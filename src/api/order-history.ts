@@ -10,6 +10,7 @@
 import { LRUCache } from 'lru-cache';
 import type { Client } from '@temporalio/client';
 import { DownstreamUnavailable } from '../clients/errors';
+import type { CallContext } from '../clients/http';
 import type { LegacyEcommerceClient, LegacyOrderPage } from '../clients/legacy-ecommerce';
 import { formatMinorUnits, searchAttributes } from '../contracts/order';
 import type { Logger } from '../logger';
@@ -42,13 +43,13 @@ export type OrderHistory = ReturnType<typeof createOrderHistory>;
 export function createOrderHistory({ legacy, ttlMs, maxCustomers = 10_000, maxStaleMs = 24 * 3_600_000 }: OrderHistoryOptions) {
   const cache = new LRUCache<string, Entry>({ max: maxCustomers, ttl: maxStaleMs });
 
-  async function read(customerId: string, page: number, pageSize: number, requestId?: string): Promise<HistoryAnswer> {
+  async function read(customerId: string, page: number, pageSize: number, call: CallContext = {}): Promise<HistoryAnswer> {
     const pageKey = `${page}/${pageSize}`;
     const cached = cache.get(customerId)?.pages.get(pageKey);
     const age = cached ? Date.now() - cached.fetchedAt : Infinity;
     if (cached && age < ttlMs) return { page: cached.page, source: 'cache', ageSeconds: Math.floor(age / 1000) };
     try {
-      const fresh = toPage(await legacy.listOrders(customerId, { page, pageSize }, { requestId }), page, pageSize);
+      const fresh = toPage(await legacy.listOrders(customerId, { page, pageSize }, call), page, pageSize);
       const entry = cache.get(customerId) ?? { pages: new Map() };
       entry.pages.set(pageKey, { page: fresh, fetchedAt: Date.now() });
       cache.set(customerId, entry);

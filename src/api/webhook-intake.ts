@@ -20,7 +20,19 @@ export class EventNotRecorded extends Error {
 /** Records the event in Temporal within the deadline, or throws EventNotRecorded. */
 export async function deliverWebhookEvent(client: Client, taskQueue: string, target: string, event: WebhookEvent): Promise<IntakeResult> {
   try {
-    return await client.withDeadline(Date.now() + RECORD_DEADLINE_MS, () => record(client, taskQueue, target, event));
+    // The gRPC deadline ends the client's own retries; the timer bounds the answer even if they do
+    // not stop in time. Should the call land after all, the provider's retry is a duplicate the saga drops.
+    const recording = client.withDeadline(Date.now() + RECORD_DEADLINE_MS, () => record(client, taskQueue, target, event));
+    recording.catch(() => undefined); // its failure, if it loses the race, is already answered with a 503
+    let timer: NodeJS.Timeout | undefined;
+    const tooLate = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new EventNotRecorded(`event ${event.eventId} not recorded within ${RECORD_DEADLINE_MS} ms`)), RECORD_DEADLINE_MS + 250);
+    });
+    try {
+      return await Promise.race([recording, tooLate]);
+    } finally {
+      clearTimeout(timer);
+    }
   } catch (err) {
     if (err instanceof EventNotRecorded) throw err;
     throw new EventNotRecorded(`event ${event.eventId} not recorded: ${(err as Error).message}`, { cause: err });

@@ -1,6 +1,6 @@
 /** The fulfilment (enrolment) service: grants and revokes a learner's access, looked up by our reference. */
 import { z } from 'zod';
-import { createHttpClient, type HttpClient, type HttpClientOptions } from './http';
+import { createHttpClient, type CallContext, type CommandCall, type HttpClient, type HttpClientOptions } from './http';
 
 const EnrollmentBody = z.object({
   id: z.string().startsWith('enr_'),
@@ -31,7 +31,7 @@ export type FulfilmentClient = ReturnType<typeof createFulfilmentClient>;
 export function createFulfilmentClient(options: Omit<HttpClientOptions, 'service'>, http: HttpClient = createHttpClient({ service: 'fulfilment', ...options })) {
   return {
     http,
-    async grant(input: { customerId: string; skus: string[]; reference: string }, ctx: { idempotencyKey: string; requestId?: string }): Promise<Enrollment> {
+    async grant(input: { customerId: string; skus: string[]; reference: string }, ctx: CommandCall): Promise<Enrollment> {
       const body = await http.request({
         method: 'POST',
         path: '/enrollments',
@@ -42,11 +42,11 @@ export function createFulfilmentClient(options: Omit<HttpClientOptions, 'service
       });
       return toEnrollment(body);
     },
-    async revoke(enrollmentId: string, ctx: { idempotencyKey: string; requestId?: string }): Promise<Enrollment> {
+    async revoke(enrollmentId: string, ctx: CommandCall): Promise<Enrollment> {
       const body = await http.request({ method: 'POST', path: `/enrollments/${encodeURIComponent(enrollmentId)}/revoke`, body: {}, schema: EnrollmentBody, rejection, ...ctx });
       return toEnrollment(body);
     },
-    async findByReference(reference: string, ctx: { requestId?: string } = {}): Promise<Enrollment | undefined> {
+    async findByReference(reference: string, ctx: CallContext = {}): Promise<Enrollment | undefined> {
       const list = await http.request({ method: 'GET', path: '/enrollments', query: { reference }, schema: EnrollmentList, rejection, ...ctx });
       const found = list.results.find((e) => e.reference === reference);
       return found && toEnrollment(found);

@@ -22,6 +22,8 @@ export interface HttpClientOptions {
    * (the downstream may not know a freshly rotated key yet) and keep whichever works.
    */
   credentials?: string[];
+  /** Credentials for calls made on behalf of a region or tier (e.g. an EU merchant account); others use `credentials`. */
+  credentialsByRegion?: Record<string, string[]>;
   breaker?: BreakerOptions;
   /** Told about breaker transitions (open, half-open, closed). */
   onBreakerChange?: (service: string, state: 'open' | 'half-open' | 'closed') => void;
@@ -36,13 +38,23 @@ export interface BreakerOptions {
 
 const DEFAULT_BREAKER: BreakerOptions = { threshold: 5, halfOpenAfterMs: 10_000 };
 
-export interface RequestOptions<T> {
+/** What a call is made for: the request it serves, and the caller's region or tier (picks credentials). */
+export interface CallContext {
+  requestId?: string;
+  region?: string;
+}
+
+/** A call with an effect: it always carries its idempotency key. */
+export interface CommandCall extends CallContext {
+  idempotencyKey: string;
+}
+
+export interface RequestOptions<T> extends CallContext {
   method: 'GET' | 'POST';
   path: string;
   query?: Record<string, string | number | undefined>;
   body?: unknown;
   idempotencyKey?: string;
-  requestId?: string;
   schema: z.ZodType<T>;
   /** Maps a 4xx body to the downstream's own reason code and message. */
   rejection?: (status: number, body: unknown) => { code: string; reason: string };
@@ -83,7 +95,10 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
   breaker.onHalfOpen(() => options.onBreakerChange?.(service, 'half-open'));
   breaker.onReset(() => options.onBreakerChange?.(service, 'closed'));
 
-  const credentials = [...(options.credentials ?? [])];
+  // One list per region (and the default), each rotated on its own when a key is refused.
+  const credentialLists = new Map<string | undefined, string[]>([[undefined, [...(options.credentials ?? [])]]]);
+  for (const [region, keys] of Object.entries(options.credentialsByRegion ?? {})) credentialLists.set(region, [...keys]);
+  const credentialsFor = (region?: string) => (region !== undefined && credentialLists.get(region)) || credentialLists.get(undefined)!;
 
   async function request<T>(req: RequestOptions<T>): Promise<T> {
     try {
@@ -100,6 +115,7 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
 
   async function send<T>(req: RequestOptions<T>, credentialAttempt = 0): Promise<T> {
     const headers: Record<string, string> = { accept: 'application/json' };
+    const credentials = credentialsFor(req.region);
     const credential = credentials[0];
     if (credential) headers.authorization = `Bearer ${credential}`;
     if (req.body !== undefined) headers['content-type'] = 'application/json';

@@ -3,7 +3,7 @@
  * strings, three-letter status codes, snake_case) are understood here and nowhere else.
  */
 import { z } from 'zod';
-import { createHttpClient, type HttpClient, type HttpClientOptions } from './http';
+import { createHttpClient, type CallContext, type CommandCall, type HttpClient, type HttpClientOptions } from './http';
 
 const LegacyStatus = z.enum(['OPN', 'CMP', 'CNL', 'RFD']);
 const STATUS = { OPN: 'open', CMP: 'completed', CNL: 'cancelled', RFD: 'refunded' } as const;
@@ -68,7 +68,7 @@ export type LegacyEcommerceClient = ReturnType<typeof createLegacyEcommerceClien
 export function createLegacyEcommerceClient(options: Omit<HttpClientOptions, 'service'>, http: HttpClient = createHttpClient({ service: 'legacy-ecommerce', ...options })) {
   return {
     http,
-    async createOrder(input: CreateLegacyOrder, ctx: { idempotencyKey: string; requestId?: string }): Promise<LegacyOrder> {
+    async createOrder(input: CreateLegacyOrder, ctx: CommandCall): Promise<LegacyOrder> {
       const body = await http.request({
         method: 'POST',
         path: '/api/v2/orders',
@@ -84,25 +84,25 @@ export function createLegacyEcommerceClient(options: Omit<HttpClientOptions, 'se
       });
       return toOrder(body);
     },
-    async completeOrder(orderNumber: string, ctx: { idempotencyKey: string; requestId?: string }): Promise<LegacyOrder> {
+    async completeOrder(orderNumber: string, ctx: CommandCall): Promise<LegacyOrder> {
       const body = await http.request({ method: 'POST', path: `/api/v2/orders/${encodeURIComponent(orderNumber)}/complete`, body: {}, schema: LegacyOrderBody, rejection, ...ctx });
       return toOrder(body);
     },
-    async cancelOrder(orderNumber: string, ctx: { idempotencyKey: string; requestId?: string }): Promise<LegacyOrder> {
+    async cancelOrder(orderNumber: string, ctx: CommandCall): Promise<LegacyOrder> {
       const body = await http.request({ method: 'POST', path: `/api/v2/orders/${encodeURIComponent(orderNumber)}/cancel`, body: {}, schema: LegacyOrderBody, rejection, ...ctx });
       return toOrder(body);
     },
-    async markRefunded(orderNumber: string, ctx: { idempotencyKey: string; requestId?: string }): Promise<LegacyOrder> {
+    async markRefunded(orderNumber: string, ctx: CommandCall): Promise<LegacyOrder> {
       const body = await http.request({ method: 'POST', path: `/api/v2/orders/${encodeURIComponent(orderNumber)}/refund`, body: {}, schema: LegacyOrderBody, rejection, ...ctx });
       return toOrder(body);
     },
     /** Reconciliation: finds the order we created under our own reference, if the legacy service has it. */
-    async findByReference(reference: string, ctx: { requestId?: string } = {}): Promise<LegacyOrder | undefined> {
+    async findByReference(reference: string, ctx: CallContext = {}): Promise<LegacyOrder | undefined> {
       const page = await http.request({ method: 'GET', path: '/api/v2/orders', query: { reference }, schema: LegacyOrderPage, rejection, ...ctx });
       const found = page.results.find((o) => o.reference === reference);
       return found && toOrder(found);
     },
-    async listOrders(customerId: string, page: { page?: number; pageSize?: number }, ctx: { requestId?: string } = {}): Promise<LegacyOrderPage> {
+    async listOrders(customerId: string, page: { page?: number; pageSize?: number }, ctx: CallContext = {}): Promise<LegacyOrderPage> {
       const body = await http.request({
         method: 'GET',
         path: '/api/v2/orders',

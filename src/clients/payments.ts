@@ -1,6 +1,6 @@
 /** The payment processor (Stripe-shaped API): charges and refunds, looked up by our reference. */
 import { z } from 'zod';
-import { createHttpClient, type HttpClient, type HttpClientOptions } from './http';
+import { createHttpClient, type CallContext, type CommandCall, type HttpClient, type HttpClientOptions } from './http';
 
 const ChargeBody = z.object({
   id: z.string().startsWith('ch_'),
@@ -26,7 +26,7 @@ export type PaymentsClient = ReturnType<typeof createPaymentsClient>;
 export function createPaymentsClient(options: Omit<HttpClientOptions, 'service'>, http: HttpClient = createHttpClient({ service: 'payments', ...options })) {
   return {
     http,
-    charge(input: { amountMinor: number; currency: string; token: string; reference: string }, ctx: { idempotencyKey: string; requestId?: string }): Promise<Charge> {
+    charge(input: { amountMinor: number; currency: string; token: string; reference: string }, ctx: CommandCall): Promise<Charge> {
       return http.request({
         method: 'POST',
         path: '/v1/charges',
@@ -36,13 +36,13 @@ export function createPaymentsClient(options: Omit<HttpClientOptions, 'service'>
         ...ctx,
       });
     },
-    cancelCharge(chargeId: string, ctx: { idempotencyKey: string; requestId?: string }): Promise<Charge> {
+    cancelCharge(chargeId: string, ctx: CommandCall): Promise<Charge> {
       return http.request({ method: 'POST', path: `/v1/charges/${encodeURIComponent(chargeId)}/cancel`, body: {}, schema: ChargeBody, rejection, ...ctx });
     },
-    refund(chargeId: string, ctx: { idempotencyKey: string; requestId?: string }): Promise<Refund> {
+    refund(chargeId: string, ctx: CommandCall): Promise<Refund> {
       return http.request({ method: 'POST', path: '/v1/refunds', body: { charge: chargeId }, schema: RefundBody, rejection, ...ctx });
     },
-    async findChargeByReference(reference: string, ctx: { requestId?: string } = {}): Promise<Charge | undefined> {
+    async findChargeByReference(reference: string, ctx: CallContext = {}): Promise<Charge | undefined> {
       const list = await http.request({ method: 'GET', path: '/v1/charges', query: { reference }, schema: ChargeList, rejection, ...ctx });
       return list.data.find((c) => c.metadata.reference === reference);
     },

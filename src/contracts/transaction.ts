@@ -13,6 +13,8 @@ export const CustomerId = z.string().regex(/^[A-Za-z0-9_.@|-]{1,128}$/, 'a custo
 /** IETF draft-ietf-httpapi-idempotency-key-header: a non-empty string; we cap it at 255 visible ASCII characters. */
 export const IdempotencyKey = z.string().regex(/^[\x21-\x7e]{1,255}$/, '1 to 255 visible ASCII characters');
 
+export const Region = z.string().regex(/^[a-z0-9-]{1,32}$/, 'a region or tier name (a-z, 0-9, -)');
+
 /** The request that started a transaction, as every saga input carries it. */
 export const TransactionRequest = z.strictObject({
   customerId: CustomerId,
@@ -23,6 +25,8 @@ export const TransactionRequest = z.strictObject({
   startToken: z.string(),
   requestId: z.string(),
   receivedAt: z.string(),
+  /** The caller's region or tier (token claim `region`): picks the downstream credentials configured for it. */
+  region: Region.optional(),
 });
 export type TransactionRequest = z.infer<typeof TransactionRequest>;
 

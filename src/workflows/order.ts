@@ -20,7 +20,7 @@ export async function orderSaga(input: OrderSagaInput): Promise<OrderStatus> {
   const { forward, compensation: undo } = activityProxies();
   const saga = new Saga(ORDER_STEPS);
   const key = (step: string) => downstreamKey(workflowId, step);
-  const common = { reference: workflowId, requestId: input.requestId };
+  const common = { reference: workflowId, requestId: input.requestId, region: input.region };
   const amountMinor = totalMinorUnits(input.order.items);
   const compensation = (step: keyof typeof ORDER_COMPENSATIONS, run: (idempotencyKey: string) => Promise<unknown>) => {
     const name = ORDER_COMPENSATIONS[step];

@@ -16,7 +16,7 @@ export async function refundSaga(input: RefundSagaInput): Promise<RefundStatus> 
   const { compensation: retrying } = activityProxies();
   const saga = new Saga(REFUND_STEPS);
   // The downstream objects belong to the order; the keys belong to this refund.
-  const call = (step: string) => ({ reference: input.orderWorkflowId, idempotencyKey: downstreamKey(workflowId, step), requestId: input.requestId });
+  const call = (step: string) => ({ reference: input.orderWorkflowId, idempotencyKey: downstreamKey(workflowId, step), requestId: input.requestId, region: input.region });
 
   return runTransaction(input, saga, async (): Promise<{ refund: RefundOutcome }> => {
     // Nothing here can be undone, so a step that fails for good parks for an operator.

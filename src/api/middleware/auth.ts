@@ -4,7 +4,7 @@
  */
 import type { RequestHandler } from 'express';
 import { SignJWT, jwtVerify } from 'jose';
-import { CustomerId } from '../../contracts/order';
+import { CustomerId, Region } from '../../contracts/order';
 import { HttpProblem } from '../problem';
 
 export interface AuthOptions {
@@ -16,6 +16,8 @@ export interface AuthOptions {
 export interface Principal {
   customerId: string;
   roles: string[];
+  /** The `region` claim, when the identity provider sets one (a region or tier). */
+  region?: string;
 }
 
 const challenge = { 'WWW-Authenticate': 'Bearer realm="saga-coordinator"' };
@@ -31,7 +33,8 @@ export async function verifyAccessToken(token: string, options: AuthOptions): Pr
   const subject = CustomerId.safeParse(payload.sub);
   if (!subject.success) throw new HttpProblem(401, 'unauthenticated', 'Invalid token', 'The token has no usable subject.', {}, challenge);
   const roles = Array.isArray(payload.roles) ? payload.roles.filter((r: unknown): r is string => typeof r === 'string') : [];
-  return { customerId: subject.data, roles };
+  const region = Region.safeParse(payload.region);
+  return { customerId: subject.data, roles, ...(region.success ? { region: region.data } : {}) };
 }
 
 /**
@@ -66,8 +69,8 @@ export function principalOf(res: { locals: Record<string, unknown> }): Principal
 }
 
 /** Issues a token the edge accepts (used by `npm run token` and the tests; production tokens come from your IdP). */
-export function signAccessToken(options: AuthOptions & { subject: string; roles?: string[]; ttl?: string }): Promise<string> {
-  return new SignJWT({ roles: options.roles ?? [] })
+export function signAccessToken(options: AuthOptions & { subject: string; roles?: string[]; region?: string; ttl?: string }): Promise<string> {
+  return new SignJWT({ roles: options.roles ?? [], ...(options.region ? { region: options.region } : {}) })
     .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
     .setSubject(options.subject)
     .setIssuer(options.issuer)

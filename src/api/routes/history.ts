@@ -15,11 +15,11 @@ const HistoryQuery = z.object({
 export function historyRoutes({ history }: { history: OrderHistory }): Router {
   const router = Router();
   router.get('/v1/orders', async (req, res) => {
-    const { customerId } = principalOf(res);
+    const { customerId, region } = principalOf(res);
     const { page, pageSize } = parseBody(HistoryQuery, req.query, 'query');
     let answer;
     try {
-      answer = await history.read(customerId, page, pageSize, res.locals.requestId as string);
+      answer = await history.read(customerId, page, pageSize, { requestId: res.locals.requestId as string, region });
     } catch (err) {
       if (err instanceof DownstreamUnavailable) {
         const retryAfter = String(Math.max(1, Math.ceil((err.retryAfterMs ?? 5_000) / 1000)));
