@@ -245,6 +245,17 @@ ${findings}
   with the \`stripe\` library and signalled to a saga held in grantAccess, until the 200 the
   provider waits for; against the bare \`signal()\` it makes.
 
+## Which mechanism the sync path uses
+
+The edge uses (a): start (conflict policy USE_EXISTING, reuse policy REJECT_DUPLICATE), describe
+(the memo says whether this request created the saga and whether its body matches the key), then
+the server's long poll on the result. Measured side by side, (b) update-with-start with an
+early-return update is no faster, and (c) eager start saves one task dispatch (a few ms once the
+dev server's poll limit is raised, ~45 ms under the stock limit) but requires the API process to
+host the workflow worker on the same NativeConnection. (a) keeps the edge stateless and keeps
+accepting commands while no worker runs; the attach update stays in the workflows for callers
+that want one round trip.
+
 ## Reading the numbers
 
 A saga is nine task dispatches (five workflow tasks, four activity tasks) plus its four
