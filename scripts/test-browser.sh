@@ -6,4 +6,5 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 command -v chromium >/dev/null || (apt-get update && apt-get install -y --no-install-recommends chromium)
 bash scripts/ensure-deps.sh
-npx --no-install jest -c jest.browser.config.js "$@"
+mkdir -p .data/test
+npx --no-install jest -c jest.browser.config.js --json --outputFile=.data/test/results-browser.json "$@"

@@ -5,4 +5,5 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/ensure-deps.sh
 echo "== typecheck" && npx --no-install tsc --noEmit
 echo "== lint" && npx --no-install eslint .
-echo "== tests" && npx --no-install jest "$@"
+mkdir -p .data/test
+echo "== tests" && npx --no-install jest --json --outputFile=.data/test/results-main.json "$@"
