@@ -9,10 +9,11 @@ import { TASK_QUEUE_ROLES } from './contracts/order';
 const bool = z.enum(['true', 'false', '1', '0', '']).default('false').transform((v) => v === 'true' || v === '1');
 const ms = (def: number) => z.coerce.number().int().min(1).default(def);
 const optional = z.string().optional().transform((v) => (v ? v : undefined));
+const commaList = (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean);
 const list = z
   .string()
   .optional()
-  .transform((v) => (v ? v.split(',').map((s) => s.trim()).filter(Boolean) : []));
+  .transform((v) => (v ? commaList(v) : []));
 
 /** One AES-256 key of the payload codec; the ID travels in each payload's metadata, the key never does. */
 export interface PayloadKey {
@@ -33,19 +34,24 @@ const payloadKeys = list.transform((entries, ctx): PayloadKey[] => {
   return keys;
 });
 
-/** `{"eu":"key-new,key-old"}`: credentials per region or tier, each list newest first. */
-const keysByRegion = z
-  .string()
-  .default('{}')
-  .transform((v, ctx) => {
-    try {
-      return JSON.parse(v) as unknown;
-    } catch {
-      ctx.addIssue({ code: 'custom', message: 'must be JSON, e.g. {"eu":"key-new,key-old"}' });
-      return z.NEVER;
-    }
-  })
-  .pipe(z.record(z.string().regex(/^[a-z0-9-]{1,32}$/), z.string().transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))));
+/** A JSON object of name → comma-separated list (each list newest first), e.g. `{"eu":"key-new,key-old"}`. */
+function listsByName(names: RegExp, example: string) {
+  return z
+    .string()
+    .default('{}')
+    .transform((v, ctx) => {
+      try {
+        return JSON.parse(v) as unknown;
+      } catch {
+        ctx.addIssue({ code: 'custom', message: `must be JSON, e.g. ${example}` });
+        return z.NEVER;
+      }
+    })
+    .pipe(z.record(z.string().regex(names), z.string().transform(commaList)));
+}
+
+/** Credentials per region or tier (the names a token's `region` claim may carry). */
+const keysByRegion = listsByName(/^[a-z0-9-]{1,32}$/, '{"eu":"key-new,key-old"}');
 
 /** Per-downstream settings: where it is, its credentials (newest first), timeout, and its worker's limits. */
 function downstream<P extends string>(prefix: P, port: number) {
@@ -76,7 +82,7 @@ export const Config = z.object({
   WORKER_QUEUES: z
     .string()
     .default(TASK_QUEUE_ROLES.join(','))
-    .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
+    .transform(commaList)
     .pipe(z.array(z.enum(TASK_QUEUE_ROLES)).min(1)),
 
   ...downstream('LEGACY', 4101),
@@ -110,18 +116,7 @@ export const Config = z.object({
   /** Stripe-style signing secrets of the payment provider's webhooks, newest first (several during a rotation). */
   PAYMENTS_WEBHOOK_SECRETS: list,
   /** Standard Webhooks secrets per source, as JSON: {"fulfilment":"whsec_new,whsec_old"}. */
-  STANDARD_WEBHOOK_SECRETS: z
-    .string()
-    .default('{}')
-    .transform((v, ctx) => {
-      try {
-        return JSON.parse(v) as unknown;
-      } catch {
-        ctx.addIssue({ code: 'custom', message: 'must be JSON' });
-        return z.NEVER;
-      }
-    })
-    .pipe(z.record(z.string().regex(/^[a-z0-9-]{1,40}$/), z.string().transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean)))),
+  STANDARD_WEBHOOK_SECRETS: listsByName(/^[a-z0-9-]{1,40}$/, '{"fulfilment":"whsec_new,whsec_old"}'),
   /** How old a webhook's signed timestamp may be. */
   WEBHOOK_TOLERANCE_S: z.coerce.number().int().min(1).default(300),
   /** How long an order waits for an asynchronous payment's webhook before cancelling the charge. */
