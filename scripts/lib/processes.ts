@@ -44,12 +44,26 @@ export function stopProcess(child: ChildProcess, graceMs = 10_000): Promise<void
   });
 }
 
-/** Polls `check` until it resolves true or the deadline passes. */
-export async function waitUntil(check: () => Promise<boolean>, timeoutMs: number, what: string, intervalMs = 200): Promise<void> {
+/**
+ * Polls `check` until it returns a value (not undefined) or the deadline passes; a check that
+ * throws counts as "not yet", and its last error is named if the wait times out.
+ */
+export async function pollFor<T>(check: () => Promise<T | undefined>, timeoutMs: number, what: string, intervalMs = 200): Promise<T> {
   const deadline = Date.now() + timeoutMs;
+  let last: unknown;
   for (;;) {
-    if (await check().catch(() => false)) return;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    try {
+      const value = await check();
+      if (value !== undefined) return value;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
     await new Promise((r) => setTimeout(r, intervalMs));
   }
+}
+
+/** Polls `check` until it resolves true or the deadline passes. */
+export async function waitUntil(check: () => Promise<boolean>, timeoutMs: number, what: string, intervalMs = 200): Promise<void> {
+  await pollFor(async () => ((await check()) ? true : undefined), timeoutMs, what, intervalMs);
 }

@@ -6,6 +6,7 @@ import type { Activities } from '../../src/activities';
 import { TASK_QUEUE_ROLES, taskQueues, transactionStatusQuery, type TransactionStatus } from '../../src/contracts/transaction';
 import { createWorkers } from '../../src/worker';
 import { testEnv } from './env';
+import { eventually } from './eventually';
 import { uniquePrefix, withWorkers } from './workers';
 
 export type Calls = string[];
@@ -76,13 +77,11 @@ export async function driveWorkflow(
 }
 
 /** Waits (polling the status query) until the saga is parked, and returns its status. */
-export async function parkedStatus(handle: WorkflowHandle): Promise<TransactionStatus> {
-  for (let i = 0; i < 200; i++) {
+export function parkedStatus(handle: WorkflowHandle): Promise<TransactionStatus> {
+  return eventually(async () => {
     const status = await handle.query(transactionStatusQuery);
-    if (status.status === 'needs_attention') return status;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error('the saga never parked');
+    return status.status === 'needs_attention' ? status : undefined;
+  }, 10_000, 50);
 }
 
 export async function failureOf(promise: Promise<unknown>): Promise<WorkflowFailedError> {
