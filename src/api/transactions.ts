@@ -2,6 +2,8 @@
  * The edge's view of sagas in Temporal: start-or-attach by business key, wait a bounded time for
  * the outcome (a server-side long poll: no worker slot, no polling loop), and read the status of
  * any transaction, running or closed, from Temporal's history — the coordinator's only memory.
+ * Every call to Temporal has a deadline: when Temporal is slow or gone, the edge answers 503 with
+ * Retry-After within seconds, and says truthfully whether the request was recorded.
  */
 import {
   ApplicationFailure,
@@ -13,8 +15,44 @@ import {
 } from '@temporalio/client';
 import type { SearchAttributePair } from '@temporalio/common';
 import type { z } from 'zod';
-import { searchAttributes, transactionStatusQuery, type SagaStatus, type TransactionRequest, type TransactionStatus } from '../contracts/transaction';
+import { searchAttributes, transactionStatusQuery, type SagaStatus, type TaskQueues, type TransactionRequest, type TransactionStatus } from '../contracts/transaction';
 import { HttpProblem } from './problem';
+
+/** Deadlines of the edge's calls to Temporal: a start (and its describe), and a read. */
+export const TEMPORAL_DEADLINES = { startMs: 5_000, readMs: 3_000, queryMs: 2_000 } as const;
+const RETRY_AFTER_SECONDS = '2';
+
+/**
+ * Temporal did not answer a start in time, or failed it: the start may or may not have been
+ * recorded (a lost answer looks the same as a lost request), so say exactly that.
+ */
+export function notConfirmed(location: string): HttpProblem {
+  return new HttpProblem(
+    503,
+    'coordinator-unavailable',
+    'Coordinator temporarily unavailable',
+    'The coordinator could not confirm that it recorded this request: it may or may not have. Retry with the same Idempotency-Key (safe: a recorded request is never done twice), or look the key up at Location.',
+    { location },
+    { 'Retry-After': RETRY_AFTER_SECONDS, Location: location },
+  );
+}
+
+/** The request was recorded (its saga exists), but its outcome could not be read in time. */
+export function outcomeUnavailable(location: string): HttpProblem {
+  return new HttpProblem(
+    503,
+    'outcome-unavailable',
+    'Recorded; outcome not available right now',
+    'Your request was received and recorded, and is being processed; its outcome could not be read just now. Look it up at Location, or retry with the same Idempotency-Key: it returns this transaction, never a new one.',
+    { location },
+    { 'Retry-After': RETRY_AFTER_SECONDS, Location: location },
+  );
+}
+
+/** A read (status, lookup) that Temporal did not answer in time: nothing changed, try again. */
+export function readUnavailable(): HttpProblem {
+  return new HttpProblem(503, 'coordinator-unavailable', 'Coordinator temporarily unavailable', 'The transaction store did not answer in time; nothing was changed. Try again shortly.', {}, { 'Retry-After': RETRY_AFTER_SECONDS });
+}
 
 /** One kind of saga as the edge sees it. */
 export interface SagaKind<S extends TransactionStatus> {
@@ -37,31 +75,43 @@ interface EdgeMemo {
 
 export type Transactions = ReturnType<typeof createTransactions>;
 
-export function createTransactions({ client, taskQueue }: { client: Client; taskQueue: string }) {
+export function createTransactions({ client, queues }: { client: Client; queues: TaskQueues }) {
+  const taskQueue = queues.orders;
+  // Every saga is told where its activities run, instead of deriving it from its own queue's name.
+  const activityQueues = { legacyEcommerce: queues.legacyEcommerce, payments: queues.payments, fulfilment: queues.fulfilment };
+  const within = <T>(ms: number, fn: () => Promise<T>): Promise<T> => client.withDeadline(Date.now() + ms, fn);
+
   /** Starts the saga, or attaches to the one this workflow ID already names (`attached`, and whether it is still `running`). */
   async function start<S extends TransactionStatus>(
     kind: SagaKind<S>,
     workflowId: string,
     input: TransactionRequest,
+    location: string,
     extraSearchAttributes: SearchAttributePair[] = [],
   ): Promise<{ handle: WorkflowHandle; attached: boolean; running: boolean }> {
     let handle: WorkflowHandle;
     try {
-      handle = await client.workflow.start(kind.workflowType, {
+      handle = await within(TEMPORAL_DEADLINES.startMs, () => client.workflow.start(kind.workflowType, {
         taskQueue,
         workflowId,
-        args: [input],
+        args: [{ ...input, taskQueues: input.taskQueues ?? activityQueues }],
         // A retry of a running transaction attaches to it; a finished one is never started again.
         workflowIdConflictPolicy: 'USE_EXISTING',
         workflowIdReusePolicy: 'REJECT_DUPLICATE',
         memo: { idempotencyKey: input.idempotencyKey, fingerprint: input.fingerprint, startToken: input.startToken } satisfies EdgeMemo,
         typedSearchAttributes: [{ key: searchAttributes.customerId, value: input.customerId }, { key: searchAttributes.sagaStatus, value: 'running' }, ...extraSearchAttributes],
-      });
+      }));
     } catch (err) {
-      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw notConfirmed(location);
       handle = client.workflow.getHandle(workflowId);
     }
-    const description = await handle.describe();
+    let description;
+    try {
+      description = await within(TEMPORAL_DEADLINES.readMs, () => handle.describe());
+    } catch {
+      // The saga exists (started, or found running): it is recorded, whatever happens next.
+      throw outcomeUnavailable(location);
+    }
     const memo = (description.memo ?? {}) as EdgeMemo;
     if (memo.idempotencyKey !== input.idempotencyKey) {
       throw new HttpProblem(409, 'transaction-exists', 'Already requested', 'Another request (with another Idempotency-Key) already started this transaction; follow Location for its status.');
@@ -82,7 +132,7 @@ export function createTransactions({ client, taskQueue }: { client: Client; task
     } catch (err) {
       if (err instanceof WorkflowFailedError) return failedOutcome(kind, handle.workflowId, err);
       if (signal.aborted) return { state: 'running' };
-      throw err;
+      throw err; // the caller knows whether the request was recorded, and says so
     }
   }
 
@@ -91,15 +141,20 @@ export function createTransactions({ client, taskQueue }: { client: Client; task
     const handle = client.workflow.getHandle(workflowId);
     let description;
     try {
-      description = await handle.describe();
+      description = await within(TEMPORAL_DEADLINES.readMs, () => handle.describe());
     } catch (err) {
       if (err instanceof WorkflowNotFoundError) return undefined;
-      throw err;
+      throw readUnavailable();
     }
-    if (description.status.name !== 'RUNNING') return waitForOutcome(kind, handle, 10_000);
+    if (description.status.name !== 'RUNNING') {
+      const outcome = await waitForOutcome(kind, handle, TEMPORAL_DEADLINES.readMs).catch(() => undefined);
+      // A closed run answers at once; no answer in time is Temporal being unwell, not the saga running.
+      if (!outcome || outcome.state === 'running') throw readUnavailable();
+      return outcome;
+    }
     const pending = pendingSteps(description.raw.pendingActivities ?? []);
     try {
-      const live = kind.status.parse(await client.withDeadline(Date.now() + 2_000, () => handle.query(transactionStatusQuery)));
+      const live = kind.status.parse(await within(TEMPORAL_DEADLINES.queryMs, () => handle.query(transactionStatusQuery)));
       return { state: 'running', status: { ...live, steps: live.steps.map((s) => ({ ...s, ...pending.get(s.name) })) } };
     } catch {
       // No worker is answering queries right now: what Temporal itself knows is still worth showing.
@@ -113,13 +168,18 @@ export function createTransactions({ client, taskQueue }: { client: Client; task
    * namespace's retention. Read once and refreshed hourly; undefined when Temporal does not say.
    */
   let retention: { seconds?: number; readAt: number } | undefined;
+  let lastFailedAt = 0;
   async function keyRetentionSeconds(): Promise<number | undefined> {
-    if (!retention || Date.now() - retention.readAt > 3_600_000) {
-      const ns = await client.workflowService.describeNamespace({ namespace: client.options.namespace }).catch(() => undefined);
-      const ttl = Number(ns?.config?.workflowExecutionRetentionTtl?.seconds ?? 0);
-      retention = { seconds: ttl > 0 ? ttl : undefined, readAt: Date.now() };
+    // A failed read is retried at most every 10 s, so an outage does not slow every answer down.
+    if ((!retention || Date.now() - retention.readAt > 3_600_000) && Date.now() - lastFailedAt > 10_000) {
+      const ns = await within(TEMPORAL_DEADLINES.queryMs, () => client.workflowService.describeNamespace({ namespace: client.options.namespace })).catch(() => undefined);
+      if (!ns) lastFailedAt = Date.now();
+      else {
+        const ttl = Number(ns.config?.workflowExecutionRetentionTtl?.seconds ?? 0);
+        retention = { seconds: ttl > 0 ? ttl : undefined, readAt: Date.now() };
+      }
     }
-    return retention.seconds;
+    return retention?.seconds;
   }
 
   return { start, waitForOutcome, status, keyRetentionSeconds };
