@@ -11,11 +11,13 @@ import {
   WorkflowFailedError,
   WorkflowNotFoundError,
   type Client,
+  type WorkflowExecutionDescription,
   type WorkflowHandle,
 } from '@temporalio/client';
 import type { SearchAttributePair } from '@temporalio/common';
 import type { z } from 'zod';
-import { searchAttributes, transactionStatusQuery, type SagaStatus, type TaskQueues, type TransactionRequest, type TransactionStatus } from '../contracts/transaction';
+import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow';
+import { TransactionStatus, searchAttributes, transactionStatusQuery, type SagaStatus, type TaskQueues, type TransactionRequest } from '../contracts/transaction';
 import { HttpProblem } from './problem';
 
 /** Deadlines of the edge's calls to Temporal: a start (and its describe), and a read. */
@@ -71,6 +73,8 @@ interface EdgeMemo {
   idempotencyKey?: string;
   fingerprint?: string;
   startToken?: string;
+  /** The Idempotency-Key of the support replay that started this run, if one did. */
+  replayKey?: string;
 }
 
 export type Transactions = ReturnType<typeof createTransactions>;
@@ -182,7 +186,95 @@ export function createTransactions({ client, queues }: { client: Client; queues:
     return retention?.seconds;
   }
 
-  return { start, waitForOutcome, status, keyRetentionSeconds };
+  /**
+   * Support's replay: the business transaction again, safely (README, support runbook). Allowed only
+   * where a new attempt cannot put money and access out of step — a compensated transaction, or a
+   * failed one in which nothing had happened — and then started as a new run of the same workflow
+   * ID with attempt n + 1: new keys, a new reference, the earlier attempt's records untouched.
+   * Refused, with what to do instead, for every other state. Idempotent per replay key: the same
+   * key again answers the run it started.
+   */
+  async function replay(workflowId: string, replayOf: { operator: string; reason: string; key: string }): Promise<{ runId: string; attempt: number; replayed: boolean }> {
+    const handle = client.workflow.getHandle(workflowId);
+    let description: WorkflowExecutionDescription;
+    try {
+      description = await within(TEMPORAL_DEADLINES.readMs, () => handle.describe());
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) throw new HttpProblem(404, 'not-found', 'No such transaction', `No transaction ${workflowId}.`);
+      throw readUnavailable();
+    }
+    const memo = (description.memo ?? {}) as EdgeMemo;
+    const sameReplay = () => ({ runId: description.runId, attempt: Number((description.memo as { attempt?: unknown })?.attempt ?? 0), replayed: true });
+    if (memo.replayKey === replayOf.key) return sameReplay();
+    const sagaStatus = description.searchAttributes?.SagaStatus?.[0] as SagaStatus | undefined;
+    if (description.status.name === 'RUNNING') throw notReplayable(workflowId, runningAdvice(sagaStatus));
+    const outcome = await waitForOutcome({ workflowType: description.type, status: TransactionStatusLoose }, handle, TEMPORAL_DEADLINES.readMs).catch(() => undefined);
+    if (!outcome || outcome.state === 'running') throw readUnavailable();
+    const refusal = replayRefusal(outcome);
+    if (refusal) throw notReplayable(workflowId, refusal);
+
+    const history = await within(TEMPORAL_DEADLINES.readMs, () => handle.fetchHistory()).catch(() => Promise.reject(readUnavailable()));
+    const started = history.events?.[0]?.workflowExecutionStartedEventAttributes;
+    const input = (await decodeFromPayloadsAtIndex(client.options.loadedDataConverter, 0, started?.input?.payloads)) as TransactionRequest;
+    const attempt = (outcome.status.attempt ?? input.attempt ?? 1) + 1;
+    const next: TransactionRequest = { ...input, taskQueues: input.taskQueues ?? activityQueues, attempt, replay: { ...replayOf, previousRunId: description.runId } };
+    try {
+      const replayed = await within(TEMPORAL_DEADLINES.startMs, () =>
+        client.workflow.start(description.type, {
+          taskQueue: description.taskQueue,
+          workflowId,
+          args: [next],
+          // Only after the earlier run closed, and never two at once.
+          workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+          workflowIdConflictPolicy: 'FAIL',
+          // The customer's key and body stay: their retries still attach to this transaction.
+          memo: { ...memo, replayKey: replayOf.key, attempt },
+          typedSearchAttributes: [
+            { key: searchAttributes.customerId, value: input.customerId },
+            { key: searchAttributes.sagaStatus, value: 'running' },
+            ...(description.searchAttributes?.OrderKey?.[0] ? [{ key: searchAttributes.orderKey, value: String(description.searchAttributes.OrderKey[0]) }] : []),
+          ],
+        }),
+      );
+      return { runId: replayed.firstExecutionRunId, attempt, replayed: false };
+    } catch (err) {
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err instanceof HttpProblem ? err : readUnavailable();
+      // Someone replayed it at the same moment: the same key is this request again, another is a conflict.
+      description = await within(TEMPORAL_DEADLINES.readMs, () => handle.describe()).catch(() => Promise.reject(readUnavailable()));
+      if ((description.memo as EdgeMemo | undefined)?.replayKey === replayOf.key) return sameReplay();
+      throw notReplayable(workflowId, 'Another replay of it has just started; follow its status.');
+    }
+  }
+
+  return { start, waitForOutcome, status, replay, keyRetentionSeconds };
+}
+
+const TransactionStatusLoose = TransactionStatus.loose();
+
+function notReplayable(workflowId: string, detail: string): HttpProblem {
+  return new HttpProblem(409, 'not-resettable', 'This transaction cannot be replayed now', detail, { transactionId: workflowId });
+}
+
+function runningAdvice(sagaStatus?: SagaStatus): string {
+  if (sagaStatus === 'needs_attention') return 'It is parked waiting for a decision: decide instead (retry, skip or abort) with POST …/decisions.';
+  if (sagaStatus === 'compensating') return 'It is undoing its steps right now: wait for it to finish, then replay it if it ends compensated.';
+  return 'It is still running: a replay now would race it. Wait for it to settle.';
+}
+
+/** Why a settled transaction must not be replayed, or undefined when a new attempt is safe. */
+function replayRefusal(outcome: Exclude<Outcome<TransactionStatus>, { state: 'running' }>): string | undefined {
+  const { status } = outcome;
+  if (outcome.state === 'completed') return 'It completed: a replay would change nothing (every step would find its effect), or charge again. To undo it, request a refund.';
+  if (status.status === 'compensated') return undefined;
+  if (status.steps.length === 0) {
+    return `It ended outside the saga (${outcome.failureType}), so what its steps did is unknown: check the downstreams and put them right by hand, then place a new order.`;
+  }
+  const leftUndone = status.steps.filter((s) => s.state === 'compensation_failed').map((s) => s.compensation ?? s.name);
+  if (leftUndone.length > 0) {
+    return `Its undo did not finish (${leftUndone.join(', ')} left undone): a new attempt would leave the earlier one half undone. Put those right by hand first; then place a new order.`;
+  }
+  const happened = status.steps.filter((s) => s.state !== 'pending' && s.state !== 'failed').map((s) => s.name);
+  return happened.length > 0 ? `It failed after ${happened.join(', ')} and was not compensated: check the downstreams first.` : undefined;
 }
 
 /** Live retry state of running activities, by the step (activity type) they belong to. */
