@@ -19,6 +19,7 @@ import type { z } from 'zod';
 import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow';
 import { TransactionStatus, searchAttributes, transactionStatusQuery, type SagaStatus, type TaskQueues, type TransactionRequest } from '../contracts/transaction';
 import { HttpProblem } from './problem';
+import { announceSagaStarted } from './webhook-intake';
 
 /** Deadlines of the edge's calls to Temporal: a start (and its describe), and a read. */
 export const TEMPORAL_DEADLINES = { startMs: 5_000, readMs: 3_000, queryMs: 2_000 } as const;
@@ -123,7 +124,9 @@ export function createTransactions({ client, queues }: { client: Client; queues:
     if (memo.fingerprint !== input.fingerprint) {
       throw new HttpProblem(422, 'idempotency-key-reused', 'Idempotency-Key already used for another request', 'This Idempotency-Key was first used with a different request body. Use a new key for a new request.');
     }
-    return { handle, attached: memo.startToken !== input.startToken, running: description.status.name === 'RUNNING' };
+    const attached = memo.startToken !== input.startToken;
+    if (!attached) announceSagaStarted(client, workflowId); // webhook events that came before it are handed over now
+    return { handle, attached, running: description.status.name === 'RUNNING' };
   }
 
   /** Waits up to `ms` (or until `until` aborts, e.g. the caller hung up) for the saga to finish; `running` when the wait ends first. */
@@ -236,6 +239,7 @@ export function createTransactions({ client, queues }: { client: Client; queues:
           ],
         }),
       );
+      announceSagaStarted(client, workflowId);
       return { runId: replayed.firstExecutionRunId, attempt, replayed: false };
     } catch (err) {
       if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err instanceof HttpProblem ? err : readUnavailable();

@@ -7,7 +7,7 @@
  * an event that was not recorded.
  */
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
-import { LATE_EVENT_WORKFLOW, SAGA_ID_PREFIXES, lateEventWorkflowId, searchAttributes, transactionOfReference, webhookEventSignal, type WebhookEvent } from '../contracts/transaction';
+import { HELD_EVENTS_WORKFLOW, LATE_EVENT_WORKFLOW, SAGA_ID_PREFIXES, heldEventsWorkflowId, holdEventSignal, sagaStartedSignal, lateEventWorkflowId, searchAttributes, transactionOfReference, webhookEventSignal, type WebhookEvent } from '../contracts/transaction';
 
 export type IntakeResult = 'signalled' | 'held-until-started' | 'recorded-late' | 'duplicate-late';
 
@@ -44,7 +44,6 @@ export async function deliverWebhookEvent(client: Client, taskQueue: string, ref
 }
 
 async function record(client: Client, taskQueue: string, target: string, event: WebhookEvent): Promise<IntakeResult> {
-  let early = false;
   if (SAGA_ID_PREFIXES.some((p) => target.startsWith(p))) {
     try {
       await client.workflow.getHandle(target).signal(webhookEventSignal, event);
@@ -52,31 +51,47 @@ async function record(client: Client, taskQueue: string, target: string, event: 
     } catch (err) {
       if (!(err instanceof WorkflowNotFoundError)) throw err;
     }
-    // Not running: finished (a late event), or not started yet (an early one, held for the saga).
-    early = await client.workflow
+    // Not running: finished (a late event, recorded below), or not started yet (held for the saga).
+    const started = await client.workflow
       .getHandle(target)
       .describe()
       .then(
-        () => false,
-        (err: unknown) => {
-          if (err instanceof WorkflowNotFoundError) return true;
-          throw err;
-        },
+        () => true,
+        (err: unknown) => (err instanceof WorkflowNotFoundError ? false : Promise.reject(err)),
       );
+    if (!started) {
+      await client.workflow.signalWithStart(HELD_EVENTS_WORKFLOW, {
+        taskQueue,
+        workflowId: heldEventsWorkflowId(target),
+        args: [{ target }],
+        signal: holdEventSignal,
+        signalArgs: [event],
+        typedSearchAttributes: customerOf(target) ? [{ key: searchAttributes.customerId, value: customerOf(target)! }] : [],
+      });
+      return 'held-until-started';
+    }
   }
   try {
     await client.workflow.start(LATE_EVENT_WORKFLOW, {
       taskQueue,
       workflowId: lateEventWorkflowId(event.source, event.eventId),
-      args: [{ ...event, target, ...(early ? { early } : {}) }],
+      args: [{ ...event, target }],
       workflowIdReusePolicy: 'REJECT_DUPLICATE',
       typedSearchAttributes: customerOf(target) ? [{ key: searchAttributes.customerId, value: customerOf(target)! }] : [],
     });
-    return early ? 'held-until-started' : 'recorded-late';
+    return 'recorded-late';
   } catch (err) {
     if (err instanceof WorkflowExecutionAlreadyStartedError) return 'duplicate-late';
     throw err;
   }
+}
+
+/** Tells the events held for a saga that it has started (best effort: they also look by themselves). */
+export function announceSagaStarted(client: Client, sagaId: string): void {
+  client.workflow
+    .getHandle(heldEventsWorkflowId(sagaId))
+    .signal(sagaStartedSignal)
+    .catch(() => undefined); // usually none are held: nothing to tell
 }
 
 /** `order:<customer>:<key>` → the customer, so late events show up in "everything for customer X". */

@@ -141,10 +141,21 @@ export const WebhookEvent = z.object({
 export type WebhookEvent = z.infer<typeof WebhookEvent>;
 export const webhookEventSignal = defineSignal<[WebhookEvent]>('webhookEvent');
 
-/** Workflow type that durably records an event whose saga has already finished, or holds one whose saga has not started yet. */
+/** Workflow type that durably records an event whose saga has already finished (or never existed). */
 export const LATE_EVENT_WORKFLOW = 'webhookEventRecord';
-/** How long an event that came before its saga is held for it (the saga gets it as soon as it starts). */
+
+/**
+ * Events that came before their saga started are held, per saga, by a workflow of this type (ID
+ * `webhook-held:<sagaId>`) and handed to the saga as soon as it starts: the edge tells it when it
+ * starts a saga, and it also tries now and then by itself. Held for up to EARLY_EVENT_HOLD_MS.
+ */
+export const HELD_EVENTS_WORKFLOW = 'heldWebhookEvents';
 export const EARLY_EVENT_HOLD_MS = 3_600_000;
+export function heldEventsWorkflowId(sagaId: string): string {
+  return `webhook-held:${sagaId}`;
+}
+export const holdEventSignal = defineSignal<[WebhookEvent]>('holdEvent');
+export const sagaStartedSignal = defineSignal<[]>('sagaStarted');
 export function lateEventWorkflowId(source: string, eventId: string): string {
   return `webhook:${encodeURIComponent(source)}:${encodeURIComponent(eventId)}`;
 }
