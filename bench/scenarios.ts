@@ -154,7 +154,7 @@ export async function createBench(env: BenchEnvironment, customerId: string): Pr
   async function heldSaga(latencyMs: number) {
     const input = sagaInput();
     const workflowId = orderWorkflowId(input.customerId, input.idempotencyKey);
-    const hold: FaultRule = { idempotencyKey: downstreamKey(workflowId, 'grantAccess'), latencyMs: HOLD_MS, times: 1 };
+    const hold: FaultRule = { idempotencyKey: downstreamKey(workflowId, 'grantAccess', '1'), latencyMs: HOLD_MS, times: 1 };
     await env.setFaults('fulfilment', [hold, ...latencyRules(latencyMs)]);
     const handle = await startSaga(env.client, input);
     await waitForStep(handle.workflowId, 'grantAccess', env.client);
