@@ -5,6 +5,7 @@
  */
 import { DefaultLogger, Runtime, Worker, type NativeConnection, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type Activities } from './activities';
+import { createLocalActivities } from './activities/local';
 import { createFulfilmentClient } from './clients/fulfilment';
 import { createLegacyEcommerceClient } from './clients/legacy-ecommerce';
 import { createPaymentsClient } from './clients/payments';
@@ -69,7 +70,11 @@ export async function createWorkers(setup: WorkerSetup): Promise<Worker[]> {
         const workflows: Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> = setup.workflowBundle
           ? { workflowBundle: setup.workflowBundle }
           : { workflowsPath: require.resolve('./workflows') };
-        return Worker.create({ ...base, ...workflows, taskQueue: queues.orders });
+        // The fast path: forward steps run here first as local activities, each downstream behind an
+        // in-process bulkhead as large as its queue's worker (a full one sends the step to that queue).
+        const slots = (r: Exclude<TaskQueueRole, 'orders'>) => setup.limits?.[r]?.concurrency ?? 20;
+        const local = createLocalActivities(setup.activities, { legacyEcommerce: slots('legacyEcommerce'), payments: slots('payments'), fulfilment: slots('fulfilment') });
+        return Worker.create({ ...base, ...workflows, taskQueue: queues.orders, activities: local });
       }
       const limits = setup.limits?.[role] ?? { concurrency: 20 };
       return Worker.create({

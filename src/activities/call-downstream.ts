@@ -16,8 +16,11 @@ const BREAKER_WAIT_BUDGET_MS = 20_000;
 
 export async function callDownstream<T>(rejectedType: (err: DownstreamRejected) => string, call: () => Promise<T>): Promise<T> {
   const context = Context.current();
-  const heartbeat = setInterval(() => context.heartbeat(), HEARTBEAT_EVERY_MS);
-  const waitUntil = Date.now() + BREAKER_WAIT_BUDGET_MS;
+  // A local activity (the fast path) cannot heartbeat, and must not hold its workflow task waiting
+  // for a breaker: it fails at once and the saga runs the step on the downstream's own queue.
+  const local = context.info.isLocal;
+  const heartbeat = local ? undefined : setInterval(() => context.heartbeat(), HEARTBEAT_EVERY_MS);
+  const waitUntil = local ? 0 : Date.now() + BREAKER_WAIT_BUDGET_MS;
   try {
     for (;;) {
       try {

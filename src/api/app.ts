@@ -24,6 +24,7 @@ export interface AppDeps {
   config: Pick<
     Config,
     | 'TASK_QUEUE_PREFIX'
+    | 'FAST_PATH'
     | 'JWT_SECRET'
     | 'JWT_ISSUER'
     | 'JWT_AUDIENCE'
@@ -68,7 +69,7 @@ export function createApp({ client, config, logger, history }: AppDeps): express
   // The remote codec for the Temporal Web UI and CLI, when payloads are encrypted.
   const codec = payloadCodec(config);
   if (codec) app.use(codecRoutes({ codec, auth, corsOrigins: config.CODEC_CORS_ORIGINS }));
-  const transactions = createTransactions({ client, queues: taskQueues(config.TASK_QUEUE_PREFIX) });
+  const transactions = createTransactions({ client, queues: taskQueues(config.TASK_QUEUE_PREFIX), fastPath: config.FAST_PATH });
   app.use('/v1', authenticate(auth));
   const routeOptions = { transactions, syncWaitMaxMs: config.SYNC_WAIT_MAX_MS, onChange: history?.purge, paymentTimeoutSeconds: config.PAYMENT_CONFIRMATION_TIMEOUT_S };
   if (history) app.use(historyRoutes({ history }));

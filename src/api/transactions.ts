@@ -80,7 +80,7 @@ interface EdgeMemo {
 
 export type Transactions = ReturnType<typeof createTransactions>;
 
-export function createTransactions({ client, queues }: { client: Client; queues: TaskQueues }) {
+export function createTransactions({ client, queues, fastPath = true }: { client: Client; queues: TaskQueues; fastPath?: boolean }) {
   const taskQueue = queues.orders;
   // Every saga is told where its activities run, instead of deriving it from its own queue's name.
   const activityQueues = { legacyEcommerce: queues.legacyEcommerce, payments: queues.payments, fulfilment: queues.fulfilment };
@@ -99,7 +99,7 @@ export function createTransactions({ client, queues }: { client: Client; queues:
       handle = await within(TEMPORAL_DEADLINES.startMs, () => client.workflow.start(kind.workflowType, {
         taskQueue,
         workflowId,
-        args: [{ ...input, taskQueues: input.taskQueues ?? activityQueues }],
+        args: [{ ...input, taskQueues: input.taskQueues ?? activityQueues, fastPath: input.fastPath ?? fastPath }],
         // A retry of a running transaction attaches to it; a finished one is never started again.
         workflowIdConflictPolicy: 'USE_EXISTING',
         workflowIdReusePolicy: 'REJECT_DUPLICATE',

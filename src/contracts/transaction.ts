@@ -33,6 +33,11 @@ export const TransactionRequest = z.strictObject({
    */
   taskQueues: z.strictObject({ legacyEcommerce: z.string(), payments: z.string(), fulfilment: z.string() }).optional(),
   /**
+   * Forward steps try a local activity first (one task for the whole happy path), then their
+   * downstream's queue; false: always the queue. Absent: on. Set by the edge from FAST_PATH.
+   */
+  fastPath: z.boolean().optional(),
+  /**
    * Which attempt at the business transaction this run is (1 unless support replayed it): a replay
    * is a new attempt with new downstream keys and a new reference. See `workflows/saga.ts`.
    */

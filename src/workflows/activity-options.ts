@@ -2,8 +2,9 @@
  * Activity options per kind of step, and proxies that put each downstream's activities on that
  * downstream's task queue (next to the workflow's own queue prefix).
  */
-import { proxyActivities, workflowInfo, type ActivityOptions } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, TimeoutFailure, proxyActivities, proxyLocalActivities, workflowInfo, type ActivityOptions, type LocalActivityOptions } from '@temporalio/workflow';
 import type { Activities } from '../activities';
+import type { LocalActivities } from '../activities/local';
 import { prefixOfOrdersQueue, taskQueues, type TransactionRequest } from '../contracts/transaction';
 
 /**
@@ -36,6 +37,46 @@ function proxies(options: ActivityOptions, queues: NonNullable<TransactionReques
     payments: proxyActivities<Activities['payments']>({ ...options, taskQueue: queues.payments }),
     fulfilment: proxyActivities<Activities['fulfilment']>({ ...options, taskQueue: queues.fulfilment }),
   };
+}
+
+/**
+ * The fast path: one try of a forward step as a local activity, in the saga's own workflow task.
+ * Its timeout sits above the clients' HTTP timeouts; it is never retried locally: a retryable
+ * failure hands the step to its downstream's queue (see `fastOrQueued`).
+ */
+export const LOCAL_TRY: LocalActivityOptions = {
+  startToCloseTimeout: '10s',
+  retry: { maximumAttempts: 1 },
+};
+
+/**
+ * Runs a forward step on the fast path, and on a retryable failure (unavailable, timed out, local
+ * bulkhead full) as a regular activity on its downstream's queue: same arguments, so the same
+ * downstream key, and the queue's retry policy, rate limit and isolation from there on. A definite
+ * answer (a refusal, an undone attempt, our credentials refused) is the step's answer either way.
+ */
+export function fastOrQueued<A extends unknown[], R>(local: ((...args: A) => Promise<R>) | undefined, queued: (...args: A) => Promise<R>): (...args: A) => Promise<R> {
+  if (!local) return queued;
+  return async (...args: A) => {
+    try {
+      return await local(...args);
+    } catch (err) {
+      if (!isRetryableLocally(err)) throw err;
+      return queued(...args);
+    }
+  };
+}
+
+/** A local activity's failure arrives as the activity's own failure (or wrapped in ActivityFailure). */
+function isRetryableLocally(err: unknown): boolean {
+  const cause = err instanceof ActivityFailure ? err.cause : err;
+  if (cause instanceof TimeoutFailure) return true;
+  return cause instanceof ApplicationFailure && !cause.nonRetryable;
+}
+
+/** The local twins of the forward steps (registered on the workflow worker, guarded by per-downstream bulkheads). */
+export function localProxies(): LocalActivities {
+  return proxyLocalActivities<LocalActivities>(LOCAL_TRY);
 }
 
 /** Proxies on the queues the edge named in the input (older histories: next to the workflow's own queue). */

@@ -11,14 +11,21 @@ import {
   ORDER_STEPS,
   SETTLED_STATUSES,
   formatMinorUnits, toMinorUnits, totalMinorUnits, type OrderSagaInput, type OrderStatus, type PlacedOrder, type SagaStatus, type WebhookEvent } from '../contracts/order';
-import { activityProxies } from './activity-options';
-import { EPOCH_KEYS_PATCH, Saga } from './saga';
+import { activityProxies, fastOrQueued, localProxies } from './activity-options';
+import { EPOCH_KEYS_PATCH, FAST_PATH_PATCH, Saga } from './saga';
 import { runTransaction } from './transaction';
 
 export async function orderSaga(input: OrderSagaInput): Promise<OrderStatus> {
   const { workflowId } = workflowInfo();
-  const { forward, compensation: undo } = activityProxies(input);
+  const { forward: queued, compensation: undo } = activityProxies(input);
   const saga = new Saga(ORDER_STEPS, { workflowId, attempt: input.attempt, epochs: patched(EPOCH_KEYS_PATCH) });
+  // The fast path is the edge's choice (FAST_PATH), fixed in the input so a replay takes the same path.
+  const local = input.fastPath !== false && patched(FAST_PATH_PATCH) ? localProxies() : undefined;
+  const forward = {
+    legacyEcommerce: { createOrder: fastOrQueued(local?.createOrder, queued.legacyEcommerce.createOrder), completeOrder: fastOrQueued(local?.completeOrder, queued.legacyEcommerce.completeOrder) },
+    payments: { chargePayment: fastOrQueued(local?.chargePayment, queued.payments.chargePayment) },
+    fulfilment: { grantAccess: fastOrQueued(local?.grantAccess, queued.fulfilment.grantAccess) },
+  };
   // Read per call: a new attempt has a new reference.
   const common = () => ({ reference: saga.reference, requestId: input.requestId, region: input.region });
   const amountMinor = totalMinorUnits(input.order.items);

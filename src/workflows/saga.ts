@@ -38,6 +38,9 @@ import { ATTEMPT_UNDONE, OPERATIONAL_FAILURES, attemptReference, downstreamKey, 
  */
 export const EPOCH_KEYS_PATCH = 'attempt-scoped-keys';
 
+/** Marks runs that may take the fast path (forward steps as local activities first); histories from before it replay without. */
+export const FAST_PATH_PATCH = 'fast-path-local-activities';
+
 export interface Compensation {
   name: string;
   /** Undoes the step; `idempotencyKey` is the compensation's own key (same rule as a step's). */

@@ -69,9 +69,10 @@ test('a legacy cancel that cannot dedupe is reconciled before it is re-issued: o
   expect((await stack.sims.ledger('legacy', id)).map((e) => e.op)).toEqual(['create', 'cancel']);
 });
 
-test('a worker killed with SIGKILL mid-activity and started again: the saga finishes with one effect per key', async () => {
+test('a worker killed with SIGKILL mid-activity and started again: the saga finishes with one effect per key (queue path)', async () => {
   const env = testEnv();
-  const local = await startStack({ WORKER_QUEUES: 'orders,legacyEcommerce,payments' });
+  // The fast path off: grantAccess runs on the fulfilment queue, in the worker process killed here.
+  const local = await startStack({ WORKER_QUEUES: 'orders,legacyEcommerce,payments', FAST_PATH: 'false' });
   const startWorker = async () => {
     const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src', 'worker.ts')], {
       cwd: ROOT,
@@ -106,6 +107,57 @@ test('a worker killed with SIGKILL mid-activity and started again: the saga fini
     await local.stop();
   }
 });
+
+test('the workflow worker killed with SIGKILL mid-local-activity (fast path) and started again: one effect per key', async () => {
+  const env = testEnv();
+  // No worker in this process: one worker process serves every queue and runs the forward steps locally.
+  const local = await startStack({ WORKER_QUEUES: '' });
+  const startWorker = async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src', 'worker.ts')], {
+      cwd: ROOT,
+      env: {
+        ...process.env,
+        TEMPORAL_ADDRESS: env.temporalAddress,
+        PAYLOAD_KEYS: env.payloadKeys,
+        TASK_QUEUE_PREFIX: local.config.TASK_QUEUE_PREFIX,
+        LEGACY_URL: env.legacyUrl,
+        PAYMENTS_URL: env.paymentsUrl,
+        FULFILMENT_URL: env.fulfilmentUrl,
+        LEGACY_API_KEYS: 'sk_test_current',
+        PAYMENTS_API_KEYS: 'sk_test_current',
+        FULFILMENT_API_KEYS: 'sk_test_current',
+        WORKFLOW_BUNDLE_PATH: env.bundlePath,
+        LOG_LEVEL: 'silent',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    await firstJsonLine(child, (v): v is { ready: string } => (v as { ready?: unknown })?.ready === 'worker', 60_000);
+    return child;
+  };
+  try {
+    const customer = newCustomer();
+    const id = orderWorkflowId(customer, 'killed-fast');
+    await local.sims.fault('fulfilment', { idempotencyKey: `${id}/grantAccess/1`, latencyMs: 2_000, times: 1 });
+    const worker = await startWorker();
+    expect((await postOrder(local, customer, 'killed-fast', ORDER_BODY, { prefer: 'respond-async' })).status).toBe(202);
+
+    // The order is created and charged (locally, in one workflow task not yet completed) and the grant is held: kill.
+    await eventually(async () => ((await local.sims.ledger('payments', `${id}/`)).length === 1 ? true : undefined));
+    worker.kill('SIGKILL');
+    const restarted = await startWorker();
+    try {
+      const done = await settled(local, customer, 'killed-fast');
+      expect(done.status).toBe('completed');
+      expect((await local.sims.ledger('fulfilment', id)).map((e) => e.op)).toEqual(['grant']);
+      expect((await local.sims.ledger('payments', id)).map((e) => e.op)).toEqual(['charge']);
+      expect((await local.sims.ledger('legacy', id)).map((e) => e.op)).toEqual(['create', 'complete']);
+    } finally {
+      await stopProcess(restarted);
+    }
+  } finally {
+    await local.stop();
+  }
+}, 90_000);
 
 test('20 parallel POSTs with one key: one saga, one charge; every other answer is a 409 or the replayed outcome', async () => {
   const customer = newCustomer();

@@ -91,6 +91,8 @@ export async function startStack(overrides: Record<string, string> = {}): Promis
     PAYMENTS_API_KEYS: 'sk_test_current',
     FULFILMENT_API_KEYS: 'sk_test_current',
     LOG_LEVEL: 'silent',
+    // The suite runs both ways: FAST_PATH=false npm test takes every forward step through its queue.
+    FAST_PATH: process.env.FAST_PATH,
     ...overrides,
     ...(overrides.WORKER_QUEUES === '' ? { WORKER_QUEUES: undefined } : {}),
   });

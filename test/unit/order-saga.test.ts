@@ -4,6 +4,7 @@
  * compensation failure that is reported rather than swallowed.
  */
 import { ActivityFailure, ApplicationFailure, WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';
+import { Context } from '@temporalio/activity';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { ORDER_STEPS, TASK_QUEUE_ROLES, decideUpdate, webhookEventSignal, orderWorkflowId, taskQueues, type OrderSagaInput, type OrderStatus } from '../../src/contracts/order';
 import type { Activities } from '../../src/activities';
@@ -65,12 +66,14 @@ test('a declined payment is not retried and undoes the order and the (possibly p
 
   expect(chargeAttempts).toBe(1);
   expect(calls.map((c) => c.split(' ')[0])).toEqual(['createOrder', 'chargePayment', 'refundPayment', 'cancelOrder']);
-  // WorkflowFailedError → ApplicationFailure(PaymentDeclined, saga summary) → ActivityFailure → ApplicationFailure(PaymentDeclined)
+  // WorkflowFailedError → ApplicationFailure(PaymentDeclined, saga summary) → the step's own ApplicationFailure(PaymentDeclined):
+  // on the fast path the local activity's failure comes as is; from a queue it is wrapped in an ActivityFailure.
   const summary = err.cause as ApplicationFailure;
   expect(summary).toBeInstanceOf(ApplicationFailure);
   expect(summary.type).toBe('PaymentDeclined');
-  expect(summary.cause).toBeInstanceOf(ActivityFailure);
-  expect((summary.cause as ActivityFailure).cause).toMatchObject({ type: 'PaymentDeclined', message: 'Your card was declined.' });
+  const step = summary.cause instanceof ActivityFailure ? summary.cause.cause : summary.cause;
+  expect(step).toBeInstanceOf(ApplicationFailure);
+  expect(step).toMatchObject({ type: 'PaymentDeclined', message: 'Your card was declined.' });
   const status = summary.details?.[0] as OrderStatus;
   expect(status.status).toBe('compensated');
   expect(status.failure).toEqual({ step: 'chargePayment', type: 'PaymentDeclined', message: 'Your card was declined.' });
@@ -308,6 +311,53 @@ describe('attempt epochs: a new key only when a person decides the effect must h
     expect(new Set(keys)).toEqual(new Set([`${orderWorkflowId('alice', 'auth')}/grantAccess/1`]));
     expect(keys).toHaveLength(4);
     expect(calls.map((c) => c.split(' ')[0])).not.toContain('refundPayment');
+  });
+});
+
+describe('the fast path: forward steps as local activities first, their downstream queue on a retryable failure', () => {
+  const where = (log: string[]) => async (i: { idempotencyKey: string }) => {
+    log.push(`${Context.current().info.isLocal ? 'local' : 'queue'} ${i.idempotencyKey}`);
+  };
+
+  test('on the happy path every forward step runs locally, compensations never do', async () => {
+    const log: string[] = [];
+    const record = where(log);
+    const activities = stubActivities([], {
+      legacyEcommerce: { createOrder: async (i) => (await record(i), { orderNumber: 'EC-1', totalMinor: 4900 }), completeOrder: async (i) => (await record(i), { status: 'completed' }) },
+      payments: { chargePayment: async (i) => (await record(i), { chargeId: 'ch_1', amountMinor: 4900, status: 'succeeded' as const }) },
+      fulfilment: { grantAccess: async (i) => (await record(i), { enrollmentId: 'enr_1' }), revokeAccess: async (i) => (await record(i), { outcome: 'revoked' as const }) },
+    });
+    expect((await runSaga('fast', activities)).status).toBe('completed');
+    expect(log.map((l) => l.split(' ')[0])).toEqual(['local', 'local', 'local', 'local']);
+  });
+
+  test('a retryable local failure hands the step to its queue with the same key; a refusal does not', async () => {
+    const log: string[] = [];
+    const record = where(log);
+    const activities = stubActivities([], {
+      payments: {
+        chargePayment: async (i) => {
+          await record(i);
+          if (Context.current().info.isLocal) throw ApplicationFailure.create({ type: 'DownstreamUnavailable', message: 'payments answered 503', nonRetryable: false });
+          return { chargeId: 'ch_1', amountMinor: 4900, status: 'succeeded' as const };
+        },
+      },
+      fulfilment: { grantAccess: async (i) => (await record(i), refused('AccessRejected')()) },
+    });
+    const id = orderWorkflowId('alice', 'fallback');
+    await driveWorkflow(env, 'orderSaga', id, input('fallback'), activities, async (handle) => {
+      await parkedStatus(handle);
+      await handle.executeUpdate(decideUpdate, { args: [{ action: 'abort', reason: 'refused', operator: 'ann' }] });
+    });
+    expect(log).toEqual([`local ${id}/chargePayment/1`, `queue ${id}/chargePayment/1`, `local ${id}/grantAccess/1`]);
+  });
+
+  test('with the fast path off (FAST_PATH=false at the edge) every step runs on its queue', async () => {
+    const log: string[] = [];
+    const record = where(log);
+    const activities = stubActivities([], { payments: { chargePayment: async (i) => (await record(i), { chargeId: 'ch_1', amountMinor: 4900, status: 'succeeded' as const }) } });
+    await runWorkflow(env, 'orderSaga', orderWorkflowId('alice', 'slow-path'), { ...input('slow-path'), fastPath: false }, activities);
+    expect(log).toEqual([`queue ${orderWorkflowId('alice', 'slow-path')}/chargePayment/1`]);
   });
 });
 
