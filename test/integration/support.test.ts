@@ -182,6 +182,7 @@ describe('replay ("reset"): the runbook table, row by row', () => {
     expect((await json(refused)).detail).toContain('refund');
     expect(await Promise.all((['legacy', 'payments', 'fulfilment'] as const).map((s) => ops(s, id)))).toEqual(before);
     expect(await expectMoneyAndAccessInStep(stack.sims, id, 1)).toEqual(['held']);
+    if (stack.config.FAST_PATH) await record(id, 'order-fast-path-completed');
   });
 
   test('failed before anything happened (the legacy service refused the order): replayed as a new attempt, which the refusal recorded under the old key cannot block', async () => {

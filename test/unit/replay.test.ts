@@ -25,6 +25,8 @@ test('there are fixtures for every way a saga ends', () => {
       'order-grant-retried-after-refusal.json',
       'order-replayed-after-compensation.json',
       'order-cli-reset-after-compensation.json',
+      // The fast path (forward steps as local activities)
+      'order-fast-path-completed.json',
     ]),
   );
 });
