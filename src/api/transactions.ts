@@ -7,6 +7,8 @@
  */
 import {
   ApplicationFailure,
+  QueryRejectedError,
+  WorkflowClient,
   WorkflowExecutionAlreadyStartedError,
   WorkflowFailedError,
   WorkflowNotFoundError,
@@ -85,6 +87,8 @@ export function createTransactions({ client, queues, fastPath = true }: { client
   // Every saga is told where its activities run, instead of deriving it from its own queue's name.
   const activityQueues = { legacyEcommerce: queues.legacyEcommerce, payments: queues.payments, fulfilment: queues.fulfilment };
   const within = <T>(ms: number, fn: () => Promise<T>): Promise<T> => client.withDeadline(Date.now() + ms, fn);
+  // Status queries that the server refuses by itself for a closed workflow, instead of waking a worker to replay it.
+  const openOnly = new WorkflowClient({ connection: client.connection, namespace: client.options.namespace, dataConverter: client.options.dataConverter, queryRejectCondition: 'NOT_OPEN' });
 
   /** Starts the saga, or attaches to the one this workflow ID already names (`attached`, and whether it is still `running`). */
   async function start<S extends TransactionStatus>(
@@ -144,30 +148,45 @@ export function createTransactions({ client, queues, fastPath = true }: { client
   }
 
   /** The transaction behind a workflow ID, or undefined when it was never received. */
+  /**
+   * The transaction behind a workflow ID, or undefined when it was never received. Three calls go
+   * out at once, so a read costs about one round trip: describe (does it exist, is it running, its
+   * live retry state), the status query (answered by a worker while it runs; refused by the server
+   * at once, without a worker, when it has closed) and the result (returned at once when closed).
+   */
   async function status<S extends TransactionStatus>(kind: SagaKind<S>, workflowId: string): Promise<Outcome<S> | undefined> {
     const handle = client.workflow.getHandle(workflowId);
-    let description;
-    try {
-      description = await within(TEMPORAL_DEADLINES.readMs, () => handle.describe());
-    } catch (err) {
-      if (err instanceof WorkflowNotFoundError) return undefined;
+    const settle = <T>(p: Promise<T>) => p.then((value) => ({ value }), (error: unknown) => ({ error }));
+    const stopWaiting = new AbortController();
+    const described = settle(within(TEMPORAL_DEADLINES.readMs, () => handle.describe()));
+    const queried = settle(within(TEMPORAL_DEADLINES.queryMs, () => openOnly.getHandle(workflowId).query(transactionStatusQuery)));
+    const closed = settle(waitForOutcome(kind, handle, TEMPORAL_DEADLINES.readMs, stopWaiting.signal));
+    const d = await described;
+    if ('error' in d) {
+      stopWaiting.abort();
+      if (d.error instanceof WorkflowNotFoundError) return undefined;
       throw readUnavailable();
     }
-    if (description.status.name !== 'RUNNING') {
-      const outcome = await waitForOutcome(kind, handle, TEMPORAL_DEADLINES.readMs).catch(() => undefined);
+    const description = d.value;
+    const outcome = async () => {
+      const c = await closed;
       // A closed run answers at once; no answer in time is Temporal being unwell, not the saga running.
-      if (!outcome || outcome.state === 'running') throw readUnavailable();
-      return outcome;
-    }
-    const pending = pendingSteps(description.raw.pendingActivities ?? []);
-    try {
-      const live = kind.status.parse(await within(TEMPORAL_DEADLINES.queryMs, () => handle.query(transactionStatusQuery)));
+      if ('error' in c || c.value.state === 'running') throw readUnavailable();
+      return c.value;
+    };
+    if (description.status.name !== 'RUNNING') return outcome();
+    stopWaiting.abort();
+    const q = await queried;
+    if ('value' in q) {
+      const pending = pendingSteps(description.raw.pendingActivities ?? []);
+      const live = kind.status.parse(q.value);
       return { state: 'running', status: { ...live, steps: live.steps.map((s) => ({ ...s, ...pending.get(s.name) })) } };
-    } catch {
-      // No worker is answering queries right now: what Temporal itself knows is still worth showing.
-      const saga = description.searchAttributes?.SagaStatus?.[0] as SagaStatus | undefined;
-      return { state: 'running', sagaStatus: saga ?? 'running' };
     }
+    // It closed between the two calls: its outcome is there now.
+    if (q.error instanceof QueryRejectedError) return waitForOutcome(kind, handle, TEMPORAL_DEADLINES.readMs).catch(() => Promise.reject(readUnavailable()));
+    // No worker is answering queries right now: what Temporal itself knows is still worth showing.
+    const saga = description.searchAttributes?.SagaStatus?.[0] as SagaStatus | undefined;
+    return { state: 'running', sagaStatus: saga ?? 'running' };
   }
 
   /**
