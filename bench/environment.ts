@@ -19,6 +19,7 @@ import { loadConfig, type Config } from '../src/config';
 import { taskQueues } from '../src/contracts/order';
 import { createLogger } from '../src/logger';
 import { createClient, createNativeConnection } from '../src/temporal/connection';
+import { WORKFLOW_INTERCEPTOR_MODULES } from '../src/temporal/interceptors';
 import { createDownstreamClients, createWorkers } from '../src/worker';
 import { spawnDevServer, waitForTemporal } from '../scripts/lib/dev-server';
 import { DATA_DIR, ROOT } from '../scripts/lib/local';
@@ -183,7 +184,7 @@ async function startSimulator(name: string, children: ChildProcess[]): Promise<s
 
 /** Bundled once per run; createWorkers takes a bundle by path. */
 async function bundleWorkflows(): Promise<string> {
-  const { code } = await bundleWorkflowCode({ workflowsPath: join(ROOT, 'src', 'workflows', 'index.ts'), logger: new DefaultLogger('WARN') });
+  const { code } = await bundleWorkflowCode({ workflowsPath: join(ROOT, 'src', 'workflows', 'index.ts'), workflowInterceptorModules: WORKFLOW_INTERCEPTOR_MODULES, logger: new DefaultLogger('WARN') });
   const dir = join(DATA_DIR, 'bench');
   mkdirSync(dir, { recursive: true });
   const codePath = join(dir, 'workflow-bundle.js');
