@@ -150,9 +150,19 @@ function sample(text: string, name: string, labels: Record<string, string>): num
   return undefined;
 }
 
-test('GET /metrics on the API and on the worker count requests, outcomes, steps, compensations and breakers', async () => {
+test('GET /metrics on the API and on the worker count requests, outcomes, steps, compensations, breakers, webhooks and history reads', async () => {
   // After the tests above: completed and compensated orders, in this stack's own registries.
+  const reader = newCustomer('hist');
+  const historyUrl = `${stack.url}/v1/orders?page=1&pageSize=5`;
+  const auth = { authorization: `Bearer ${await stack.token(reader)}` };
+  expect((await fetch(historyUrl, { headers: auth })).status).toBe(200); // from legacy
+  expect((await fetch(historyUrl, { headers: auth })).status).toBe(200); // from the cache
+  expect((await fetch(`${stack.url}/v1/webhooks/payments`, { method: 'POST', headers: { 'stripe-signature': 't=1,v1=00' }, body: '{}' })).status).toBe(400);
   const api = await (await fetch(stack.metricsUrls!.api)).text();
+  expect(sample(api, 'saga_order_history_reads_total', { result: 'miss' })).toBe(1);
+  expect(sample(api, 'saga_order_history_reads_total', { result: 'hit' })).toBe(1);
+  expect(sample(api, 'saga_webhook_deliveries_total', { source: 'payments', result: 'rejected' })).toBe(1);
+  expect(sample(api, 'saga_http_request_duration_seconds_count', { method: 'GET', route: '/v1/orders', status_code: '200' })).toBe(2);
   expect(sample(api, 'saga_http_request_duration_seconds_count', { method: 'POST', route: '/v1/orders', status_code: '201' })).toBeGreaterThanOrEqual(2);
   expect(sample(api, 'saga_http_request_duration_seconds_count', { method: 'GET', route: '/v1/orders/:idempotencyKey', status_code: '200' })).toBeGreaterThanOrEqual(1);
   expect(sample(api, 'saga_transactions_parked', { kind: 'order' })).toBe(0);
