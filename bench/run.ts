@@ -152,6 +152,7 @@ function renderReport(samples: Samples, bench: Bench, dispatch: Map<number, Summ
   const ratios: [string, RowId, RowId][] = [
     ['edge sync / direct', 'edgeSync', 'direct'],
     ['edge sync / SDK start + result', 'edgeSync', 'sdk'],
+    ['edge sync, metrics + tracing on / off', 'edgeSyncObserved', 'edgeSync'],
     ['(b) update-with-start / (a)', 'mechB', 'mechA'],
     ['(c) eager start / (a)', 'mechC', 'mechA'],
     ['(c0) native, not eager / (a)', 'mechC0', 'mechA'],
@@ -232,6 +233,11 @@ ${findings}
   the project's clients (src/clients), each with its own Idempotency-Key: a synchronous proxy with
   no durability.
 - **edge sync**: \`POST /v1/orders\` with a new Idempotency-Key, no \`Prefer\`, answered 201.
+- **edge sync, metrics + tracing on**: the same, to a second API with workers of its own (same
+  process, same dev server and simulators) that has Prometheus metrics and OpenTelemetry tracing
+  on: every span batched and sent over OTLP/HTTP to a local sink, both \`/metrics\` scraped every
+  5 s. The two alternate within each round; the process-wide hooks (async context, undici's
+  diagnostics channel) are on for both.
 - **SDK start + result**: \`client.workflow.start('orderSaga')\` and \`handle.result()\`, the same start
   request the edge sends, without Express and HTTP.
 - **(a)** the edge's round trips today: start, describe (memo check), long-poll result.

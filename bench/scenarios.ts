@@ -27,6 +27,7 @@ import { BENCH_WEBHOOK_SECRET, type BenchEnvironment, type FaultRule } from './e
 export const ROWS = {
   direct: 'direct: 4 downstream calls in sequence (no Temporal)',
   edgeSync: 'edge sync: POST /v1/orders → 201',
+  edgeSyncObserved: 'edge sync, metrics + tracing on → 201',
   sdk: 'SDK start + result',
   mechA: '(a) start + describe + result (edge today)',
   mechB: '(b) executeUpdateWithStart(attach, wait)',
@@ -111,8 +112,8 @@ export async function createBench(env: BenchEnvironment, customerId: string): Pr
   const startSaga = (client: Client, input: OrderSagaInput, extra: { requestEagerStart?: boolean } = {}) =>
     client.workflow.start<typeof orderSaga>('orderSaga', { ...startOptions(input), ...extra });
 
-  async function request(method: 'GET' | 'POST', path: string, headers: Record<string, string> = {}) {
-    const res = await env.api.request({
+  async function request(method: 'GET' | 'POST', path: string, headers: Record<string, string> = {}, api = env.api) {
+    const res = await api.request({
       method,
       path,
       headers: { authorization, ...(method === 'POST' ? { 'content-type': 'application/json' } : {}), ...headers },
@@ -167,6 +168,13 @@ export async function createBench(env: BenchEnvironment, customerId: string): Pr
     {
       rows: ['edgeSync'],
       run: (time) => time('edgeSync', postOrder).then((res) => check(res.status === 201 && res.body.status === 'completed', 'edge sync POST', res)),
+    },
+    {
+      rows: ['edgeSyncObserved'],
+      run: (time) =>
+        time('edgeSyncObserved', () => request('POST', '/v1/orders', { 'idempotency-key': nextKey() }, env.apiObserved)).then((res) =>
+          check(res.status === 201 && res.body.status === 'completed', 'edge sync POST, observed', res),
+        ),
     },
     {
       rows: ['sdk'],
