@@ -181,6 +181,24 @@ test('GET /metrics on the API and on the worker count requests, outcomes, steps,
   expect(worker).not.toMatch(/order:|cust-|rid-|trace-/);
 });
 
+test('a saga parked for an operator shows in saga_transactions_parked, counted from Temporal at scrape time', async () => {
+  const customer = newCustomer('park');
+  const workflowId = orderWorkflowId(customer, 'parked');
+  // Access refused for good after the money moved: the saga parks for an operator.
+  const clear = await stack.sims.fault('fulfilment', { op: 'grant', idempotencyKeyPrefix: workflowId, errorRate: 1, status: 403 });
+  try {
+    expect((await postOrder(stack, customer, 'parked', ORDER_BODY, { prefer: 'respond-async' })).status).toBe(202);
+    const parked = await eventually(async () => {
+      const text = await (await fetch(stack.metricsUrls!.api)).text();
+      return sample(text, 'saga_transactions_parked', { kind: 'order' }) === 1 ? text : undefined;
+    }, 30_000);
+    expect(sample(parked, 'saga_transactions_parked', { kind: 'refund' })).toBe(0);
+    expect(await json(await getOrder(stack, customer, 'parked'))).toMatchObject({ status: 'needs_attention', parked: { step: 'grantAccess' } });
+  } finally {
+    await clear();
+  }
+});
+
 test('no log line carries a payment token, a bearer credential or an API key', async () => {
   const customer = newCustomer('secret');
   const token = await stack.token(customer);
