@@ -60,10 +60,10 @@ function fields(meta: LogMetadata = {}): Record<string, unknown> {
 
 const LEVELS: Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error'> = { TRACE: 'trace', DEBUG: 'debug', INFO: 'info', WARN: 'warn', ERROR: 'error' };
 
-/** The Temporal SDK's logger (Runtime, workflows through their sink, activities' Context.log) writing through pino. */
-export function temporalLogger(logger: Logger, ignore?: (message: string) => boolean): TemporalLogger {
+/** The Temporal SDK's logger (Runtime, workflows through their sink, activities' Context.log) writing through pino; `ignore` drops lines. */
+export function temporalLogger(logger: Logger, ignore?: (level: LogLevel, message: string, meta?: LogMetadata) => boolean): TemporalLogger {
   const write = (level: LogLevel, message: string, meta?: LogMetadata) => {
-    if (ignore?.(message)) return;
+    if (ignore?.(level, message, meta)) return;
     logger[LEVELS[level]](fields(meta), message);
   };
   return {

@@ -105,6 +105,18 @@ function freeLocalPort(): Promise<number> {
   });
 }
 
+/**
+ * What of the SDK's own output to drop: the worker's and core's lifecycle chatter below WARN (unless
+ * LOG_LEVEL asks for debug), and its notes that a queue has only workflows or only activities, which
+ * is by design here. Workflow and activity lines pass at LOG_LEVEL.
+ */
+function sdkNoise(level: Config['LOG_LEVEL']): Parameters<typeof temporalLogger>[1] {
+  const verbose = level === 'debug' || level === 'trace';
+  return (sdkLevel, message, meta) =>
+    /^No (activities|workflows|Nexus services) registered/.test(message) ||
+    (!verbose && (sdkLevel === 'TRACE' || sdkLevel === 'DEBUG' || sdkLevel === 'INFO') && meta?.sdkComponent !== 'workflow' && meta?.sdkComponent !== 'activity');
+}
+
 async function main(): Promise<void> {
   const config = loadConfig();
   installContext();
@@ -112,8 +124,7 @@ async function main(): Promise<void> {
   // The SDK's Prometheus endpoint stays private; GET /metrics on METRICS_PORT serves it with ours.
   const sdkMetrics = `127.0.0.1:${await freeLocalPort()}`;
   Runtime.install({
-    // The SDK's notes that a queue has only workflows or only activities are by design here.
-    logger: temporalLogger(logger.child({ sdk: 'temporal' }), (message) => /^No (activities|workflows) registered/.test(message)),
+    logger: temporalLogger(logger.child({ sdk: 'temporal' }), sdkNoise(config.LOG_LEVEL)),
     telemetryOptions: {
       logging: { filter: { core: 'WARN', other: 'ERROR' }, forward: {} },
       metrics: { prometheus: { bindAddress: sdkMetrics } },

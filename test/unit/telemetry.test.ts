@@ -48,7 +48,7 @@ test('with OTEL_EXPORTER_OTLP_ENDPOINT set, spans are exported there over OTLP/H
 test('the Temporal SDK logs through pino with requestId, workflowId, runId, activity and attempt, and never the task token', () => {
   const lines: Record<string, unknown>[] = [];
   const logger = createLogger('debug', 'worker', { write: (l: string) => void lines.push(JSON.parse(l) as Record<string, unknown>) });
-  const sdk = temporalLogger(logger, (m) => m.startsWith('No activities'));
+  const sdk = temporalLogger(logger, (_level, m) => m.startsWith('No activities'));
   sdk.info('Activity completed', { requestId: 'req-1', workflowId: 'order:a:1', workflowRunId: 'run-1', activityType: 'chargePayment', attempt: 2, taskToken: 'c2VjcmV0' });
   sdk.warn('No activities registered, not polling for activity tasks');
   sdk.log('ERROR', 'Workflow failed', { workflowId: 'order:a:1', runId: 'run-1' });
