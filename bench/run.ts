@@ -167,6 +167,8 @@ function renderReport(samples: Samples, bench: Bench, dispatch: Map<number, Summ
     ratios.map(([label, a, b]) => [label, ...LATENCIES.flatMap((l) => [ratio(s(a, l)?.p50, s(b, l)?.p50), ratio(s(a, l)?.mean, s(b, l)?.mean)])]),
   );
 
+  const paired = LATENCIES.map((l) => `${ratio(samples.pairedRatio('edgeSyncObserved', 'edgeSync', l), 1)} ${at(l)}`).join(', ');
+  const pairedLine = `Metrics + tracing on / off, the median of the per-round ratios (each pair back to back): ${paired}.`;
   const burstTable = markdownTable(
     [`burst @0ms: ${settings.burst} calls, ${settings.concurrency} concurrent`, 'wall s', 'sagas/s', 'p50 ms', 'p99 ms'],
     bursts.map((b) => [b.label, (b.wallMs / 1000).toFixed(2), (b.count / (b.wallMs / 1000)).toFixed(1), ms(b.latency.p50), ms(b.latency.p99)]),
@@ -186,7 +188,7 @@ function renderReport(samples: Samples, bench: Bench, dispatch: Map<number, Summ
     );
   }).join('\n');
 
-  const tables = [latencyTable, ratioTable, burstTable, findings].join('\n\n');
+  const tables = [latencyTable, ratioTable, pairedLine, burstTable, findings].join('\n\n');
   const command = `${Object.entries(process.env)
     .filter(([k]) => k.startsWith('BENCH_'))
     .map(([k, v = '']) => `${k}=${/[\s'"]/.test(v) ? `'${v}'` : v} `)
@@ -218,6 +220,8 @@ ${latencyTable}
 ## Ratios
 
 ${ratioTable}
+
+${pairedLine}
 
 ## Throughput
 
