@@ -190,13 +190,18 @@ async function startObservedEdge({ config, connection, bundlePath, teardown, log
   });
   await new Promise<void>((r) => sink.listen(0, '127.0.0.1', r));
   teardown.push({ name: 'OTLP sink', run: () => new Promise((r) => sink.close(() => r(log(`OTLP sink received ${(spansBytes / 1024).toFixed(0)} KiB of spans`)))) });
+  // BENCH_OBSERVABILITY=off: the second edge is as plain as the first, a control for the pairing
+  // itself; `metrics` or `tracing`: only that one.
+  const mode = process.env.BENCH_OBSERVABILITY ?? 'on';
+  const on = mode === 'on' || mode === 'metrics';
+  const traced = mode === 'on' || mode === 'tracing';
   const exporter = new OTLPTraceExporter({ url: `http://127.0.0.1:${(sink.address() as AddressInfo).port}/v1/traces` });
-  const tracing = setupTracing('saga-coordinator-bench', { spanProcessor: new BatchSpanProcessor(exporter) })!;
-  teardown.push({ name: 'tracing', run: () => tracing.shutdown() });
+  const tracing = traced ? setupTracing('saga-coordinator-bench', { spanProcessor: new BatchSpanProcessor(exporter) }) : undefined;
+  if (tracing) teardown.push({ name: 'tracing', run: () => tracing.shutdown() });
 
   const observed = { ...config, TASK_QUEUE_PREFIX: 'bench-observed/' };
-  const workerMetrics = createMetrics({ process: true });
-  const apiMetrics = createMetrics();
+  const workerMetrics = on ? createMetrics({ process: true }) : undefined;
+  const apiMetrics = on ? createMetrics() : undefined;
   const client = await createClient(observed, clientInterceptors(tracing));
   teardown.push({ name: 'observed client connection', run: () => client.connection.close() });
   const downstream = createDownstreamClients(observed, undefined, workerMetrics);
@@ -219,12 +224,12 @@ async function startObservedEdge({ config, connection, bundlePath, teardown, log
   await new Promise((r) => server.once('listening', r));
   teardown.push({ name: 'observed API server', run: () => (server.closeAllConnections(), new Promise((r) => server.close(r))) });
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const scrape = (m: Metrics) => m.registry.metrics();
-  const scraper = setInterval(() => void Promise.all([fetch(`${url}/metrics`).then((r) => r.text()), scrape(workerMetrics)]).catch(() => undefined), 5_000);
+  const scrape = (m?: Metrics) => m?.registry.metrics();
+  const scraper = setInterval(() => void (on ? Promise.all([fetch(`${url}/metrics`).then((r) => r.text()), scrape(workerMetrics)]) : Promise.resolve()).catch(() => undefined), 5_000);
   teardown.push({ name: 'scraper', run: async () => clearInterval(scraper) });
   const pool = new Pool(url, { connections: 32 });
   teardown.push({ name: 'observed API pool', run: () => pool.close() });
-  log(`API with metrics and tracing at ${url}`);
+  log(`API with BENCH_OBSERVABILITY=${mode} (metrics ${on ? 'on' : 'off'}, tracing ${traced ? 'on' : 'off'}) at ${url}`);
   return pool;
 }
 

@@ -4,7 +4,9 @@
  * writes them to docs/benchmarks.md, and stops everything. Bounded: N rounds and a global deadline.
  *
  * BENCH_N (rounds, default 20), BENCH_WARMUP (default 3), BENCH_BURST (default 50),
- * BENCH_CONCURRENCY (default 10), BENCH_DEADLINE_S (default 420), BENCH_DEV_SERVER_ARGS (extra
+ * BENCH_CONCURRENCY (default 10), BENCH_DEADLINE_S (default 420), BENCH_OBSERVABILITY (`off`: the
+ * "metrics + tracing on" edge runs with them off, a control for the pairing; `metrics` or `tracing`:
+ * only that one), BENCH_DEV_SERVER_ARGS (extra
  * `temporal server start-dev` arguments, space-separated, added after the flags `npm start` and the tests
  * use; e.g. `--dynamic-config-value history.transferProcessorMaxPollRPS=20` for the server's stock limit).
  */
