@@ -193,15 +193,15 @@ async function startObservedEdge({ config, connection, bundlePath, teardown, log
   // BENCH_OBSERVABILITY=off: the second edge is as plain as the first, a control for the pairing
   // itself; `metrics` or `tracing`: only that one.
   const mode = process.env.BENCH_OBSERVABILITY ?? 'on';
-  const on = mode === 'on' || mode === 'metrics';
+  const metered = mode === 'on' || mode === 'metrics';
   const traced = mode === 'on' || mode === 'tracing';
   const exporter = new OTLPTraceExporter({ url: `http://127.0.0.1:${(sink.address() as AddressInfo).port}/v1/traces` });
   const tracing = traced ? setupTracing('saga-coordinator-bench', { spanProcessor: new BatchSpanProcessor(exporter) }) : undefined;
   if (tracing) teardown.push({ name: 'tracing', run: () => tracing.shutdown() });
 
   const observed = { ...config, TASK_QUEUE_PREFIX: 'bench-observed/' };
-  const workerMetrics = on ? createMetrics({ process: true }) : undefined;
-  const apiMetrics = on ? createMetrics() : undefined;
+  const workerMetrics = metered ? createMetrics({ process: true }) : undefined;
+  const apiMetrics = metered ? createMetrics() : undefined;
   const client = await createClient(observed, clientInterceptors(tracing));
   teardown.push({ name: 'observed client connection', run: () => client.connection.close() });
   const downstream = createDownstreamClients(observed, undefined, workerMetrics);
@@ -225,11 +225,11 @@ async function startObservedEdge({ config, connection, bundlePath, teardown, log
   teardown.push({ name: 'observed API server', run: () => (server.closeAllConnections(), new Promise((r) => server.close(r))) });
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const scrape = (m?: Metrics) => m?.registry.metrics();
-  const scraper = setInterval(() => void (on ? Promise.all([fetch(`${url}/metrics`).then((r) => r.text()), scrape(workerMetrics)]) : Promise.resolve()).catch(() => undefined), 5_000);
+  const scraper = setInterval(() => void (metered ? Promise.all([fetch(`${url}/metrics`).then((r) => r.text()), scrape(workerMetrics)]) : Promise.resolve()).catch(() => undefined), 5_000);
   teardown.push({ name: 'scraper', run: async () => clearInterval(scraper) });
   const pool = new Pool(url, { connections: 32 });
   teardown.push({ name: 'observed API pool', run: () => pool.close() });
-  log(`API with BENCH_OBSERVABILITY=${mode} (metrics ${on ? 'on' : 'off'}, tracing ${traced ? 'on' : 'off'}) at ${url}`);
+  log(`API with BENCH_OBSERVABILITY=${mode} (metrics ${metered ? 'on' : 'off'}, tracing ${traced ? 'on' : 'off'}) at ${url}`);
   return pool;
 }
 
