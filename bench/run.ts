@@ -4,7 +4,9 @@
  * writes them to docs/benchmarks.md, and stops everything. Bounded: N rounds and a global deadline.
  *
  * BENCH_N (rounds, default 20), BENCH_WARMUP (default 3), BENCH_BURST (default 50),
- * BENCH_CONCURRENCY (default 10), BENCH_DEADLINE_S (default 420), BENCH_DEV_SERVER_ARGS (extra
+ * BENCH_CONCURRENCY (default 10), BENCH_DEADLINE_S (default 420), BENCH_OBSERVABILITY (`off`: the
+ * "metrics + tracing on" edge runs with them off, a control for the pairing; `metrics` or `tracing`:
+ * only that one), BENCH_DEV_SERVER_ARGS (extra
  * `temporal server start-dev` arguments, space-separated, added after the flags `npm start` and the tests
  * use; e.g. `--dynamic-config-value history.transferProcessorMaxPollRPS=20` for the server's stock limit).
  */
@@ -152,6 +154,7 @@ function renderReport(samples: Samples, bench: Bench, dispatch: Map<number, Summ
   const ratios: [string, RowId, RowId][] = [
     ['edge sync / direct', 'edgeSync', 'direct'],
     ['edge sync / SDK start + result', 'edgeSync', 'sdk'],
+    ['edge sync, metrics + tracing on / off', 'edgeSyncObserved', 'edgeSync'],
     ['(c) eager start / (a)', 'mechC', 'mechA'],
     ['(c0) native, not eager / (a)', 'mechC0', 'mechA'],
     ['(c) eager / (c0) same connection, not eager', 'mechC', 'mechC0'],
@@ -165,6 +168,8 @@ function renderReport(samples: Samples, bench: Bench, dispatch: Map<number, Summ
     ratios.map(([label, a, b]) => [label, ...LATENCIES.flatMap((l) => [ratio(s(a, l)?.p50, s(b, l)?.p50), ratio(s(a, l)?.mean, s(b, l)?.mean)])]),
   );
 
+  const paired = LATENCIES.map((l) => `${ratio(samples.pairedRatio('edgeSyncObserved', 'edgeSync', l), 1)} ${at(l)}`).join(', ');
+  const pairedLine = `Metrics + tracing on / off, the median of the per-round ratios (each pair back to back): ${paired}.`;
   const burstTable = markdownTable(
     [`burst @0ms: ${settings.burst} calls, ${settings.concurrency} concurrent`, 'wall s', 'sagas/s', 'p50 ms', 'p99 ms'],
     bursts.map((b) => [b.label, (b.wallMs / 1000).toFixed(2), (b.count / (b.wallMs / 1000)).toFixed(1), ms(b.latency.p50), ms(b.latency.p99)]),
@@ -184,7 +189,7 @@ function renderReport(samples: Samples, bench: Bench, dispatch: Map<number, Summ
     );
   }).join('\n');
 
-  const tables = [latencyTable, ratioTable, burstTable, findings].join('\n\n');
+  const tables = [latencyTable, ratioTable, pairedLine, burstTable, findings].join('\n\n');
   const command = `${Object.entries(process.env)
     .filter(([k]) => k.startsWith('BENCH_'))
     .map(([k, v = '']) => `${k}=${/[\s'"]/.test(v) ? `'${v}'` : v} `)
@@ -217,6 +222,8 @@ ${latencyTable}
 
 ${ratioTable}
 
+${pairedLine}
+
 ## Throughput
 
 ${burstTable}
@@ -231,6 +238,11 @@ ${findings}
   the project's clients (src/clients), each with its own Idempotency-Key: a synchronous proxy with
   no durability.
 - **edge sync**: \`POST /v1/orders\` with a new Idempotency-Key, no \`Prefer\`, answered 201.
+- **edge sync, metrics + tracing on**: the same, to a second API with workers of its own (same
+  process, same dev server and simulators) that has Prometheus metrics and OpenTelemetry tracing
+  on: every span batched and sent over OTLP/HTTP to a local sink, both \`/metrics\` scraped every
+  5 s. The two alternate within each round; the process-wide hooks (async context, undici's
+  diagnostics channel) are on for both.
 - **SDK start + result**: \`client.workflow.start('orderSaga')\` and \`handle.result()\`, the same start
   request the edge sends, without Express and HTTP.
 - **(a)** the edge's round trips today: start, describe (memo check), long-poll result.

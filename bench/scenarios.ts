@@ -26,6 +26,7 @@ import { BENCH_WEBHOOK_SECRET, type BenchEnvironment, type FaultRule } from './e
 export const ROWS = {
   direct: 'direct: 4 downstream calls in sequence (no Temporal)',
   edgeSync: 'edge sync: POST /v1/orders → 201',
+  edgeSyncObserved: 'edge sync, metrics + tracing on → 201',
   sdk: 'SDK start + result',
   mechA: '(a) start + describe + result (edge today)',
   mechC: '(c) eager start + result (NativeConnection)',
@@ -109,8 +110,8 @@ export async function createBench(env: BenchEnvironment, customerId: string): Pr
   const startSaga = (client: Client, input: OrderSagaInput, extra: { requestEagerStart?: boolean } = {}) =>
     client.workflow.start<typeof orderSaga>('orderSaga', { ...startOptions(input), ...extra });
 
-  async function request(method: 'GET' | 'POST', path: string, headers: Record<string, string> = {}) {
-    const res = await env.api.request({
+  async function request(method: 'GET' | 'POST', path: string, headers: Record<string, string> = {}, api = env.api) {
+    const res = await api.request({
       method,
       path,
       headers: { authorization, ...(method === 'POST' ? { 'content-type': 'application/json' } : {}), ...headers },
@@ -163,8 +164,16 @@ export async function createBench(env: BenchEnvironment, customerId: string): Pr
   const scenarios: Scenario[] = [
     { rows: ['direct'], run: (time) => time('direct', directOrder) },
     {
-      rows: ['edgeSync'],
-      run: (time) => time('edgeSync', postOrder).then((res) => check(res.status === 201 && res.body.status === 'completed', 'edge sync POST', res)),
+      // The plain edge and the one with metrics and tracing on, back to back in a random order: pairs measured under the same load.
+      rows: ['edgeSync', 'edgeSyncObserved'],
+      async run(time) {
+        const plain = () => time('edgeSync', postOrder).then((res) => check(res.status === 201 && res.body.status === 'completed', 'edge sync POST', res));
+        const observed = () =>
+          time('edgeSyncObserved', () => request('POST', '/v1/orders', { 'idempotency-key': nextKey() }, env.apiObserved)).then((res) =>
+            check(res.status === 201 && res.body.status === 'completed', 'edge sync POST, observed', res),
+          );
+        for (const run of Math.random() < 0.5 ? [plain, observed] : [observed, plain]) await run();
+      },
     },
     {
       rows: ['sdk'],

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs what a fresh clone is missing: npm packages (exactly as locked) and the pinned Temporal
-# binaries. Instant when everything is already in place.
+# Installs what a fresh clone is missing: npm packages (exactly as locked), the pinned Temporal
+# binaries and Prometheus. Instant when everything is already in place.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -11,3 +11,5 @@ if [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules
   npm install --no-audit --no-fund >&2
 fi
 bash scripts/install-temporal.sh
+# Prometheus for npm start and its integration test (Debian's package); elsewhere npm start runs without it.
+bash scripts/install-prometheus.sh || echo "ensure-deps: continuing without Prometheus" >&2

@@ -123,6 +123,9 @@ export const Config = z.object({
   WEBHOOK_TOLERANCE_S: z.coerce.number().int().min(1).default(300),
   /** How long an order waits for an asynchronous payment's webhook before cancelling the charge. */
   PAYMENT_CONFIRMATION_TIMEOUT_S: z.coerce.number().int().min(1).default(600),
+  /** A worker's own `GET /metrics` listener (the API serves /metrics on PORT); 0 picks a free port. */
+  METRICS_HOST: z.string().default('127.0.0.1'),
+  METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 export type Config = z.infer<typeof Config>;

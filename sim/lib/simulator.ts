@@ -6,12 +6,16 @@
  */
 import express, { type Request, type Response } from 'express';
 import { z } from 'zod';
+import { createLogger, type Logger } from '../../src/logger';
 
 export interface Effect {
   op: string;
   idempotencyKey: string;
   ref: string;
   at: string;
+  /** The caller's X-Request-Id and W3C traceparent on the call that had the effect, when it sent them. */
+  requestId?: string;
+  traceparent?: string;
 }
 
 const FaultRule = z.strictObject({
@@ -59,11 +63,23 @@ const HANG_MS = 60_000;
 export interface SimulatorOptions {
   /** Bearer keys accepted on the business routes (several at once, as during a rotation); none → no auth. */
   apiKeys?: string[];
+  /** One JSON line per business call (with the caller's requestId); default: LOG_LEVEL, or info. */
+  logger?: Logger;
 }
 
 export function createSimulator(name: string, options: SimulatorOptions = {}) {
   const app = express();
   app.disable('x-powered-by');
+  const logger = options.logger ?? createLogger(process.env.LOG_LEVEL ?? 'info', `sim:${name}`);
+  app.use((req, res, next) => {
+    if (req.path.startsWith('/_sim/')) return next();
+    const started = performance.now();
+    res.once('close', () => {
+      const requestId = req.get('x-request-id');
+      logger.info({ ...(requestId ? { requestId } : {}), method: req.method, path: req.path, status: res.statusCode, durationMs: Math.round(performance.now() - started) }, 'call');
+    });
+    next();
+  });
   app.use(express.json());
   const configuredKeys = options.apiKeys ?? [];
   const apiKeys = [...configuredKeys];
@@ -211,7 +227,11 @@ export function createSimulator(name: string, options: SimulatorOptions = {}) {
           inFlight.delete(scoped);
         }
         answers.set(scoped, { fingerprint, answer });
-        if (answer.effect) ledger.push({ op, idempotencyKey: key, ref: answer.effect.ref, at: new Date().toISOString() });
+        if (answer.effect) {
+          const requestId = req.get('x-request-id');
+          const traceparent = req.get('traceparent');
+          ledger.push({ op, idempotencyKey: key, ref: answer.effect.ref, at: new Date().toISOString(), ...(requestId ? { requestId } : {}), ...(traceparent ? { traceparent } : {}) });
+        }
       }
       deliver(rule, req, res, answer, stored !== undefined);
     });

@@ -5,9 +5,12 @@ import type { Client } from '@temporalio/client';
 import type { Config } from '../config';
 import { taskQueues } from '../contracts/order';
 import type { Logger } from '../logger';
+import type { Metrics } from '../metrics';
+import type { Tracing } from '../tracing';
 import { payloadCodec } from '../temporal/codec';
 import { authenticate } from './middleware/auth';
 import { requestId } from './middleware/request-id';
+import { metricsRoute, observeHistory, observeRequests, trackParked } from './observability';
 import { notFound, problemHandler } from './problem';
 import type { OrderHistory } from './order-history';
 import { codecRoutes } from './routes/codec';
@@ -40,17 +43,27 @@ export interface AppDeps {
   logger: Logger;
   /** The order-history read proxy; without it, GET /v1/orders is not served. */
   history?: OrderHistory;
+  /** Prometheus metrics (GET /metrics); none: not served. */
+  metrics?: Metrics;
+  /** A server span per request; none: no traces. */
+  tracing?: Tracing;
 }
 
-export function createApp({ client, config, logger, history }: AppDeps): express.Express {
+export function createApp({ client, config, logger, history: plainHistory, metrics, tracing }: AppDeps): express.Express {
   if (!config.JWT_SECRET) throw new Error('JWT_SECRET is required by the API');
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', false);
   app.use(requestId);
-  app.use(pinoHttp({ logger, genReqId: (_req, res) => (res as express.Response).locals.requestId, autoLogging: { ignore: (req) => req.url === '/healthz' } }));
-  // Webhooks first: they need the raw body for their signatures, and the signature is their auth.
+  app.use(observeRequests({ metrics, tracing, webhookSources: ['payments', ...Object.keys(config.STANDARD_WEBHOOK_SECRETS)] }));
+  app.use(pinoHttp({ logger, genReqId: (_req, res) => (res as express.Response).locals.requestId, autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/metrics' } }));
   const taskQueue = taskQueues(config.TASK_QUEUE_PREFIX).orders;
+  if (metrics) {
+    trackParked({ metrics, client, taskQueue });
+    app.get('/metrics', metricsRoute(metrics));
+  }
+  const history = plainHistory && observeHistory(plainHistory, metrics);
+  // Webhooks first: they need the raw body for their signatures, and the signature is their auth.
   app.use(
     webhookRoutes({
       client,

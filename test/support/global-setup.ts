@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { DATA_DIR, ROOT } from '../../scripts/lib/local';
 import { firstJsonLine, spawnTs } from '../../scripts/lib/processes';
+import { WORKFLOW_INTERCEPTOR_MODULES } from '../../src/temporal/interceptors';
 import type { TestEnv } from './env';
 import { startDevServer } from './dev-server';
 import { freePort } from './ports';
@@ -38,7 +39,8 @@ export default async function globalSetup(): Promise<void> {
     startSimulator('legacy-ecommerce'),
     startSimulator('payments'),
     startSimulator('fulfilment'),
-    bundleWorkflowCode({ workflowsPath: join(ROOT, 'src', 'workflows', 'index.ts'), logger: { trace() {}, debug() {}, info() {}, warn: console.warn, error: console.error, log() {} } as never }),
+    // With the interceptors every worker runs (metrics, logs, traces).
+    bundleWorkflowCode({ workflowsPath: join(ROOT, 'src', 'workflows', 'index.ts'), workflowInterceptorModules: WORKFLOW_INTERCEPTOR_MODULES, logger: { trace() {}, debug() {}, info() {}, warn: console.warn, error: console.error, log() {} } as never }),
   ]);
   writeFileSync(bundlePath, bundle.code);
   globalThis.__SAGA_TEST_PROCESSES__ = [server.child, legacy.child, payments.child, fulfilment.child];

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { Worker } from '@temporalio/worker';
 import { ROOT } from '../../scripts/lib/local';
+import { workerSinks } from '../../src/temporal/interceptors';
 import { testEnv } from '../support/env';
 
 const dir = join(ROOT, 'test', 'histories');
@@ -33,7 +34,7 @@ test('there are fixtures for every way a saga ends', () => {
 
 test.each(fixtures)('%s replays without non-determinism', async (file) => {
   const history = historyFromJSON(JSON.parse(readFileSync(join(dir, file), 'utf8')));
-  const results = Worker.runReplayHistories({ workflowBundle: { codePath: testEnv().bundlePath }, replayName: file }, [{ workflowId: file, history }]);
+  const results = Worker.runReplayHistories({ workflowBundle: { codePath: testEnv().bundlePath }, replayName: file, sinks: workerSinks({}) }, [{ workflowId: file, history }]);
   let replayed = 0;
   for await (const result of results) {
     expect(result.error).toBeUndefined();
