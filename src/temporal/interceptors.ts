@@ -58,6 +58,18 @@ export function downstreamOf(taskQueue: string): string {
   return DOWNSTREAMS.find((d) => taskQueue.endsWith(d)) ?? 'other';
 }
 
+/** The fast path's local activities run on the workflow's queue: their downstream comes from the step. */
+const LOCAL_STEP_DOWNSTREAM: Record<string, (typeof DOWNSTREAMS)[number]> = {
+  createOrder: 'legacy-ecommerce',
+  completeOrder: 'legacy-ecommerce',
+  chargePayment: 'payments',
+  grantAccess: 'fulfilment',
+};
+
+function downstreamOfActivity(info: ActivityInfo): string {
+  return info.isLocal ? (LOCAL_STEP_DOWNSTREAM[info.activityType] ?? 'other') : downstreamOf(info.taskQueue);
+}
+
 /** A compensation of the order saga (the refund saga's steps are forward steps, even where they share an activity). */
 function kindOf(info: ActivityInfo): 'step' | 'compensation' {
   return info.workflowType === 'orderSaga' && COMPENSATIONS.has(info.activityType) ? 'compensation' : 'step';
@@ -82,7 +94,7 @@ export function activityInterceptors({ metrics, tracing, logger }: Observability
         async execute(input, next) {
           requestId = requestIdOf(input.args);
           const { info } = ctx;
-          const labels = { downstream: downstreamOf(info.taskQueue), activity: info.activityType, kind: kindOf(info) };
+          const labels = { downstream: downstreamOfActivity(info), activity: info.activityType, kind: kindOf(info) };
           const fields = { requestId, workflowId: info.workflowExecution?.workflowId, runId: info.workflowExecution?.runId, activity: info.activityType, attempt: info.attempt };
           const started = performance.now();
           const run = () => next(input);

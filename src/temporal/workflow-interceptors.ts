@@ -2,7 +2,7 @@
  * Workflow interceptors (bundled with the workflows, so deterministic: no I/O, only sinks). They
  * report each saga's start and final outcome to the worker's metrics through a sink, which the SDK
  * never calls while replaying, add the saga's request ID to every workflow log line, and trace the
- * run and each activity it schedules (OpenTelemetry; spans leave through the `exporter` sink).
+ * run and each activity it schedules, local or not (OpenTelemetry; spans leave through the `exporter` sink).
  *
  * Always in the bundle, tracing on or off: interceptors shape a workflow's command timing, so
  * adding or removing them under running sagas risks non-determinism. Only the run and the activity
@@ -60,7 +60,11 @@ export const interceptors = (): WorkflowInterceptors => {
       },
     ],
     outbound: [
-      { scheduleActivity: (input, next) => tracedOut.scheduleActivity(input, next) },
+      {
+        scheduleActivity: (input, next) => tracedOut.scheduleActivity(input, next),
+        // The fast path's local activities are traced the same way (SDK-flagged: older histories replay untraced).
+        scheduleLocalActivity: (input, next) => tracedOut.scheduleLocalActivity(input, next),
+      },
       {
         getLogAttributes: (attrs, next) => next(requestId ? { ...attrs, requestId } : attrs),
       },

@@ -185,7 +185,7 @@ test('a saga parked for an operator shows in saga_transactions_parked, counted f
   const customer = newCustomer('park');
   const workflowId = orderWorkflowId(customer, 'parked');
   // Access refused for good after the money moved: the saga parks for an operator.
-  const clear = await stack.sims.fault('fulfilment', { op: 'grant', idempotencyKeyPrefix: workflowId, errorRate: 1, status: 403 });
+  const clear = await stack.sims.fault('fulfilment', { op: 'grant', idempotencyKeyPrefix: workflowId, errorRate: 1, status: 422 });
   try {
     expect((await postOrder(stack, customer, 'parked', ORDER_BODY, { prefer: 'respond-async' })).status).toBe(202);
     const parked = await eventually(async () => {
