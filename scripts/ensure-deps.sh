@@ -11,3 +11,4 @@ if [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules
   npm install --no-audit --no-fund >&2
 fi
 bash scripts/install-temporal.sh
+bash scripts/install-schemathesis.sh

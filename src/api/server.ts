@@ -4,6 +4,7 @@ import { createLogger } from '../logger';
 import { createClient } from '../temporal/connection';
 import { createApp } from './app';
 import { createHistory } from './history-setup';
+import { answerClientErrorsAsProblems } from './problem';
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -16,6 +17,7 @@ async function main(): Promise<void> {
     console.log(JSON.stringify({ ready: 'api', url: `http://${config.HOST}:${config.PORT}` })); // for supervisors, whatever the log level
   });
   server.keepAliveTimeout = 5_000;
+  answerClientErrorsAsProblems(server);
 
   let stopping = false;
   const stop = (signal: string) => {

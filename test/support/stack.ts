@@ -10,11 +10,14 @@ import { createActivities } from '../../src/activities';
 import { createApp } from '../../src/api/app';
 import { createHistory } from '../../src/api/history-setup';
 import { signAccessToken } from '../../src/api/middleware/auth';
+import { openApiDocument } from '../../src/api/openapi';
+import { answerClientErrorsAsProblems } from '../../src/api/problem';
 import { loadConfig, type Config } from '../../src/config';
 import { createLogger } from '../../src/logger';
 import { dataConverter } from '../../src/temporal/codec';
 import { createClient, createNativeConnection } from '../../src/temporal/connection';
 import { activityLimits, createDownstreamClients, createWorkers } from '../../src/worker';
+import { checkResponsesAgainst } from './contract';
 import { testEnv } from './env';
 import { uniquePrefix, withWorkers } from './workers';
 
@@ -91,6 +94,11 @@ export async function startStack(overrides: Record<string, string> = {}): Promis
     PAYMENTS_API_KEYS: 'sk_test_current',
     FULFILMENT_API_KEYS: 'sk_test_current',
     LOG_LEVEL: 'silent',
+    // Generous: tests (and the fuzzer) send many requests from one IP; rate-limit tests set their own.
+    RATE_LIMIT_PER_IP: '100000',
+    RATE_LIMIT_COMMANDS_PER_CUSTOMER: '100000',
+    RATE_LIMIT_READS_PER_CUSTOMER: '100000',
+    RATE_LIMIT_WEBHOOKS_PER_SOURCE: '100000',
     ...overrides,
     ...(overrides.WORKER_QUEUES === '' ? { WORKER_QUEUES: undefined } : {}),
   });
@@ -115,8 +123,11 @@ export async function startStack(overrides: Record<string, string> = {}): Promis
   const history = createHistory(config, client, logger);
   const app = createApp({ client, config, logger, history: history.history });
   const server = app.listen(0, '127.0.0.1');
+  answerClientErrorsAsProblems(server);
   await new Promise((r) => server.once('listening', r));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  // Every answer a test receives from this API is checked against the OpenAPI document.
+  const stopChecking = checkResponsesAgainst(url, openApiDocument({ history: true, paymentsWebhook: config.PAYMENTS_WEBHOOK_SECRETS.length > 0, codec: config.PAYLOAD_KEYS.length > 0 }) as never);
 
   return {
     url,
@@ -133,6 +144,7 @@ export async function startStack(overrides: Record<string, string> = {}): Promis
     token: (customerId, roles = [], region) => signAccessToken({ secret: config.JWT_SECRET!, issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE, subject: customerId, roles, region }),
     sims: simulators(),
     async stop() {
+      stopChecking();
       server.closeAllConnections();
       await new Promise((r) => server.close(r));
       release();
