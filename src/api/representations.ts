@@ -4,7 +4,7 @@
  * the integration tests check every answer against the document generated from them.
  */
 import { z } from 'zod';
-import { CustomerId, Money, OperatorDecision, OrderStatus, SagaStatus, TransactionStatus } from '../contracts/order';
+import { CustomerId, Money, OperatorDecision, OrderStatus, PlacedOrder, SagaStatus, TransactionStatus } from '../contracts/order';
 import { RefundStatus } from '../contracts/refund';
 
 export const Links = z.object({ self: z.string() });
@@ -29,7 +29,12 @@ export const Accepted = z.object({ transactionId: z.string(), status: z.literal(
 const StatusUnavailable = z.object({ status: SagaStatus, detail: z.string(), links: Links });
 
 const view = <T extends z.ZodObject>(status: T) => status.omit({ workflowId: true }).extend({ transactionId: z.string(), links: Links });
-export const OrderStatusView = z.union([view(OrderStatus), StatusUnavailable]);
+/**
+ * Output is read leniently (routes/orders.ts readLeniently): an amount recorded before the edge
+ * bounded order totals may be longer than `Money` allows today, and is still shown as recorded.
+ */
+const RecordedOrder = PlacedOrder.extend({ total: z.object({ amount: z.string().regex(/^\d+(\.\d{1,2})?$/), currency: z.string() }) });
+export const OrderStatusView = z.union([view(OrderStatus.extend({ order: RecordedOrder.optional() })), StatusUnavailable]);
 export const RefundStatusView = z.union([view(RefundStatus), StatusUnavailable]);
 export const AdminStatusView = z.union([view(TransactionStatus).loose(), StatusUnavailable]);
 
