@@ -113,9 +113,9 @@ const checkedFetch: typeof fetch = async (input, init) => {
   const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
   const { origin, pathname } = new URL(url);
   const checker = checkers.get(origin);
-  // Swagger UI's own assets are not API answers.
-  if (!checker || pathname.startsWith('/docs')) return res;
   const method = init?.method ?? (input instanceof Request ? input.method : 'GET');
+  // Swagger UI's own assets and CORS preflights are not API answers.
+  if (!checker || pathname.startsWith('/docs') || method.toUpperCase() === 'OPTIONS') return res;
   checker.check(method, url, res.status, res.headers, await res.clone().text());
   return res;
 };
