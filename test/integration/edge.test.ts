@@ -4,6 +4,7 @@
  */
 import { connect } from 'node:net';
 import { gzipSync, brotliCompressSync } from 'node:zlib';
+import { SignJWT } from 'jose';
 import Stripe from 'stripe';
 import { Webhook } from 'standardwebhooks';
 import { lateEventWorkflowId, orderWorkflowId, taskQueues, type OrderSagaInput } from '../../src/contracts/order';
@@ -91,6 +92,14 @@ describe('order totals the edge accepts are totals everything downstream can hol
     expect(JSON.stringify(body)).not.toContain('Your card was declined');
     expect(JSON.stringify(await json(await getOrder(stack, customer, 'declined')))).not.toContain('Your card was declined');
   });
+});
+
+test('an HS256 token without exp (the embedded default) is refused: every token expires', async () => {
+  const { JWT_SECRET, JWT_ISSUER, JWT_AUDIENCE } = stack.config;
+  const forever = await new SignJWT({ roles: [] }).setProtectedHeader({ alg: 'HS256' }).setSubject(newCustomer()).setIssuer(JWT_ISSUER).setAudience(JWT_AUDIENCE).setIssuedAt().sign(new TextEncoder().encode(JWT_SECRET));
+  const res = await fetch(`${stack.url}/v1/orders/any`, { headers: { authorization: `Bearer ${forever}` } });
+  await expectProblem(res, 401, 'unauthenticated');
+  expect(res.headers.get('www-authenticate')).toMatch(/error="invalid_token", error_description="The exp claim/);
 });
 
 describe('requests the edge cannot read are 4xx problems, not 500s, and start nothing', () => {

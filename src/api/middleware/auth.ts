@@ -87,7 +87,8 @@ function tokenProblem(err: unknown): HttpProblem {
     return unauthenticated('Invalid token', `The token's "${err.claim}" claim is missing or not what this API expects.`, `The ${err.claim} claim is missing or invalid`);
   }
   // A timeout, a network error, a non-200 or an unusable key set: the provider's keys are unavailable.
-  const keysUnavailable = err instanceof errors.JWKSTimeout || err instanceof errors.JWKSInvalid || (err instanceof Error && (!(err instanceof errors.JOSEError) || err.constructor === errors.JOSEError));
+  // (Node's own network errors: not JOSE errors; jose's generic error: a bad HTTP answer from the provider.)
+  const keysUnavailable = err instanceof errors.JWKSTimeout || err instanceof errors.JWKSInvalid || !(err instanceof errors.JOSEError) || err.constructor === errors.JOSEError;
   if (keysUnavailable) {
     // The identity provider's key set could not be fetched: our problem, not the token's.
     return new HttpProblem(503, 'auth-unavailable', 'Authentication temporarily unavailable', 'The identity provider\'s keys could not be fetched; try again shortly.', {}, { 'Retry-After': '5' });
