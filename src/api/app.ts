@@ -11,7 +11,7 @@ import { payloadCodec } from '../temporal/codec';
 import { authenticate, type AuthOptions } from './middleware/auth';
 import { perCustomer, perIp } from './middleware/rate-limit';
 import { requestId } from './middleware/request-id';
-import { openApiDocument, openApiRoutes } from './openapi';
+import { answerOptions, methodNotAllowed, openApiDocument, openApiRoutes } from './openapi';
 import { HttpProblem, notFound, problemHandler } from './problem';
 import type { OrderHistory } from './order-history';
 import { codecRoutes } from './routes/codec';
@@ -79,6 +79,9 @@ export function createApp({ client, config, logger, history }: AppDeps): express
   app.use(pinoHttp({ logger, genReqId: (_req, res) => (res as express.Response).locals.requestId, autoLogging: { ignore: (req) => req.url === '/healthz' } }));
   // helmet's defaults suit an API (nosniff, no framing, HSTS, a strict CSP that Swagger UI at /docs also keeps to).
   app.use(helmet());
+  const codec = payloadCodec(config);
+  const document = openApiDocument({ history: Boolean(history), paymentsWebhook: config.PAYMENTS_WEBHOOK_SECRETS.length > 0, codec: Boolean(codec) });
+  app.use(answerOptions(document));
   const window = config.RATE_LIMIT_WINDOW_MS;
   // Webhooks first: they need the raw body for their signatures, and the signature is their auth.
   const taskQueue = taskQueues(config.TASK_QUEUE_PREFIX).orders;
@@ -107,9 +110,8 @@ export function createApp({ client, config, logger, history }: AppDeps): express
     clockToleranceSeconds: config.JWT_CLOCK_TOLERANCE_S,
     jwksCooldownMs: config.JWT_JWKS_COOLDOWN_MS,
   };
+  app.use(openApiRoutes(document));
   // The remote codec for the Temporal Web UI and CLI, when payloads are encrypted.
-  const codec = payloadCodec(config);
-  app.use(openApiRoutes(openApiDocument({ history: Boolean(history), paymentsWebhook: config.PAYMENTS_WEBHOOK_SECRETS.length > 0, codec: Boolean(codec) })));
   if (codec) app.use(codecRoutes({ codec, auth, corsOrigins: config.CODEC_CORS_ORIGINS }));
   const transactions = createTransactions({ client, taskQueue });
   // The micro-frontends' origins may call the customer routes from a browser; preflights need no token.
@@ -123,6 +125,7 @@ export function createApp({ client, config, logger, history }: AppDeps): express
   app.use(orderRoutes(routeOptions));
   app.use(refundRoutes(routeOptions));
 
+  app.use(methodNotAllowed(document));
   app.use(notFound);
   app.use(problemHandler(logger));
   return app;

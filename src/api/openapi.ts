@@ -4,12 +4,12 @@
  * Schema output (OpenAPI 3.1 schemas are JSON Schema 2020-12). Served at /openapi.json, with
  * Swagger UI at /docs. The routes and the document are held together by test/unit/openapi.test.ts.
  */
-import { Router } from 'express';
+import { Router, type RequestHandler } from 'express';
 import swaggerUi from 'swagger-ui-express';
 import { z } from 'zod';
 import { IdempotencyKey, MAX_ORDER_TOTAL_MINOR, MIN_ORDER_TOTAL_MINOR, PlaceOrder, formatMinorUnits } from '../contracts/order';
 import { RequestRefund } from '../contracts/refund';
-import { PROBLEM_TYPE_BASE } from './problem';
+import { HttpProblem, PROBLEM_TYPE_BASE } from './problem';
 import * as R from './representations';
 import { CodecRequest } from './routes/codec';
 import { HistoryQuery } from './routes/history';
@@ -40,6 +40,7 @@ export const PROBLEM_TYPES = {
   'order-not-refundable': [409, 'Order cannot be refunded', 'Only a completed order can be refunded; this one is compensated.'],
   'not-resettable': [409, 'Cannot reset', 'The transaction is still running; only a failed or parked one can be reset.'],
   'decision-rejected': [409, 'Decision rejected', 'Nothing is parked: there is no decision to make.'],
+  'method-not-allowed': [405, 'Method not allowed', 'TRACE is not allowed on /v1/orders; allowed: GET, HEAD, POST.'],
   'body-too-large': [413, 'Request body too large', 'The body exceeds 32768 bytes.'],
   'unsupported-media-type': [415, 'Unsupported media type', 'Send the body as application/json.'],
   'idempotency-key-reused': [422, 'Idempotency-Key already used for another request', 'This Idempotency-Key was first used with a different request body. Use a new key for a new request.'],
@@ -162,6 +163,12 @@ export function openApiDocument(options: DocumentOptions): Json {
     'Preference-Applied': ref('headers', 'Preference-Applied'),
     'Idempotency-Key-Retention': ref('headers', 'Idempotency-Key-Retention'),
   });
+  // Stateful links: a placed order's status, its refund, and the support view of it.
+  const orderLinks = {
+    GetOrder: { operationId: 'getOrder', parameters: { idempotencyKey: '$request.header.Idempotency-Key' } },
+    GetTransaction: { operationId: 'getTransaction', parameters: { workflowId: '$response.body#/transactionId' } },
+    Decide: { operationId: 'decide', parameters: { workflowId: '$response.body#/transactionId' } },
+  };
   const statusHeaders = { 'Idempotency-Key-Retention': ref('headers', 'Idempotency-Key-Retention'), 'Cache-Control': { schema: { type: 'string' } } };
 
   const paths: Record<string, Record<string, Json>> = {
@@ -175,8 +182,8 @@ export function openApiDocument(options: DocumentOptions): Json {
         parameters: commandHeaders,
         requestBody: { required: true, content: { 'application/json': { schema: schemaRef('PlaceOrder'), examples: { order: { value: ORDER_EXAMPLE } } } } },
         responses: {
-          '201': { ...created('OrderStatusView', STATUS_EXAMPLE), links: { GetOrder: { operationId: 'getOrder', parameters: { idempotencyKey: '$request.header.Idempotency-Key' } }, RequestRefund: { operationId: 'requestRefund', parameters: { orderKey: '$request.header.Idempotency-Key' } } } },
-          '202': { ...accepted, links: { GetOrder: { operationId: 'getOrder', parameters: { idempotencyKey: '$request.header.Idempotency-Key' } } } },
+          '201': { ...created('OrderStatusView', STATUS_EXAMPLE), links: { ...orderLinks, RequestRefund: { operationId: 'requestRefund', parameters: { orderKey: '$request.header.Idempotency-Key' } } } },
+          '202': { ...accepted, links: orderLinks },
           ...problemResponses(COMMAND),
         },
       },
@@ -291,7 +298,7 @@ export function openApiDocument(options: DocumentOptions): Json {
         summary: 'A partner event, signed per Standard Webhooks',
         description: 'Verified with the secrets configured for `source` (`STANDARD_WEBHOOK_SECRETS`); the signed timestamp must be within 5 minutes either way. `data.reference` names our transaction.',
         parameters: [
-          { name: 'source', in: 'path', required: true, schema: { type: 'string', pattern: '^[a-z0-9-]{1,40}$' } },
+          { name: 'source', in: 'path', required: true, schema: { type: 'string', pattern: '^[a-z0-9-]{1,40}$' }, example: 'fulfilment' },
           { name: 'webhook-id', in: 'header', required: true, schema: { type: 'string', pattern: '^[\\x21-\\x7e]{1,255}$' } },
           { name: 'webhook-timestamp', in: 'header', required: true, schema: { type: 'string', pattern: '^\\d+$' } },
           { name: 'webhook-signature', in: 'header', required: true, schema: { type: 'string' } },
@@ -411,4 +418,39 @@ export function openApiRoutes(document: Json): Router {
   });
   router.use('/docs', swaggerUi.serveFiles(undefined, { swaggerUrl: '/openapi.json' }), swaggerUi.setup(undefined, { swaggerUrl: '/openapi.json', customSiteTitle: 'saga-coordinator API' }));
   return router;
+}
+
+/** The path templates of the document as regular expressions, with the methods each allows. */
+function pathMatchers(document: Json): { re: RegExp; allow: string[] }[] {
+  const paths = (document as { paths: Record<string, Record<string, unknown>> }).paths;
+  return Object.entries(paths).map(([template, operations]) => {
+    const methods = Object.keys(operations).map((m) => m.toUpperCase());
+    const re = new RegExp(`^${template.split('/').map((seg) => (/^\{\w+\}$/.test(seg) ? '[^/]+' : seg.replace(/[.*+?^$()|[\]\\]/g, '\\$&'))).join('/')}$`);
+    return { re, allow: [...methods, ...(methods.includes('GET') ? ['HEAD'] : []), 'OPTIONS'] };
+  });
+}
+
+/** After the routes: a known path asked with a method it does not serve is a 405 with `Allow` (RFC 9110), not a 404. */
+export function methodNotAllowed(document: Json): RequestHandler {
+  const matchers = pathMatchers(document);
+  return (req, _res, next) => {
+    const allow = matchers.find((m) => m.re.test(req.path))?.allow;
+    if (!allow || allow.includes(req.method)) return next();
+    throw new HttpProblem(405, 'method-not-allowed', 'Method not allowed', `${req.method} is not allowed on ${req.path}; allowed: ${allow.join(', ')}.`, {}, { Allow: allow.join(', ') });
+  };
+}
+
+/**
+ * OPTIONS on a known path answers `Allow` from the document (every router's methods, which
+ * Express's own per-router answer misses). CORS preflights are left to the CORS middleware.
+ */
+export function answerOptions(document: Json): RequestHandler {
+  const matchers = pathMatchers(document);
+  return (req, res, next) => {
+    if (req.method !== 'OPTIONS' || req.get('access-control-request-method')) return next();
+    const allow = matchers.find((m) => m.re.test(req.path))?.allow;
+    if (!allow) return next();
+    res.setHeader('Allow', allow.join(', '));
+    res.status(204).end();
+  };
 }

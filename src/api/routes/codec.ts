@@ -82,7 +82,7 @@ export function codecRoutes({ codec, auth, corsOrigins }: CodecRoutesOptions): R
   // Turns a support token (a form field: browsers cannot be told to send a header) into the session cookie.
   const formToken: RequestHandler = async (req, res, next) => {
     const token = typeof req.body?.token === 'string' ? req.body.token.trim() : '';
-    if (!token) throw new HttpProblem(401, 'unauthenticated', 'Authentication required', 'Send a support token in the `token` form field.');
+    if (!token) throw new HttpProblem(401, 'unauthenticated', 'Authentication required', 'Send a support token in the `token` form field.', {}, { 'WWW-Authenticate': 'Bearer realm="saga-coordinator"' });
     res.locals.principal = await verifyAccessToken(token, auth);
     res.locals.token = token;
     next();
