@@ -110,4 +110,4 @@ test('schemathesis: no 5xx, every error problem+json, the document holds, and re
   console.log(`schemathesis figures: ${JSON.stringify(figures)}\n${tail}`);
   expect(entries.length).toBeGreaterThan(100);
   if (code !== 0) throw new Error(`schemathesis found problems (exit ${code}):\n${output.slice(-20_000)}`);
-}, 600_000);
+}, Number(process.env.FUZZ_TIMEOUT_MS ?? 600_000));
