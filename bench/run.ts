@@ -152,7 +152,6 @@ function renderReport(samples: Samples, bench: Bench, dispatch: Map<number, Summ
   const ratios: [string, RowId, RowId][] = [
     ['edge sync / direct', 'edgeSync', 'direct'],
     ['edge sync / SDK start + result', 'edgeSync', 'sdk'],
-    ['(b) update-with-start / (a)', 'mechB', 'mechA'],
     ['(c) eager start / (a)', 'mechC', 'mechA'],
     ['(c0) native, not eager / (a)', 'mechC0', 'mechA'],
     ['(c) eager / (c0) same connection, not eager', 'mechC', 'mechC0'],
@@ -173,7 +172,7 @@ function renderReport(samples: Samples, bench: Bench, dispatch: Map<number, Summ
 
   const findings = LATENCIES.map((l) => {
     const eager = bench.eager.get(l) ?? { requested: 0, started: 0 };
-    const mechanisms = (['mechA', 'mechB', 'mechC'] as const).map((row) => ({ row, p50: s(row, l)?.p50 ?? NaN }));
+    const mechanisms = (['mechA', 'mechC'] as const).map((row) => ({ row, p50: s(row, l)?.p50 ?? NaN }));
     const fastest = mechanisms.reduce((best, m) => (m.p50 < best.p50 ? m : best));
     const a = mechanisms[0]!.p50;
     const d = dispatch.get(l);
@@ -235,7 +234,7 @@ ${findings}
 - **SDK start + result**: \`client.workflow.start('orderSaga')\` and \`handle.result()\`, the same start
   request the edge sends, without Express and HTTP.
 - **(a)** the edge's round trips today: start, describe (memo check), long-poll result.
-  **(b)** \`executeUpdateWithStart(attach, { waitForOutcome: true })\`. **(c)** start with
+  **(c)** start with
   \`requestEagerStart\` on a Client over the orders worker's NativeConnection, then result; **(c0)**
   the same client without eager start, to separate the connection from the eager start.
 - **respond-async**: \`POST\` with \`Prefer: respond-async\` until its 202 (the saga is then awaited untimed).
@@ -249,12 +248,12 @@ ${findings}
 
 The edge uses (a): start (conflict policy USE_EXISTING, reuse policy REJECT_DUPLICATE), describe
 (the memo says whether this request created the saga and whether its body matches the key), then
-the server's long poll on the result. Measured side by side, (b) update-with-start with an
-early-return update is no faster, and (c) eager start saves one task dispatch (a few ms once the
+the server's long poll on the result. Measured side by side in earlier runs, update-with-start
+with an early-return update was no faster (that update is gone: one mechanism decides "is this the
+same request?", the memo), and (c) eager start saves one task dispatch (a few ms once the
 dev server's poll limit is raised, ~45 ms under the stock limit) but requires the API process to
 host the workflow worker on the same NativeConnection. (a) keeps the edge stateless and keeps
-accepting commands while no worker runs; the attach update stays in the workflows for callers
-that want one round trip.
+accepting commands while no worker runs.
 
 ## Reading the numbers
 

@@ -4,12 +4,11 @@
  * Every iteration uses a new Idempotency-Key, so nothing is ever a replay.
  */
 import { randomUUID } from 'node:crypto';
-import { WithStartWorkflowOperation, type Client, type WorkflowStartOptions } from '@temporalio/client';
+import { type Client, type WorkflowStartOptions } from '@temporalio/client';
 import { tsToMs } from '@temporalio/common/lib/time';
 import { fingerprint } from '../src/api/http-semantics';
 import {
   PlaceOrder,
-  attachUpdate,
   downstreamKey,
   orderStatusQuery,
   orderWorkflowId,
@@ -29,7 +28,6 @@ export const ROWS = {
   edgeSync: 'edge sync: POST /v1/orders → 201',
   sdk: 'SDK start + result',
   mechA: '(a) start + describe + result (edge today)',
-  mechB: '(b) executeUpdateWithStart(attach, wait)',
   mechC: '(c) eager start + result (NativeConnection)',
   mechC0: '(c0) start + result on NativeConnection, not eager',
   edgeAsync: 'edge POST, Prefer: respond-async → 202',
@@ -156,7 +154,7 @@ export async function createBench(env: BenchEnvironment, customerId: string): Pr
   async function heldSaga(latencyMs: number) {
     const input = sagaInput();
     const workflowId = orderWorkflowId(input.customerId, input.idempotencyKey);
-    const hold: FaultRule = { idempotencyKey: downstreamKey(workflowId, 'grantAccess'), latencyMs: HOLD_MS, times: 1 };
+    const hold: FaultRule = { idempotencyKey: downstreamKey(workflowId, 'grantAccess', '1'), latencyMs: HOLD_MS, times: 1 };
     await env.setFaults('fulfilment', [hold, ...latencyRules(latencyMs)]);
     const handle = await startSaga(env.client, input);
     await waitForStep(handle.workflowId, 'grantAccess', env.client);
@@ -185,19 +183,6 @@ export async function createBench(env: BenchEnvironment, customerId: string): Pr
           return handle.result();
         });
         check(status.status === 'completed', '(a) start + describe + result', status);
-      },
-    },
-    {
-      rows: ['mechB'],
-      async run(time) {
-        const input = sagaInput();
-        const result = await time('mechB', () =>
-          env.client.workflow.executeUpdateWithStart(attachUpdate, {
-            args: [{ idempotencyKey: input.idempotencyKey, fingerprint: input.fingerprint, startToken: input.startToken, waitForOutcome: true }],
-            startWorkflowOperation: new WithStartWorkflowOperation<typeof orderSaga>('orderSaga', startOptions(input)),
-          }),
-        );
-        check(result.created && result.status.status === 'completed', '(b) update-with-start', result);
       },
     },
     {

@@ -49,6 +49,8 @@ export function createDownstreamClients(config: Config, logger?: Logger) {
     connections: config.DOWNSTREAM_CONNECTIONS,
     breaker: { threshold: config.BREAKER_THRESHOLD, halfOpenAfterMs: config.BREAKER_HALF_OPEN_MS },
     onBreakerChange: (service: string, state: string) => logger?.warn({ service, breaker: state }, `circuit breaker ${state}`),
+    // An operator's problem, not the customer's: the saga waits with the same key until the keys are fixed.
+    onAuthFailure: (service: string, status: number, region?: string) => logger?.error({ service, status, region }, 'downstream refused our credentials; fix its API keys (sagas wait and retry)'),
   };
   const timeouts = (ms = config.DOWNSTREAM_TIMEOUT_MS) => ({ headersTimeoutMs: ms, bodyTimeoutMs: ms });
   return {

@@ -113,7 +113,7 @@ export function createApp({ client, config, logger, history }: AppDeps): express
   app.use(openApiRoutes(document));
   // The remote codec for the Temporal Web UI and CLI, when payloads are encrypted.
   if (codec) app.use(codecRoutes({ codec, auth, corsOrigins: config.CODEC_CORS_ORIGINS }));
-  const transactions = createTransactions({ client, taskQueue });
+  const transactions = createTransactions({ client, queues: taskQueues(config.TASK_QUEUE_PREFIX) });
   // The micro-frontends' origins may call the customer routes from a browser; preflights need no token.
   if (config.MFE_CORS_ORIGINS.length) {
     app.use('/v1/orders', cors({ origin: config.MFE_CORS_ORIGINS, methods: ['GET', 'POST'], allowedHeaders: ['Authorization', 'Content-Type', 'Idempotency-Key', 'Prefer', 'X-Request-Id'], exposedHeaders: ['Location', 'Content-Location', 'Retry-After', 'Preference-Applied', 'Idempotent-Replayed', 'Idempotency-Key-Retention', 'X-Request-Id', 'RateLimit', 'RateLimit-Policy'], maxAge: 600 }));

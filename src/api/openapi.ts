@@ -38,7 +38,7 @@ export const PROBLEM_TYPES = {
   'request-in-progress': [409, 'Request already in progress', 'A request with this Idempotency-Key is still being processed; follow Location for its status.'],
   'transaction-exists': [409, 'Already requested', 'Another request (with another Idempotency-Key) already started this transaction; follow Location for its status.'],
   'order-not-refundable': [409, 'Order cannot be refunded', 'Only a completed order can be refunded; this one is compensated.'],
-  'not-resettable': [409, 'Cannot reset', 'The transaction is still running; only a failed or parked one can be reset.'],
+  'not-resettable': [409, 'This transaction cannot be replayed now', 'It completed: there is nothing to replay. To undo it, refund it.'],
   'decision-rejected': [409, 'Decision rejected', 'Nothing is parked: there is no decision to make.'],
   'method-not-allowed': [405, 'Method not allowed', 'TRACE is not allowed on /v1/orders; allowed: GET, HEAD, POST.'],
   'body-too-large': [413, 'Request body too large', 'The body exceeds 32768 bytes.'],
@@ -53,7 +53,9 @@ export const PROBLEM_TYPES = {
   'request-timeout': [408, 'Request timeout', 'The request was not received in time.'],
   internal: [500, 'Internal error', 'Something went wrong on our side; the request ID identifies it in our logs.'],
   'order-history-bad-gateway': [502, 'Order history unavailable', 'The order service gave an answer we could not use.'],
-  'coordinator-unavailable': [503, 'Coordinator temporarily unavailable', 'Nothing was recorded; retrying with the same Idempotency-Key is safe.'],
+  'coordinator-unavailable': [503, 'Coordinator temporarily unavailable', 'The coordinator could not confirm that it recorded this request: it may or may not have. Retry with the same Idempotency-Key.'],
+  'outcome-unavailable': [503, 'Recorded; outcome not available right now', 'Your request was received and recorded, and is being processed; its outcome could not be read just now. Look it up at Location.'],
+  'decision-unconfirmed': [503, 'Decision not confirmed', 'The decision could not be confirmed in time: it may or may not have been taken. Look at the transaction before deciding again.'],
   'auth-unavailable': [503, 'Authentication temporarily unavailable', "The identity provider's keys could not be fetched; try again shortly."],
   'order-history-unavailable': [503, 'Order history temporarily unavailable', 'The order service is not answering and no copy of your history is cached yet.'],
   'event-not-recorded': [503, 'Event not recorded', 'The event could not be recorded right now; nothing was lost on our side. Retry later.'],
@@ -123,7 +125,7 @@ const json = (schema: string, description: string, headers: Json = {}, examples?
 
 const AUTHED: ProblemSlug[] = ['unauthenticated', 'rate-limited', 'internal', 'coordinator-unavailable', 'auth-unavailable'];
 const BODY: ProblemSlug[] = ['invalid-body', 'malformed-json', 'body-too-large', 'unsupported-media-type'];
-const COMMAND: ProblemSlug[] = [...AUTHED, ...BODY, 'idempotency-key-missing', 'idempotency-key-invalid', 'request-in-progress', 'idempotency-key-reused', 'transaction-failed'];
+const COMMAND: ProblemSlug[] = [...AUTHED, ...BODY, 'idempotency-key-missing', 'idempotency-key-invalid', 'request-in-progress', 'idempotency-key-reused', 'transaction-failed', 'outcome-unavailable'];
 
 const ORDER_EXAMPLE = { items: [{ sku: 'course-v1:DemoX+2026', quantity: 1, unitPrice: '49.00' }], currency: 'USD', paymentMethod: { token: 'tok_visa' } };
 const STATUS_EXAMPLE = {
@@ -271,7 +273,7 @@ export function openApiDocument(options: DocumentOptions): Json {
         requestBody: { required: true, content: { 'application/json': { schema: schemaRef('AdminDecision'), examples: { skip: { value: { action: 'skip', reason: 'granted by hand in the LMS' } } } } } },
         responses: {
           '200': json('DecisionAccepted', 'The decision is recorded and acted on.'),
-          ...problemResponses([...AUTHED, ...BODY, 'forbidden', 'not-found', 'decision-rejected', 'bad-request']),
+          ...problemResponses([...AUTHED, ...BODY, 'forbidden', 'not-found', 'decision-rejected', 'decision-unconfirmed', 'bad-request']),
           '422': problems('Decision rejected: it does not fit the parked step (`reason` says why)', ['decision-rejected']),
         },
       },
@@ -280,13 +282,16 @@ export function openApiDocument(options: DocumentOptions): Json {
       post: {
         operationId: 'reset',
         tags: ['support'],
-        summary: 'Reset ("replay") a failed or parked saga from its start (role `support`)',
-        description: 'Every step runs again with the same downstream idempotency keys. The same Idempotency-Key again answers the same reset.',
+        summary: 'Replay ("reset") a compensated transaction as a new attempt (role `support`)',
+        description: 'Refused with `409 not-resettable`, and what to do instead, in every state where a new attempt could put money and access out of step (running, parked, completed, partly undone). The same Idempotency-Key again answers the same replay.',
         security: customer,
         parameters: [ref('parameters', 'workflowId'), ref('parameters', 'Idempotency-Key')],
         requestBody: { required: true, content: { 'application/json': { schema: schemaRef('AdminResetRequest'), examples: { reset: { value: { reason: 'legacy outage over, replaying' } } } } } },
         responses: {
-          '202': json('ResetAccepted', 'The reset is done; the saga runs again (follow `links.self`).'),
+          '202': json('ResetAccepted', 'Replayed as a new attempt (`attempt`); follow `Location`. The same Idempotency-Key again answers the same replay (`Idempotent-Replayed: true`).', {
+            Location: ref('headers', 'Location'),
+            'Idempotent-Replayed': ref('headers', 'Idempotent-Replayed'),
+          }),
           ...problemResponses([...AUTHED, ...BODY, 'forbidden', 'not-found', 'not-resettable', 'idempotency-key-missing', 'idempotency-key-invalid', 'bad-request']),
         },
       },

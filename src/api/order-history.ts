@@ -29,6 +29,8 @@ interface Entry {
   page: HistoryPage;
   /** When the call that fetched it started. */
   fetchedAt: number;
+  /** The order of that start among fetches and purges (milliseconds can tie). */
+  seq: number;
 }
 
 interface FetchContext {
@@ -56,17 +58,18 @@ export type OrderHistory = ReturnType<typeof createOrderHistory>;
  * legacy is down then, the copy from before the purge is still served, marked stale.
  */
 export function createOrderHistory({ legacy, ttlMs, maxPages = 50_000, maxStaleMs = 24 * 3_600_000 }: OrderHistoryOptions) {
+  let sequence = 0;
   const cache = new LRUCache<string, Entry, FetchContext>({
     max: maxPages,
     ttl: ttlMs,
     allowStaleOnFetchRejection: true,
     fetchMethod: async (_key, _stale, { context }) => {
       const { customerId, page, pageSize, call } = context;
-      const startedAt = Date.now(); // a purge after this instant makes the page due again
-      return { page: toPage(await legacy.listOrders(customerId, { page, pageSize }, call), page, pageSize), fetchedAt: startedAt };
+      const started = { fetchedAt: Date.now(), seq: ++sequence }; // a purge after this makes the page due again
+      return { page: toPage(await legacy.listOrders(customerId, { page, pageSize }, call), page, pageSize), ...started };
     },
   });
-  /** When each customer's pages were last purged: a page fetched before that must be fetched again. */
+  /** The sequence number of each customer's last purge: a page fetched before it must be fetched again. */
   const purgedAt = new LRUCache<string, number>({ max: maxPages, ttl: maxStaleMs });
 
   async function read(customerId: string, page: number, pageSize: number, call: CallContext = {}): Promise<HistoryAnswer> {
@@ -75,7 +78,7 @@ export function createOrderHistory({ legacy, ttlMs, maxPages = 50_000, maxStaleM
     const purged = purgedAt.get(customerId) ?? -Infinity;
     const held = cache.peek(key, { allowStale: true });
     const status: LRUCache.Status<string, Entry, FetchContext> = {};
-    const entry = await cache.fetch(key, { context: { customerId, page, pageSize, call }, forceRefresh: held !== undefined && held.fetchedAt <= purged, status });
+    const entry = await cache.fetch(key, { context: { customerId, page, pageSize, call }, forceRefresh: held !== undefined && held.seq < purged, status });
     const ageMs = entry ? Date.now() - entry.fetchedAt : Infinity;
     if (status.fetchRejected) {
       // Only an outage is answered from a stale copy; a refusal or a broken answer is not hidden.
@@ -89,7 +92,7 @@ export function createOrderHistory({ legacy, ttlMs, maxPages = 50_000, maxStaleM
 
   return {
     read,
-    purge: (customerId: string) => void purgedAt.set(customerId, Date.now()),
+    purge: (customerId: string) => void purgedAt.set(customerId, ++sequence),
   };
 }
 

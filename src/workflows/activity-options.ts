@@ -4,18 +4,22 @@
  */
 import { proxyActivities, workflowInfo, type ActivityOptions } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { prefixOfOrdersQueue, taskQueues } from '../contracts/transaction';
+import { prefixOfOrdersQueue, taskQueues, type TransactionRequest } from '../contracts/transaction';
 
 /**
- * Forward steps retry transient failures (5xx, timeouts, 429) for about two and a half minutes,
- * then the saga gives up and compensates; business rejections are non-retryable at the source.
- * The start-to-close timeout sits above the clients' own HTTP timeouts so the client reports first;
- * activities heartbeat while they wait, so a crashed worker is noticed within the heartbeat timeout.
+ * Forward steps retry transient failures (5xx, timeouts, 429) for five minutes, then the saga
+ * gives up and compensates: the budget is time, not a count of attempts, so a burst of quick
+ * failures cannot use it up while the downstream is in fact back a second later (an open breaker
+ * does not even cost an attempt: the activity waits for it, see activities/call-downstream.ts).
+ * Business rejections are non-retryable at the source. The start-to-close timeout sits above the
+ * clients' own HTTP timeouts so the client reports first; activities heartbeat while they wait,
+ * so a crashed worker is noticed within the heartbeat timeout.
  */
 export const FORWARD: ActivityOptions = {
   startToCloseTimeout: '30s',
   heartbeatTimeout: '5s',
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 10 },
+  scheduleToCloseTimeout: '5m',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' },
 };
 
 /** Compensations and refunds retry generously: they are idempotent, and giving up leaves money or access wrong. */
@@ -26,8 +30,7 @@ export const COMPENSATION: ActivityOptions = {
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '5m' },
 };
 
-function proxies(options: ActivityOptions) {
-  const queues = taskQueues(prefixOfOrdersQueue(workflowInfo().taskQueue));
+function proxies(options: ActivityOptions, queues: NonNullable<TransactionRequest['taskQueues']>) {
   return {
     legacyEcommerce: proxyActivities<Activities['legacyEcommerce']>({ ...options, taskQueue: queues.legacyEcommerce }),
     payments: proxyActivities<Activities['payments']>({ ...options, taskQueue: queues.payments }),
@@ -35,6 +38,8 @@ function proxies(options: ActivityOptions) {
   };
 }
 
-export function activityProxies() {
-  return { forward: proxies(FORWARD), compensation: proxies(COMPENSATION) };
+/** Proxies on the queues the edge named in the input (older histories: next to the workflow's own queue). */
+export function activityProxies(request: Pick<TransactionRequest, 'taskQueues'>) {
+  const queues = request.taskQueues ?? taskQueues(prefixOfOrdersQueue(workflowInfo().taskQueue));
+  return { forward: proxies(FORWARD, queues), compensation: proxies(COMPENSATION, queues) };
 }

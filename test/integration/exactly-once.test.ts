@@ -28,7 +28,7 @@ const settled = (stack: Stack, customer: string, key: string) =>
 test('the caller disconnects before the answer: a retry with the same key gets the original outcome, one charge', async () => {
   const customer = newCustomer();
   const id = orderWorkflowId(customer, 'lost-answer');
-  await stack.sims.fault('fulfilment', { idempotencyKey: `${id}/grantAccess`, latencyMs: 1_500, times: 1 });
+  await stack.sims.fault('fulfilment', { idempotencyKey: `${id}/grantAccess/1`, latencyMs: 1_500, times: 1 });
   const abort = new AbortController();
   const lost = fetch(`${stack.url}/v1/orders`, {
     method: 'POST',
@@ -59,7 +59,7 @@ test('a legacy cancel that cannot dedupe is reconciled before it is re-issued: o
   await fetch(`${legacy}/_sim/mode`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ dedupe: false }) });
   try {
     // The cancel is performed, then its answer is lost; the retried activity must look before it cancels again.
-    await stack.sims.fault('legacy', { op: 'cancel', idempotencyKey: `${id}/cancelOrder`, dropResponseRate: 1, times: 1 });
+    await stack.sims.fault('legacy', { op: 'cancel', idempotencyKey: `${id}/cancelOrder/1`, dropResponseRate: 1, times: 1 });
     const res = await postOrder(stack, customer, 'no-dedupe', { ...ORDER_BODY, paymentMethod: { token: 'tok_chargeDeclined' } });
     expect(res.status).toBe(422);
     expect((await json(res)).compensated[0]).toMatchObject({ compensation: 'cancelOrder', outcome: 'already_cancelled' });
@@ -84,7 +84,7 @@ test('a worker killed with SIGKILL mid-activity and started again: the saga fini
   try {
     const customer = newCustomer();
     const id = orderWorkflowId(customer, 'killed');
-    await local.sims.fault('fulfilment', { idempotencyKey: `${id}/grantAccess`, latencyMs: 2_000, times: 1 });
+    await local.sims.fault('fulfilment', { idempotencyKey: `${id}/grantAccess/1`, latencyMs: 2_000, times: 1 });
     const worker = await startWorker();
     expect((await postOrder(local, customer, 'killed', ORDER_BODY, { prefer: 'respond-async' })).status).toBe(202);
 
@@ -128,7 +128,7 @@ test('20 parallel POSTs with 20 keys: 20 orders', async () => {
 test('a running step shows its attempts and last error while Temporal retries it', async () => {
   const customer = newCustomer();
   const id = orderWorkflowId(customer, 'flaky');
-  await stack.sims.fault('payments', { op: 'charge', idempotencyKey: `${id}/chargePayment`, errorRate: 1, times: 2 });
+  await stack.sims.fault('payments', { op: 'charge', idempotencyKey: `${id}/chargePayment/1`, errorRate: 1, times: 2 });
   expect((await postOrder(stack, customer, 'flaky', ORDER_BODY, { prefer: 'respond-async' })).status).toBe(202);
   const retrying = await eventually(async () => {
     const body = await json(await getOrder(stack, customer, 'flaky'));

@@ -15,7 +15,17 @@ const fixtures = readdirSync(dir).filter((f) => f.endsWith('.json'));
 
 test('there are fixtures for every way a saga ends', () => {
   expect(fixtures.sort()).toEqual(
-    expect.arrayContaining(['order-completed.json', 'order-declined-compensated.json', 'order-paid-by-webhook.json', 'order-parked-then-aborted.json', 'refund-completed.json']),
+    expect.arrayContaining([
+      'order-completed.json',
+      'order-declined-compensated.json',
+      'order-paid-by-webhook.json',
+      'order-parked-then-aborted.json',
+      'refund-completed.json',
+      // Support-safety paths (recorded by RECORD_HISTORIES=1 npx jest test/integration/support.test.ts)
+      'order-grant-retried-after-refusal.json',
+      'order-replayed-after-compensation.json',
+      'order-cli-reset-after-compensation.json',
+    ]),
   );
 });
 
