@@ -3,8 +3,8 @@
  * positive and negative cases, every check, and the stateful links (place → status → refund),
  * with a customer's token and a support token. Then, from the HAR of every exchange and from the
  * simulators' ledgers: no 5xx, every error problem+json, and no downstream effect of any saga
- * that no accepted request started. FUZZ_MAX_EXAMPLES makes it a long run (the short one is part
- * of npm test).
+ * that no accepted request started. FUZZ_MAX_EXAMPLES / FUZZ_MAX_TIME make it a long run (the
+ * short one is part of npm test).
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -14,6 +14,8 @@ import { newCustomer, startStack, type SimName, type Stack } from '../support/st
 
 const MAX_EXAMPLES = process.env.FUZZ_MAX_EXAMPLES ?? '15';
 const SEED = process.env.FUZZ_SEED ?? '20261128';
+/** A time budget (seconds) makes fuzzing and stateful testing go on until it is spent: the long run. */
+const MAX_TIME = process.env.FUZZ_MAX_TIME;
 
 let stack: Stack;
 beforeAll(async () => {
@@ -62,6 +64,7 @@ test('schemathesis: no 5xx, every error problem+json, the document holds, and re
       '--exclude-checks', 'positive_data_acceptance',
       '--mode', 'all',
       '--max-examples', MAX_EXAMPLES,
+      ...(MAX_TIME ? ['--max-time', MAX_TIME] : []),
       '--seed', SEED,
       '--workers', '2',
       '--request-timeout', '20',
