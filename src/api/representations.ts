@@ -68,7 +68,7 @@ export const AdminTransactionList = z.object({
 export const DecisionAccepted = z.object({ accepted: z.literal(true), step: z.string(), action: z.enum(['retry', 'skip', 'abort']), operator: z.string() });
 export const ResetAccepted = z.object({ transactionId: z.string(), runId: z.string().nullish(), attempt: z.number().int().optional(), resetBy: z.string(), reason: z.string(), links: Links }).loose();
 
-export const WebhookAck = z.object({ received: z.literal(true), result: z.enum(['signalled', 'recorded-late', 'duplicate-late']) });
+export const WebhookAck = z.object({ received: z.literal(true), result: z.enum(['signalled', 'held-until-started', 'recorded-late', 'duplicate-late']) });
 
 export const Health = z.object({ status: z.enum(['ok', 'ready']) });
 
