@@ -13,3 +13,4 @@ fi
 bash scripts/install-temporal.sh
 # Prometheus for npm start and its integration test (Debian's package); elsewhere npm start runs without it.
 bash scripts/install-prometheus.sh || echo "ensure-deps: continuing without Prometheus" >&2
+bash scripts/install-schemathesis.sh

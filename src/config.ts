@@ -104,6 +104,26 @@ export const Config = z.object({
   JWT_SECRET: optional.pipe(z.string().min(32, 'JWT_SECRET must be at least 32 characters').optional()),
   JWT_ISSUER: z.string().default('saga-coordinator'),
   JWT_AUDIENCE: z.string().default('saga-coordinator'),
+  /** An identity provider's JWKS: tokens are then verified with its keys (RS256/ES256), and JWT_SECRET is not used. */
+  JWT_JWKS_URL: optional.pipe(z.url().optional()),
+  JWT_ALGORITHMS: z
+    .string()
+    .default('RS256,ES256')
+    .transform(commaList)
+    .pipe(z.array(z.enum(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'])).min(1)),
+  JWT_CLOCK_TOLERANCE_S: z.coerce.number().int().min(0).max(300).default(30),
+  /** How soon after fetching the JWKS an unknown `kid` may fetch it again. */
+  JWT_JWKS_COOLDOWN_MS: z.coerce.number().int().min(0).default(30_000),
+  /** Browser origins of the micro-frontends allowed to call the customer routes (/v1/orders…). */
+  MFE_CORS_ORIGINS: list.pipe(z.array(z.string().regex(/^https?:\/\/[^/\s]+$/, 'must be an origin: scheme://host[:port], no path'))),
+  /** Rate limits, per window: commands (POST) and reads (GET) per customer, everything per client IP, webhooks per source. */
+  RATE_LIMIT_WINDOW_MS: ms(60_000),
+  RATE_LIMIT_COMMANDS_PER_CUSTOMER: z.coerce.number().int().min(1).default(60),
+  RATE_LIMIT_READS_PER_CUSTOMER: z.coerce.number().int().min(1).default(600),
+  RATE_LIMIT_PER_IP: z.coerce.number().int().min(1).default(1_200),
+  RATE_LIMIT_WEBHOOKS_PER_SOURCE: z.coerce.number().int().min(1).default(1_200),
+  /** Behind a reverse proxy: how many hops to trust for the client IP (Express `trust proxy`); 0 = the socket's address. */
+  TRUST_PROXY_HOPS: z.coerce.number().int().min(0).default(0),
   /** Payload encryption keys, newest first: the first encrypts, every one decrypts (rotation). None: payloads are stored in clear text. */
   PAYLOAD_KEYS: payloadKeys,
   /** Browser origins (the Temporal Web UI) allowed to call the codec endpoint. */

@@ -26,43 +26,73 @@ export interface HistoryPage {
 export type HistoryAnswer = { page: HistoryPage; source: 'origin' } | { page: HistoryPage; source: 'cache' | 'stale'; ageSeconds: number };
 
 interface Entry {
-  pages: Map<string, { page: HistoryPage; fetchedAt: number }>;
+  page: HistoryPage;
+  /** When the call that fetched it started. */
+  fetchedAt: number;
+  /** The order of that start among fetches and purges (milliseconds can tie). */
+  seq: number;
+}
+
+interface FetchContext {
+  customerId: string;
+  page: number;
+  pageSize: number;
+  call: CallContext;
 }
 
 export interface OrderHistoryOptions {
   legacy: LegacyEcommerceClient;
   ttlMs: number;
-  /** How many customers' histories to keep. */
-  maxCustomers?: number;
+  /** How many history pages to keep (all customers together). */
+  maxPages?: number;
   /** How long a stale copy may still be served when the legacy service is down. */
   maxStaleMs?: number;
 }
 
 export type OrderHistory = ReturnType<typeof createOrderHistory>;
 
-export function createOrderHistory({ legacy, ttlMs, maxCustomers = 10_000, maxStaleMs = 24 * 3_600_000 }: OrderHistoryOptions) {
-  const cache = new LRUCache<string, Entry>({ max: maxCustomers, ttl: maxStaleMs });
+/**
+ * The cache is lru-cache's own fetch cache: concurrent misses for one page share one call to
+ * legacy, and a failed refresh answers with the stale copy (allowStaleOnFetchRejection). A purge
+ * does not drop a customer's pages: it marks them so that the next read must ask legacy, and if
+ * legacy is down then, the copy from before the purge is still served, marked stale.
+ */
+export function createOrderHistory({ legacy, ttlMs, maxPages = 50_000, maxStaleMs = 24 * 3_600_000 }: OrderHistoryOptions) {
+  let sequence = 0;
+  const cache = new LRUCache<string, Entry, FetchContext>({
+    max: maxPages,
+    ttl: ttlMs,
+    allowStaleOnFetchRejection: true,
+    fetchMethod: async (_key, _stale, { context }) => {
+      const { customerId, page, pageSize, call } = context;
+      const started = { fetchedAt: Date.now(), seq: ++sequence }; // a purge after this makes the page due again
+      return { page: toPage(await legacy.listOrders(customerId, { page, pageSize }, call), page, pageSize), ...started };
+    },
+  });
+  /** The sequence number of each customer's last purge: a page fetched before it must be fetched again. */
+  const purgedAt = new LRUCache<string, number>({ max: maxPages, ttl: maxStaleMs });
 
   async function read(customerId: string, page: number, pageSize: number, call: CallContext = {}): Promise<HistoryAnswer> {
-    const pageKey = `${page}/${pageSize}`;
-    const cached = cache.get(customerId)?.pages.get(pageKey);
-    const age = cached ? Date.now() - cached.fetchedAt : Infinity;
-    if (cached && age < ttlMs) return { page: cached.page, source: 'cache', ageSeconds: Math.floor(age / 1000) };
-    try {
-      const fresh = toPage(await legacy.listOrders(customerId, { page, pageSize }, call), page, pageSize);
-      const entry = cache.get(customerId) ?? { pages: new Map() };
-      entry.pages.set(pageKey, { page: fresh, fetchedAt: Date.now() });
-      cache.set(customerId, entry);
-      return { page: fresh, source: 'origin' };
-    } catch (err) {
-      if (cached && err instanceof DownstreamUnavailable) return { page: cached.page, source: 'stale', ageSeconds: Math.floor(age / 1000) };
-      throw err;
+    // Keys start with the customer (whose ID has no `|`), so a customer's pages are found by prefix.
+    const key = `${customerId}|${page}/${pageSize}`;
+    const purged = purgedAt.get(customerId) ?? -Infinity;
+    const held = cache.peek(key, { allowStale: true });
+    const status: LRUCache.Status<string, Entry, FetchContext> = {};
+    const entry = await cache.fetch(key, { context: { customerId, page, pageSize, call }, forceRefresh: held !== undefined && held.seq < purged, status });
+    const ageMs = entry ? Date.now() - entry.fetchedAt : Infinity;
+    if (status.fetchRejected) {
+      // Only an outage is answered from a stale copy; a refusal or a broken answer is not hidden.
+      if (!entry || !(status.fetchError instanceof DownstreamUnavailable) || ageMs > maxStaleMs) throw status.fetchError;
+      return { page: entry.page, source: 'stale', ageSeconds: Math.floor(ageMs / 1000) };
     }
+    if (!entry) throw new Error('order history: fetch resolved without a page');
+    if (status.fetch === 'hit') return { page: entry.page, source: 'cache', ageSeconds: Math.floor(ageMs / 1000) };
+    return { page: entry.page, source: 'origin' };
   }
 
   return {
     read,
-    purge: (customerId: string) => void cache.delete(customerId),
+    purge: (customerId: string) => void purgedAt.set(customerId, ++sequence),
   };
 }
 

@@ -2,6 +2,8 @@
  * RFC 9457 problem details: every error the edge returns is one of these, with a stable `type`
  * URI per kind of problem (listed in docs/problems.md). Details go to the log, never to the caller.
  */
+import { STATUS_CODES, type Server } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
 import { ServiceError } from '@temporalio/client';
 import type { Logger } from '../logger';
@@ -60,7 +62,12 @@ function toProblem(err: unknown, logger: Logger, requestId: unknown): HttpProble
   // body-parser's errors carry a `type`.
   if (e.type === 'entity.parse.failed') return new HttpProblem(400, 'malformed-json', 'Malformed JSON', 'The request body is not valid JSON.');
   if (e.type === 'entity.too.large') return new HttpProblem(413, 'body-too-large', 'Request body too large', `The body exceeds ${e.limit} bytes.`);
-  if (e.type === 'encoding.unsupported' || e.type === 'charset.unsupported') return new HttpProblem(415, 'unsupported-media-type', 'Unsupported encoding');
+  if (e.type === 'encoding.unsupported') return new HttpProblem(415, 'unsupported-media-type', 'Unsupported content encoding', 'Send the body uncompressed (no Content-Encoding).');
+  if (e.type === 'charset.unsupported') return new HttpProblem(415, 'unsupported-media-type', 'Unsupported charset', 'Send the body as UTF-8 JSON.');
+  // The router's own 400 for a path segment that is not valid percent-encoding (`/v1/orders/%zz`).
+  if (err instanceof URIError && e.status === 400) return new HttpProblem(400, 'bad-request', 'Malformed request URL', 'A path segment is not valid percent-encoding.');
+  // Any other client error from Express or body-parser (they carry a 4xx status): the status, never their message.
+  if (typeof e.status === 'number' && e.status >= 400 && e.status < 500) return new HttpProblem(e.status, 'bad-request', STATUS_CODES[e.status] ?? 'Bad request', 'The request could not be read.');
   if (err instanceof ServiceError) {
     logger.warn({ err, requestId }, 'temporal unavailable');
     // Which call failed is not known here, so neither is whether anything was recorded: never claim it was not.
@@ -68,4 +75,29 @@ function toProblem(err: unknown, logger: Logger, requestId: unknown): HttpProble
   }
   logger.error({ err, requestId }, 'unhandled error');
   return new HttpProblem(500, 'internal', 'Internal error', 'Something went wrong on our side; the request ID identifies it in our logs.');
+}
+
+/** The problem types Node's HTTP parser refuses a request with, before Express sees it. */
+const PARSER_PROBLEMS: Record<string, { status: number; slug: string; title: string; detail: string }> = {
+  HPE_HEADER_OVERFLOW: { status: 431, slug: 'headers-too-large', title: 'Request headers too large', detail: 'The request headers exceed the server\'s limit.' },
+  ERR_HTTP_REQUEST_TIMEOUT: { status: 408, slug: 'request-timeout', title: 'Request timeout', detail: 'The request was not received in time.' },
+};
+
+/**
+ * Answers what Node's HTTP parser refuses (a control character in a header, oversized headers, a
+ * garbage request line) with a minimal problem+json instead of Node's bare `400 Bad Request`,
+ * whenever the socket can still be written to; the connection is closed after it.
+ */
+export function answerClientErrorsAsProblems(server: Server): void {
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+    if (err.code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const known = PARSER_PROBLEMS[err.code ?? ''] ?? { status: 400, slug: 'bad-request', title: 'Bad request', detail: 'The request is not valid HTTP/1.1.' };
+    const body = JSON.stringify({ type: `${PROBLEM_TYPE_BASE}${known.slug}`, title: known.title, status: known.status, detail: known.detail });
+    socket.end(
+      `HTTP/1.1 ${known.status} ${STATUS_CODES[known.status]}\r\nContent-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  });
 }

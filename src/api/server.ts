@@ -7,6 +7,7 @@ import { clientInterceptors } from '../temporal/interceptors';
 import { installContext, setupTracing } from '../tracing';
 import { createApp } from './app';
 import { createHistory } from './history-setup';
+import { answerClientErrorsAsProblems } from './problem';
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -22,6 +23,7 @@ async function main(): Promise<void> {
     console.log(JSON.stringify({ ready: 'api', url: `http://${config.HOST}:${config.PORT}` })); // for supervisors, whatever the log level
   });
   server.keepAliveTimeout = 5_000;
+  answerClientErrorsAsProblems(server);
 
   let stopping = false;
   const stop = (signal: string) => {

@@ -47,7 +47,9 @@ export class DownstreamRejected extends Error {
     readonly code: string,
     readonly reason: string,
   ) {
-    super(`${service} rejected the request (${status} ${code}): ${reason}`);
+    // The downstream's own words stay in `reason` (for support, in encrypted details), out of
+    // failure messages that reach callers and Temporal's unencrypted history.
+    super(`${service} rejected the request (${status} ${code})`);
   }
 }
 

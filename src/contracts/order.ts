@@ -22,11 +22,32 @@ export const OrderItem = z.strictObject({
 });
 export type OrderItem = z.infer<typeof OrderItem>;
 
-export const PlaceOrder = z.strictObject({
-  items: z.array(OrderItem).min(1).max(50),
-  currency: Currency,
-  paymentMethod: z.strictObject({ token: z.string().min(1).max(200) }),
-});
+/**
+ * The largest total anything downstream of the edge holds: our own `Money` (7 integer digits) in
+ * the order's result. The smallest is one minor unit: a payment provider charges nothing below it.
+ */
+export const MAX_ORDER_TOTAL_MINOR = 999_999_999;
+export const MIN_ORDER_TOTAL_MINOR = 1;
+
+export const PlaceOrder = z
+  .strictObject({
+    items: z.array(OrderItem).min(1).max(50),
+    currency: Currency,
+    paymentMethod: z.strictObject({ token: z.string().min(1).max(200) }),
+  })
+  // Bounded at the edge, before anything starts: a total our own result cannot hold would be
+  // charged and then never answered ("processed but unacknowledged").
+  .check((ctx) => {
+    const total = totalMinorUnits(ctx.value.items);
+    if (total < MIN_ORDER_TOTAL_MINOR || total > MAX_ORDER_TOTAL_MINOR) {
+      ctx.issues.push({
+        code: 'custom',
+        input: ctx.value.items,
+        path: ['items'],
+        message: `the order total must be between ${formatMinorUnits(MIN_ORDER_TOTAL_MINOR)} and ${formatMinorUnits(MAX_ORDER_TOTAL_MINOR)}`,
+      });
+    }
+  });
 export type PlaceOrder = z.infer<typeof PlaceOrder>;
 
 export const OrderSagaInput = TransactionRequest.extend({

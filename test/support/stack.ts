@@ -12,6 +12,8 @@ import { createActivities } from '../../src/activities';
 import { createApp } from '../../src/api/app';
 import { createHistory } from '../../src/api/history-setup';
 import { signAccessToken } from '../../src/api/middleware/auth';
+import { openApiDocument } from '../../src/api/openapi';
+import { answerClientErrorsAsProblems } from '../../src/api/problem';
 import { loadConfig, type Config } from '../../src/config';
 import { createLogger } from '../../src/logger';
 import { createMetrics, serveMetrics } from '../../src/metrics';
@@ -20,6 +22,7 @@ import { createClient, createNativeConnection } from '../../src/temporal/connect
 import { clientInterceptors } from '../../src/temporal/interceptors';
 import { installContext, setupTracing } from '../../src/tracing';
 import { activityLimits, createDownstreamClients, createWorkers } from '../../src/worker';
+import { checkResponsesAgainst } from './contract';
 import { testEnv } from './env';
 import { uniquePrefix, withWorkers } from './workers';
 
@@ -112,6 +115,11 @@ export async function startStack(overrides: Record<string, string> = {}, options
     LOG_LEVEL: 'silent',
     // The suite runs both ways: FAST_PATH=false npm test takes every forward step through its queue.
     FAST_PATH: process.env.FAST_PATH,
+    // Generous: tests (and the fuzzer) send many requests from one IP; rate-limit tests set their own.
+    RATE_LIMIT_PER_IP: '100000',
+    RATE_LIMIT_COMMANDS_PER_CUSTOMER: '100000',
+    RATE_LIMIT_READS_PER_CUSTOMER: '100000',
+    RATE_LIMIT_WEBHOOKS_PER_SOURCE: '100000',
     ...overrides,
     ...(overrides.WORKER_QUEUES === '' ? { WORKER_QUEUES: undefined } : {}),
   });
@@ -144,8 +152,11 @@ export async function startStack(overrides: Record<string, string> = {}, options
   const history = createHistory(config, client, logger, apiMetrics);
   const app = createApp({ client, config, logger, history: history.history, metrics: apiMetrics, tracing });
   const server = app.listen(0, '127.0.0.1');
+  answerClientErrorsAsProblems(server);
   await new Promise((r) => server.once('listening', r));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  // Every answer a test receives from this API is checked against the OpenAPI document.
+  const stopChecking = checkResponsesAgainst(url, openApiDocument({ history: true, paymentsWebhook: config.PAYMENTS_WEBHOOK_SECRETS.length > 0, codec: config.PAYLOAD_KEYS.length > 0 }) as never);
 
   return {
     url,
@@ -164,6 +175,7 @@ export async function startStack(overrides: Record<string, string> = {}, options
     metricsUrls: workerMetricsServer ? { api: `${url}/metrics`, worker: workerMetricsServer.url } : undefined,
     async stop() {
       workerMetricsServer?.server.close();
+      stopChecking();
       server.closeAllConnections();
       await new Promise((r) => server.close(r));
       release();

@@ -3,7 +3,7 @@ import type { Request } from 'express';
 import { fingerprint, idempotencyKeyOf, preferencesOf } from '../../src/api/http-semantics';
 import { HttpProblem } from '../../src/api/problem';
 import { retryAfterMs } from '../../src/clients/http';
-import { formatMinorUnits, orderWorkflowId, totalMinorUnits } from '../../src/contracts/order';
+import { MAX_ORDER_TOTAL_MINOR, Money, PlaceOrder, formatMinorUnits, orderWorkflowId, totalMinorUnits } from '../../src/contracts/order';
 
 const request = (headers: Record<string, string>) => ({ headers, get: (name: string) => headers[name.toLowerCase()] }) as unknown as Request;
 
@@ -53,4 +53,16 @@ test('money is summed in minor units without floating-point error', () => {
 test('workflow IDs cannot collide through the separator', () => {
   expect(orderWorkflowId('a:b', 'c')).not.toBe(orderWorkflowId('a', 'b:c'));
   expect(orderWorkflowId('alice', 'order-1')).toBe('order:alice:order-1');
+});
+
+test('an order total is bounded by what our own Money holds, and must be at least one minor unit', () => {
+  const order = (quantity: number, unitPrice: string) => ({ items: [{ sku: 'a', quantity, unitPrice }], currency: 'USD', paymentMethod: { token: 'tok_visa' } });
+  expect(PlaceOrder.safeParse(order(1, '0.01')).success).toBe(true);
+  expect(PlaceOrder.safeParse(order(1, '9999999.99')).success).toBe(true);
+  expect(PlaceOrder.safeParse(order(2, '5000000.00')).success).toBe(false);
+  expect(PlaceOrder.safeParse(order(93, '5284555.47')).error?.issues).toEqual([expect.objectContaining({ path: ['items'] })]);
+  expect(PlaceOrder.safeParse(order(3, '0.00')).success).toBe(false);
+  // Whatever the edge accepts, the saga's result can state: the largest total still matches Money.
+  expect(Money.safeParse(formatMinorUnits(MAX_ORDER_TOTAL_MINOR)).success).toBe(true);
+  expect(Money.safeParse(formatMinorUnits(MAX_ORDER_TOTAL_MINOR + 1)).success).toBe(false);
 });

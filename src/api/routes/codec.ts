@@ -30,7 +30,7 @@ const Base64 = z.string().regex(/^[A-Za-z0-9+/_-]*={0,2}$/, 'must be base64');
 // Proto3 JSON of temporal.api.common.v1.Payload: every bytes field (metadata values, data) is base64.
 const JsonPayload = z.object({ metadata: z.record(z.string(), Base64).nullish(), data: Base64.nullish() });
 type JsonPayload = z.infer<typeof JsonPayload>;
-const CodecRequest = z.object({ payloads: z.array(JsonPayload) });
+export const CodecRequest = z.object({ payloads: z.array(JsonPayload) });
 
 const fromJson = ({ metadata, data }: JsonPayload): Payload => ({
   metadata: Object.fromEntries(Object.entries(metadata ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64')])),
@@ -82,7 +82,7 @@ export function codecRoutes({ codec, auth, corsOrigins }: CodecRoutesOptions): R
   // Turns a support token (a form field: browsers cannot be told to send a header) into the session cookie.
   const formToken: RequestHandler = async (req, res, next) => {
     const token = typeof req.body?.token === 'string' ? req.body.token.trim() : '';
-    if (!token) throw new HttpProblem(401, 'unauthenticated', 'Authentication required', 'Send a support token in the `token` form field.');
+    if (!token) throw new HttpProblem(401, 'unauthenticated', 'Authentication required', 'Send a support token in the `token` form field.', {}, { 'WWW-Authenticate': 'Bearer realm="saga-coordinator"' });
     res.locals.principal = await verifyAccessToken(token, auth);
     res.locals.token = token;
     next();

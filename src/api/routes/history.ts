@@ -7,7 +7,7 @@ import { principalOf } from '../middleware/auth';
 import type { OrderHistory } from '../order-history';
 import { HttpProblem } from '../problem';
 
-const HistoryQuery = z.object({
+export const HistoryQuery = z.object({
   page: z.coerce.number().int().min(1).max(10_000).default(1),
   pageSize: z.coerce.number().int().min(1).max(100).default(20),
 });

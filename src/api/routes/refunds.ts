@@ -7,9 +7,9 @@ import { idempotencyKeyOf, parseBody, requireJson } from '../http-semantics';
 import { principalOf } from '../middleware/auth';
 import { HttpProblem } from '../problem';
 import type { SagaKind } from '../transactions';
-import { ORDER, neverReceived, orderPath, type RouteOptions } from './orders';
+import { ORDER, neverReceived, orderPath, readLeniently, type RouteOptions } from './orders';
 
-export const REFUND: SagaKind<RefundStatus> = { workflowType: 'refundSaga', status: RefundStatus };
+export const REFUND: SagaKind<RefundStatus> = { workflowType: 'refundSaga', status: readLeniently(RefundStatus) };
 
 const refundPath = (orderKey: string) => `${orderPath(orderKey)}/refund`;
 

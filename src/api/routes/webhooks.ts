@@ -9,8 +9,9 @@ import express, { Router, type Request } from 'express';
 import Stripe from 'stripe';
 import { Webhook, WebhookVerificationError } from 'standardwebhooks';
 import { z } from 'zod';
-import type { Client } from '@temporalio/client';
+import { ServiceError, type Client } from '@temporalio/client';
 import type { Logger } from '../../logger';
+import { perWebhookSource } from '../middleware/rate-limit';
 import { HttpProblem } from '../problem';
 import { EventNotRecorded, deliverWebhookEvent, type IntakeResult } from '../webhook-intake';
 
@@ -22,23 +23,33 @@ export interface WebhookOptions {
   toleranceSeconds: number;
   bodyLimit: string;
   logger: Logger;
+  /** Requests per source per window (rate limit). */
+  rateLimit?: { windowMs: number; limit: number };
 }
+
+/**
+ * An event ID, bounded so that every workflow ID built from it fits Temporal's limit (1,000 bytes):
+ * a longer one would be refused by Temporal on every redelivery, so it is refused here, for good.
+ */
+export const WebhookEventId = z.string().regex(/^[\x21-\x7e]{1,255}$/, '1 to 255 visible ASCII characters');
+/** Our transaction's workflow ID, as the event names it: no longer than Temporal accepts. */
+const Reference = z.string().min(1).max(1000);
 
 /** The part of a payment event we use, parsed like any other foreign input. */
 const PaymentEvent = z.object({
-  id: z.string().min(1),
-  type: z.string(),
+  id: WebhookEventId,
+  type: z.string().max(200),
   data: z.object({
     object: z.object({
-      id: z.string(),
-      metadata: z.object({ reference: z.string().min(1) }),
-      failure_message: z.string().nullish(),
+      id: z.string().max(255),
+      metadata: z.object({ reference: Reference }),
+      failure_message: z.string().max(1000).nullish(),
     }),
   }),
 });
 
 /** Standard Webhooks payloads from partners name our reference in `data.reference`. */
-const PartnerEvent = z.object({ type: z.string(), data: z.object({ reference: z.string().min(1) }).loose() });
+const PartnerEvent = z.object({ type: z.string().max(200), data: z.object({ reference: Reference }).loose() });
 
 const stripe = new Stripe('sk_unused_for_verification_only');
 
@@ -48,9 +59,31 @@ async function recordOr503(logger: Logger, deliver: () => Promise<IntakeResult>)
     return await deliver();
   } catch (err) {
     if (!(err instanceof EventNotRecorded)) throw err;
+    if (refusedByTemporal(err)) {
+      // Temporal refuses this event as it is (an argument it will never accept): retrying cannot help.
+      logger.warn({ err }, 'webhook event refused by Temporal as invalid');
+      throw new HttpProblem(400, 'invalid-webhook-payload', 'Unusable webhook event', 'The event cannot be recorded as sent; retrying it will not help.');
+    }
     logger.warn({ err }, 'webhook event not recorded; asking the sender to retry');
     throw new HttpProblem(503, 'event-not-recorded', 'Event not recorded', 'The event could not be recorded right now; nothing was lost on our side. Retry later.', {}, { 'Retry-After': '5' });
   }
+}
+
+/** gRPC INVALID_ARGUMENT anywhere in the cause chain: a permanent refusal, not an outage. */
+function refusedByTemporal(err: Error): boolean {
+  for (let e: unknown = err; e instanceof Error; e = e.cause) {
+    if (e instanceof ServiceError && (e.cause as { code?: number } | undefined)?.code === 3) return true;
+  }
+  return false;
+}
+
+/**
+ * The `stripe` package checks only that a signed timestamp is not too old; one from the future
+ * (a replay prepared in advance, or a wrong clock) must be refused too.
+ */
+function signedInTheFuture(signatureHeader: string, toleranceSeconds: number): boolean {
+  const t = /(?:^|,)\s*t=(\d+)/.exec(signatureHeader)?.[1];
+  return t !== undefined && Number(t) > Date.now() / 1000 + toleranceSeconds;
 }
 
 function invalidSignature(detail: string): HttpProblem {
@@ -59,11 +92,13 @@ function invalidSignature(detail: string): HttpProblem {
 
 export function webhookRoutes(options: WebhookOptions): Router {
   const router = Router();
-  const raw = express.raw({ type: '*/*', limit: options.bodyLimit });
+  // No inflation: a compressed body is a 415, and the signature is over the bytes as sent.
+  const raw = express.raw({ type: '*/*', limit: options.bodyLimit, inflate: false });
+  const limited = options.rateLimit ? [perWebhookSource(options.rateLimit.windowMs, options.rateLimit.limit)] : [];
   const rawBody = (req: Request) => (Buffer.isBuffer(req.body) ? req.body.toString('utf8') : '');
 
   if (options.paymentSecrets.length > 0) {
-    router.post('/v1/webhooks/payments', raw, async (req, res) => {
+    router.post('/v1/webhooks/payments', ...limited, raw, async (req, res) => {
       const signature = req.get('stripe-signature');
       if (!signature) throw invalidSignature('Missing Stripe-Signature header.');
       const payload = rawBody(req);
@@ -76,7 +111,7 @@ export function webhookRoutes(options: WebhookOptions): Router {
           // try the next secret (rotation)
         }
       }
-      if (!verified) throw invalidSignature('The signature does not match any current secret, or its timestamp is outside the tolerance.');
+      if (!verified || signedInTheFuture(signature, options.toleranceSeconds)) throw invalidSignature('The signature does not match any current secret, or its timestamp is outside the tolerance.');
       const event = PaymentEvent.safeParse(verified);
       if (!event.success) throw new HttpProblem(400, 'invalid-webhook-payload', 'Unusable webhook event', 'The event does not have the fields we route by.');
       const { id, type, data } = event.data;
@@ -95,7 +130,7 @@ export function webhookRoutes(options: WebhookOptions): Router {
     });
   }
 
-  router.post('/v1/webhooks/:source', raw, async (req, res) => {
+  router.post('/v1/webhooks/:source', ...limited, raw, async (req, res) => {
     const source = String(req.params.source);
     const secrets = options.standardSecrets[source];
     if (!secrets?.length) throw new HttpProblem(404, 'unknown-webhook-source', 'Unknown webhook source', `No webhook source named ${source} is configured.`);
@@ -110,9 +145,11 @@ export function webhookRoutes(options: WebhookOptions): Router {
         if (!(err instanceof WebhookVerificationError)) throw err;
       }
     }
-    if (!verified) throw invalidSignature('The Standard Webhooks signature does not match any current secret, or its timestamp is too old.');
+    if (!verified) throw invalidSignature('The Standard Webhooks signature does not match any current secret, or its timestamp is outside the tolerance.');
     const event = PartnerEvent.safeParse(verified);
-    if (!event.success) throw new HttpProblem(400, 'invalid-webhook-payload', 'Unusable webhook event', 'Expected {"type": …, "data": {"reference": …}}.');
+    if (!event.success || !WebhookEventId.safeParse(headers['webhook-id']).success) {
+      throw new HttpProblem(400, 'invalid-webhook-payload', 'Unusable webhook event', 'Expected a webhook-id of 1 to 255 visible ASCII characters and {"type": …, "data": {"reference": …}}.');
+    }
     const result = await recordOr503(options.logger, () =>
       deliverWebhookEvent(options.client, options.taskQueue, event.data.data.reference, { source, eventId: headers['webhook-id'], type: event.data.type, receivedAt: new Date().toISOString() }),
     );
