@@ -95,7 +95,7 @@ export function createApp({ client, config, logger, history: plainHistory, metri
   }
   const history = plainHistory && observeHistory(plainHistory, metrics);
   const codec = payloadCodec(config);
-  const document = openApiDocument({ history: Boolean(history), paymentsWebhook: config.PAYMENTS_WEBHOOK_SECRETS.length > 0, codec: Boolean(codec) });
+  const document = openApiDocument({ history: Boolean(history), paymentsWebhook: config.PAYMENTS_WEBHOOK_SECRETS.length > 0, codec: Boolean(codec), metrics: Boolean(metrics) });
   app.use(answerOptions(document));
   const window = config.RATE_LIMIT_WINDOW_MS;
   // Webhooks first: they need the raw body for their signatures, and the signature is their auth.

@@ -19,6 +19,8 @@ export interface DocumentOptions {
   history: boolean;
   paymentsWebhook: boolean;
   codec: boolean;
+  /** GET /metrics (Prometheus text), served when the API records metrics. */
+  metrics?: boolean;
 }
 
 /** Every problem type the edge answers with: status, title and an example detail (docs/problems.md explains each). */
@@ -316,6 +318,16 @@ export function openApiDocument(options: DocumentOptions): Json {
     '/readyz': { get: { operationId: 'readiness', tags: ['operations'], summary: 'Temporal answers too', responses: { '200': json('Health', 'Ready.'), ...problemResponses(['not-ready']) } } },
     '/openapi.json': { get: { operationId: 'openapi', tags: ['operations'], summary: 'This document', responses: { '200': { description: 'OpenAPI 3.1', content: { 'application/json': { schema: { type: 'object' } } } } } } },
   };
+  if (options.metrics) {
+    paths['/metrics'] = {
+      get: {
+        operationId: 'metrics',
+        tags: ['operations'],
+        summary: 'Prometheus metrics (unauthenticated: keep it on an internal address)',
+        responses: { '200': { description: 'The Prometheus text exposition format.', content: { 'text/plain': { schema: { type: 'string' } } } } },
+      },
+    };
+  }
   if (options.paymentsWebhook) {
     paths['/v1/webhooks/payments'] = {
       post: {

@@ -156,7 +156,7 @@ export async function startStack(overrides: Record<string, string> = {}, options
   await new Promise((r) => server.once('listening', r));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   // Every answer a test receives from this API is checked against the OpenAPI document.
-  const stopChecking = checkResponsesAgainst(url, openApiDocument({ history: true, paymentsWebhook: config.PAYMENTS_WEBHOOK_SECRETS.length > 0, codec: config.PAYLOAD_KEYS.length > 0 }) as never);
+  const stopChecking = checkResponsesAgainst(url, openApiDocument({ history: true, paymentsWebhook: config.PAYMENTS_WEBHOOK_SECRETS.length > 0, codec: config.PAYLOAD_KEYS.length > 0, metrics: Boolean(apiMetrics) }) as never);
 
   return {
     url,

@@ -1,5 +1,6 @@
 /** The OpenAPI document against the app that serves it: same routes both ways, every problem type documented, /docs under helmet's CSP. */
 import { readFileSync, readdirSync } from 'node:fs';
+import { createMetrics } from '../../src/metrics';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import Ajv2020 from 'ajv/dist/2020';
@@ -23,11 +24,11 @@ const config = loadConfig({
 const logger = createLogger('silent', 'test');
 
 test.each([
-  ['everything configured', { history, config }],
-  ['no history proxy, no payment webhooks, no codec', { history: undefined, config: { ...config, PAYMENTS_WEBHOOK_SECRETS: [], PAYLOAD_KEYS: [] } }],
+  ['everything configured', { history, config, metrics: createMetrics() }],
+  ['no history proxy, no payment webhooks, no codec, no metrics', { history: undefined, config: { ...config, PAYMENTS_WEBHOOK_SECRETS: [], PAYLOAD_KEYS: [] }, metrics: undefined }],
 ])('every route the app serves is in the document, and every documented operation is served (%s)', (_name, deps) => {
   const app = createApp({ client, logger, ...deps });
-  const doc = openApiDocument({ history: Boolean(deps.history), paymentsWebhook: deps.config.PAYMENTS_WEBHOOK_SECRETS.length > 0, codec: deps.config.PAYLOAD_KEYS.length > 0 });
+  const doc = openApiDocument({ history: Boolean(deps.history), paymentsWebhook: deps.config.PAYMENTS_WEBHOOK_SECRETS.length > 0, codec: deps.config.PAYLOAD_KEYS.length > 0, metrics: Boolean(deps.metrics) });
   const served = servedRoutes(app);
   expect(served.length).toBeGreaterThan(10);
   expect(documentedRoutes(doc as never)).toEqual(served);
