@@ -107,9 +107,12 @@ export function createPaymentsSim(options: SimulatorOptions & { webhooks?: Webho
     res.json({ deliveries: webhooks.deliveries.filter((d) => d.reference.startsWith(reference)) });
   });
 
-  // Test contract: every charge (status, refunded, reference) and every refund, for invariant checks.
-  sim.app.get('/_sim/state', (_req, res) => {
-    res.json({ charges: [...charges.values()], refunds });
+  // Test contract: every charge (status, refunded, reference) and every refund, for invariant checks;
+  // `?reference=` narrows it to one transaction's.
+  sim.app.get('/_sim/state', (req, res) => {
+    const reference = req.query.reference as string | undefined;
+    const selected = [...charges.values()].filter((c) => !reference || c.metadata.reference === reference);
+    res.json({ charges: selected, refunds: reference ? refunds.filter((r) => selected.some((c) => c.id === r.charge)) : refunds });
   });
 
   sim.query('/v1/charges', 'list', (req) => {

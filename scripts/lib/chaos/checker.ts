@@ -58,6 +58,8 @@ export interface WorkflowFact {
   status: string;
   /** The SagaStatus search attribute. */
   sagaStatus?: string;
+  /** The FailedStep search attribute (what a parked saga waits on). */
+  failedStep?: string;
   /** Event IDs of every webhook signal in its history. */
   signalledEventIds: string[];
   /** A pending activity is waiting for its next attempt (Temporal will retry it on its own). */
