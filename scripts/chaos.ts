@@ -28,6 +28,7 @@ const { values: args } = parseArgs({
     customers: { type: 'string', default: '6' },
     workers: { type: 'string', default: '2' },
     settle: { type: 'string', default: '420' },
+    kinds: { type: 'string', default: FAULT_KINDS.join(',') },
   },
 });
 const seed = args.seed !== undefined ? Number(args.seed) : Math.floor(Math.random() * 1_000_000);
@@ -35,7 +36,8 @@ const durationMs = Number(args.duration) * 1000;
 const faultsPerKind = Number(args.faults);
 const customers = Number(args.customers);
 const settleMs = Number(args.settle) * 1000;
-const command = `npm run chaos -- --seed ${seed} --duration ${args.duration} --faults ${faultsPerKind} --customers ${customers} --workers ${args.workers}`;
+const kinds = args.kinds.split(',').filter(Boolean);
+const command = `npm run chaos -- --seed ${seed} --duration ${args.duration} --faults ${faultsPerKind} --customers ${customers} --workers ${args.workers}${kinds.length < FAULT_KINDS.length ? ` --kinds ${kinds.join(',')}` : ''}`;
 
 const tty = Boolean(process.stderr.isTTY);
 const bar = new SingleBar({ format: ' {phase} |{bar}| {percentage}% | {detail}', hideCursor: true, clearOnComplete: true, noTTYOutput: false });
@@ -59,6 +61,9 @@ async function main(): Promise<number> {
     workers: Number(args.workers),
     env: { DOWNSTREAM_TIMEOUT_MS: '1000', PAYMENT_CONFIRMATION_TIMEOUT_S: '30', SYNC_WAIT_MAX_MS: '5000', SIM_WEBHOOK_RETRY_MS: '500', SIM_WEBHOOK_DELAY_MS: '300' },
   });
+  const interrupted = () => void cluster.stop().then(() => process.exit(130));
+  process.once('SIGINT', interrupted);
+  process.once('SIGTERM', interrupted);
   try {
     const random = seeded(seed);
     const journal = newJournal();
@@ -69,7 +74,7 @@ async function main(): Promise<number> {
     const faultCount = () => Object.values(counts.byKind).reduce((a, b) => a + b, 0) + journal.done.dropAnswer + journal.done.duplicate + journal.done.keyReuse;
     const ticker = setInterval(() => progress('chaos', Math.min(1, (Date.now() - startedAt) / durationMs), `${journal.placed} orders, ${faultCount()} faults`), 500);
 
-    const plan = schedule(random.fork(), durationMs, faultsPerKind);
+    const plan = schedule(random.fork(), durationMs, faultsPerKind, kinds);
     const customerRuns = Array.from({ length: customers }, (_, i) =>
       runCustomer(`chaos-${seed}-${i + 1}`, { apiUrl: cluster.apiUrl, auth, journal, random: random.fork(), stopAt, giveUpAt: stopAt + settleMs }),
     );

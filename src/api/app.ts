@@ -49,7 +49,8 @@ export function createApp({ client, config, logger, history }: AppDeps): express
   app.use(requestId);
   app.use(pinoHttp({ logger, genReqId: (_req, res) => (res as express.Response).locals.requestId, autoLogging: { ignore: (req) => req.url === '/healthz' } }));
   // Webhooks first: they need the raw body for their signatures, and the signature is their auth.
-  const taskQueue = taskQueues(config.TASK_QUEUE_PREFIX).orders;
+  const queues = taskQueues(config.TASK_QUEUE_PREFIX);
+  const taskQueue = queues.orders;
   app.use(
     webhookRoutes({
       client,
@@ -63,7 +64,7 @@ export function createApp({ client, config, logger, history }: AppDeps): express
   );
   app.use(express.json({ limit: config.BODY_LIMIT, strict: true }));
 
-  app.use(healthRoutes({ client }));
+  app.use(healthRoutes({ client, taskQueues: queues }));
   const auth = { secret: config.JWT_SECRET, issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE };
   // The remote codec for the Temporal Web UI and CLI, when payloads are encrypted.
   const codec = payloadCodec(config);

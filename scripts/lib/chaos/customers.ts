@@ -52,7 +52,7 @@ export async function runCustomer(customerId: string, options: CustomerOptions):
   /** One HTTP try; a dropped answer (the fault) aborts it after the request went out. */
   async function once(method: string, path: string, init: { key?: string; body?: unknown; prefer?: string } = {}, drop = false): Promise<Try> {
     const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(), drop ? random.int(5, 400) : 60_000);
+    const timer = setTimeout(() => controller.abort(), drop ? random.int(5, 400) : 20_000);
     try {
       const res = await fetch(`${apiUrl}${path}`, {
         method,

@@ -153,17 +153,31 @@ const NOT_INJECTED = ['nothing-to-duplicate', 'charge-not-settled'];
 export const CLIENT_SIDE = ['client-drops-answer', 'same-key-retry', 'same-key-other-body'];
 
 /** The schedule: for each kind, `count` moments in [0, durationMs), sorted. */
-export function schedule(random: Random, durationMs: number, count: number): Record<FaultKind, number[]> {
-  return Object.fromEntries(FAULT_KINDS.map((kind) => [kind, Array.from({ length: count }, () => Math.floor(random.next() * durationMs)).sort((a, b) => a - b)])) as Record<FaultKind, number[]>;
+export function schedule(random: Random, durationMs: number, count: number, kinds: readonly string[] = FAULT_KINDS): Record<FaultKind, number[]> {
+  return Object.fromEntries(
+    FAULT_KINDS.map((kind) => {
+      const moments = Array.from({ length: count }, () => Math.floor(random.next() * durationMs)).sort((a, b) => a - b);
+      return [kind, kinds.includes(kind) ? moments : []]; // drawn for every kind, so --kinds does not change the others' moments
+    }),
+  ) as Record<FaultKind, number[]>;
 }
+
+/**
+ * A crashed process serves at least this long before the next crash of its kind: a system that is
+ * down all the time proves nothing (and a run whose schedule is too dense simply takes longer).
+ */
+const CRASH_MIN_UP_MS = 4_000;
+const CRASHES: readonly FaultKind[] = ['worker-crash', 'engine-crash', 'api-crash'];
 
 /** Runs every kind's faults at their moments (late ones as soon as the previous of their kind is done). */
 export async function runSchedule(ctx: FaultContext, plan: Record<FaultKind, number[]>, startedAt: number, onFault: () => void): Promise<void> {
   await Promise.all(
     FAULT_KINDS.map(async (kind) => {
       const random = ctx.random.fork();
+      let previousDone = 0;
       for (const at of plan[kind]) {
-        const wait = startedAt + at - Date.now();
+        const notBefore = Math.max(startedAt + at, CRASHES.includes(kind) ? previousDone + CRASH_MIN_UP_MS : 0);
+        const wait = notBefore - Date.now();
         if (wait > 0) await sleep(wait);
         try {
           let sub = await inject(kind, { ...ctx, random });
@@ -173,6 +187,7 @@ export async function runSchedule(ctx: FaultContext, plan: Record<FaultKind, num
           if (CLIENT_SIDE.includes(sub)) continue; // counted when a customer request takes it (Journal.done)
           ctx.counts.byKind[kind] += 1;
           ctx.counts.bySubKind[`${kind}/${sub}`] = (ctx.counts.bySubKind[`${kind}/${sub}`] ?? 0) + 1;
+          previousDone = Date.now();
           onFault();
         } catch (err) {
           const why = `${kind}/not injected: ${(err as Error).message.slice(0, 80)}`;
