@@ -75,12 +75,18 @@ async function main(): Promise<number> {
     const ticker = setInterval(() => progress('chaos', Math.min(1, (Date.now() - startedAt) / durationMs), `${journal.placed} orders, ${faultCount()} faults`), 500);
 
     const plan = schedule(random.fork(), durationMs, faultsPerKind, kinds);
+    // Customers keep ordering until the duration is over, every scheduled fault is done and every
+    // client-side fault has been taken by a request (a dense schedule makes the run longer, not thinner).
+    let scheduleDone = false;
+    const hardStop = stopAt + 2 * durationMs + 300_000;
+    const pendingClientFaults = () => journal.pending.dropAnswer + journal.pending.duplicate + journal.pending.keyReuse > 0;
+    const keepGoing = () => Date.now() < hardStop && (Date.now() < stopAt || !scheduleDone || pendingClientFaults());
     const customerRuns = Array.from({ length: customers }, (_, i) =>
-      runCustomer(`chaos-${seed}-${i + 1}`, { apiUrl: cluster.apiUrl, auth, journal, random: random.fork(), stopAt, giveUpAt: stopAt + settleMs }),
+      runCustomer(`chaos-${seed}-${i + 1}`, { apiUrl: cluster.apiUrl, auth, journal, random: random.fork(), keepGoing, giveUpAt: hardStop + settleMs }),
     );
     await runSchedule({ cluster, journal, random: random.fork(), counts }, plan, startedAt, () => undefined);
-    // The customers go on until the client-side faults waiting for a request have all been taken.
-    while (Date.now() < stopAt + 120_000 && (journal.pending.dropAnswer > 0 || journal.pending.duplicate > 0 || journal.pending.keyReuse > 0)) await new Promise((r) => setTimeout(r, 500));
+    scheduleDone = true;
+    while (keepGoing()) await new Promise((r) => setTimeout(r, 500));
     clearInterval(ticker);
 
     // Quiescence: no more faults, every process up, every customer done, every saga settled.
@@ -107,7 +113,10 @@ async function main(): Promise<number> {
     counts.bySubKind['caller-chaos/same-key-retry'] = journal.done.duplicate;
     counts.bySubKind['caller-chaos/same-key-other-body'] = journal.done.keyReuse;
     const parked = workflows.filter((w) => w.status === 'RUNNING' && w.sagaStatus === 'needs_attention').map((w) => ({ workflowId: w.workflowId, failedStep: w.failedStep }));
-    const summary = { command, seed, durationSeconds: Math.round((Date.now() - startedAt) / 1000), faults: counts, processStarts: cluster.starts(), orders: journal.placed, stillRunning, parked, ...verdict };
+    // What the customers were told about each transaction with a violation, to read next to the logs.
+    const flagged = new Set(verdict.violations.map((v) => v.workflowId));
+    const evidence = [...journal.requests, ...journal.otherCalls].filter((r) => flagged.has(r.workflowId));
+    const summary = { command, seed, durationSeconds: Math.round((Date.now() - startedAt) / 1000), faults: counts, processStarts: cluster.starts(), orders: journal.placed, stillRunning, parked, ...verdict, evidence };
     writeFileSync(join(dir, 'summary.json'), JSON.stringify(summary, null, 2));
     print(summary);
     return verdict.violations.length > 0 ? 1 : 0;

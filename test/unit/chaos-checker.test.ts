@@ -118,11 +118,19 @@ test('a 5xx without Retry-After, a 2xx for work Temporal never recorded, and an 
   const obs = completedOrder();
   obs.requests[0]!.answers.unshift({ status: 503, problem: 'temporal-unavailable' }, { status: 503, retryAfter: '1' });
   obs.requests.push({ kind: 'order', workflowId: 'order:alice:ghost', body: 'original', answers: [{ status: 'network-error' }, { status: 202 }] });
-  obs.requests.push({ kind: 'order', workflowId: W, body: 'altered', answers: [{ status: 201 }] });
+  obs.requests.push({ kind: 'order', workflowId: W, body: 'altered', answers: [{ status: 202 }] });
   obs.otherCalls.push({ what: 'status lookup', workflowId: W, answers: [{ status: 500 }] });
   const { violations } = check(obs);
   expect(kinds(violations)).toEqual(['2xx-for-unrecorded-work', '5xx-without-retry-after', '5xx-without-retry-after', 'key-reuse-accepted']);
   expect(violations.find((v) => v.kind === '2xx-for-unrecorded-work')!.workflowId).toBe('order:alice:ghost');
+});
+
+test('another body under the same key may win only when it reached Temporal first', () => {
+  const obs = completedOrder();
+  // The original's first tries were lost; the altered body arrived first and is the request.
+  obs.requests[0]!.answers = [{ status: 'network-error' }, { status: 422, problem: 'idempotency-key-reused' }];
+  obs.requests.push({ kind: 'order', workflowId: W, body: 'altered', answers: [{ status: 201 }] });
+  expect(check(obs).violations).toEqual([]);
 });
 
 test('an answer that contradicts the saga outcome is reported', () => {

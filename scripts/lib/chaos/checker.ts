@@ -274,10 +274,16 @@ export function check(obs: Observations): Verdict {
       if (typeof a.status === 'number' && a.status >= 500 && !a.retryAfter) flag('5xx-without-retry-after', call.workflowId, `${'kind' in call ? `${call.kind} command` : call.what} answered ${a.status}${a.problem ? ` (${a.problem})` : ''} without Retry-After`);
     }
   }
+  // One key, one request: whichever body reached Temporal first is the request; only it may get a 2xx.
+  for (const [workflowId, sameKey] of groupBy(obs.requests, (r) => r.workflowId)) {
+    const accepted = sameKey.filter((r) => r.answers.some(is2xx));
+    if (new Set(accepted.map((r) => r.body)).size > 1) {
+      flag('key-reuse-accepted', workflowId, `the same Idempotency-Key was answered ${accepted.map((r) => `${r.answers.filter(is2xx).map((a) => a.status).join('/')} for the ${r.body} body`).join(' and ')}`);
+    }
+  }
   for (const r of obs.requests) {
     const w = workflows.get(r.workflowId);
     if (!w && r.answers.some(is2xx)) flag('2xx-for-unrecorded-work', r.workflowId, `${r.kind} answered ${r.answers.filter(is2xx).map((a) => a.status).join(', ')}, but Temporal has no such transaction`);
-    if (r.body === 'altered' && r.answers.some(is2xx)) flag('key-reuse-accepted', r.workflowId, `the same Idempotency-Key with another body was answered ${r.answers.filter(is2xx).map((a) => a.status).join(', ')}`);
     if (w && r.body === 'original') {
       if (r.answers.some((a) => a.status === 201) && w.status === 'FAILED') flag('answer-contradicts-outcome', r.workflowId, `answered 201, but the ${r.kind} saga failed`);
       if (r.answers.some((a) => a.status === 422 && a.problem === 'transaction-failed') && w.status === 'COMPLETED') flag('answer-contradicts-outcome', r.workflowId, `answered 422 transaction-failed, but the ${r.kind} saga completed`);

@@ -37,8 +37,8 @@ export interface CustomerOptions {
   auth: { secret: string; issuer: string; audience: string };
   journal: Journal;
   random: Random;
-  /** No new order after this time (ms epoch). */
-  stopAt: number;
+  /** Whether to place another order (the run keeps its customers busy until every fault is done). */
+  keepGoing: () => boolean;
   /** Give up retrying a request after this time. */
   giveUpAt: number;
 }
@@ -133,7 +133,7 @@ export async function runCustomer(customerId: string, options: CustomerOptions):
     return undefined;
   }
 
-  for (let n = 1; Date.now() < options.stopAt; n++) {
+  for (let n = 1; options.keepGoing(); n++) {
     const key = `o-${n}`;
     journal.nextOrderKey.set(customerId, `o-${n + 1}`);
     const workflowId = orderWorkflowId(customerId, key);
@@ -149,6 +149,9 @@ export async function runCustomer(customerId: string, options: CustomerOptions):
       // Caller chaos: the same key with another body, while or after the first is processed.
       journal.pending.keyReuse -= 1;
       journal.done.keyReuse += 1;
+      // Once the first body is recorded (a 2xx, 409 or 422 came back): while it runs, or after it settled.
+      const recorded = () => request.answers.some((a) => typeof a.status === 'number' && a.status < 500 && a.status !== 429);
+      while (!recorded() && Date.now() < options.giveUpAt) await sleep(100);
       await sleep(random.int(0, 1_000));
       const altered: ClientRequest = { kind: 'order', workflowId, body: 'altered', answers: [] };
       journal.requests.push(altered);

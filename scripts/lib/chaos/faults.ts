@@ -33,7 +33,7 @@ export interface FaultContext {
 }
 
 async function post(url: string, body: unknown): Promise<Response> {
-  return fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(10_000) });
+  return fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(60_000) }); // /_sim/webhooks/send answers once the first attempt (after its delay) is made
 }
 
 /** Adds a fault rule to a simulator (`times` bounds it, so none outlives its burst for long). */
