@@ -2,7 +2,7 @@
  * `npm start`: brings the whole system up on this machine and supervises it — the Temporal dev
  * server (unless TEMPORAL_ADDRESS points elsewhere), the three downstream simulators, the worker(s)
  * and the API. A child that dies is reported and restarted with backoff, the dev server too (on the
- * same database file, so no workflow is lost; meanwhile the API answers 503 with Retry-After).
+ * same database file, so no workflow is lost; meanwhile /readyz answers 503 with Retry-After).
  * SIGINT/SIGTERM stop every child and leave nothing behind.
  */
 import type { ChildProcess } from 'node:child_process';
