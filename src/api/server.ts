@@ -8,7 +8,8 @@ import { createHistory } from './history-setup';
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.LOG_LEVEL, 'api');
-  const client = await createClient(config);
+  // Lazily: with Temporal down (an engine restart), the API still starts and answers 503 meanwhile.
+  const client = await createClient(config, { lazy: true });
   const { legacy, history, stopWatching } = createHistory(config, client, logger);
   const app = createApp({ client, config, logger, history });
   const server = app.listen(config.PORT, config.HOST, () => {

@@ -3,7 +3,10 @@
  * needs. Before any worker polls (as right after a start), the API says which queues wait, with a
  * 503 problem and Retry-After; once workers poll each queue, it is ready.
  */
+import { randomUUID } from 'node:crypto';
 import { NativeConnection } from '@temporalio/worker';
+import { startDevServer } from '../../scripts/lib/dev-server';
+import { firstJsonLine, spawnTs, stopProcess } from '../../scripts/lib/processes';
 import { createActivities } from '../../src/activities';
 import { TASK_QUEUE_ROLES, type TaskQueueRole } from '../../src/contracts/order';
 import { dataConverter } from '../../src/temporal/codec';
@@ -11,6 +14,7 @@ import { createDownstreamClients, createWorkers } from '../../src/worker';
 import { eventually } from '../support/eventually';
 import { testEnv } from '../support/env';
 import { startStack, type Stack } from '../support/stack';
+import { freePort } from '../support/ports';
 import { withWorkers } from '../support/workers';
 
 let stack: Stack;
@@ -65,4 +69,30 @@ test('not ready while no worker polls a queue an order needs; ready once every q
       expect(ready.body.status).toBe('ready');
     });
   });
+}, 60_000);
+
+test('the API starts while Temporal is down, answers 503 meanwhile, and reaches Temporal once it is up', async () => {
+  const [temporalPort, apiPort] = await Promise.all([freePort(), freePort()]);
+  const api = spawnTs('src/api/server.ts', [], { ...process.env, TEMPORAL_ADDRESS: `127.0.0.1:${temporalPort}`, PORT: String(apiPort), JWT_SECRET: randomUUID() + randomUUID(), LOG_LEVEL: 'silent' });
+  let temporal: Awaited<ReturnType<typeof startDevServer>> | undefined;
+  try {
+    await firstJsonLine(api, (v): v is { ready: string } => (v as { ready?: unknown })?.ready === 'api');
+    const url = `http://127.0.0.1:${apiPort}`;
+    expect((await fetch(`${url}/healthz`)).status).toBe(200);
+    const down = await fetch(`${url}/readyz`);
+    expect(down.status).toBe(503);
+    expect(down.headers.get('retry-after')).toBe('1');
+    expect(((await down.json()) as { detail: string }).detail).toMatch(/Temporal is not answering/);
+
+    temporal = await startDevServer({ port: temporalPort });
+    // Temporal answers now (no worker polls this fresh server yet, so: still not ready, but for that reason).
+    const answering = await eventually(async () => {
+      const body = (await (await fetch(`${url}/readyz`)).json()) as { detail: string };
+      return /No worker is polling/.test(body.detail) ? body : undefined;
+    }, 30_000);
+    expect(answering.detail).toContain('orders');
+  } finally {
+    await stopProcess(api);
+    if (temporal) await stopProcess(temporal.child);
+  }
 }, 60_000);
