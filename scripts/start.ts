@@ -1,8 +1,9 @@
 /**
  * `npm start`: brings the whole system up on this machine and supervises it — the Temporal dev
  * server (unless TEMPORAL_ADDRESS points elsewhere), the three downstream simulators, the worker(s),
- * the API and Prometheus scraping them. A child that dies is reported and restarted with backoff; if
- * the dev server dies, everything stops. SIGINT/SIGTERM stop every child and leave nothing behind.
+ * the API and Prometheus scraping them. A child that dies is reported and restarted with backoff, the
+ * dev server too (on the same database file, so no workflow is lost; meanwhile /readyz answers 503
+ * with Retry-After). SIGINT/SIGTERM stop every child and leave nothing behind.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -47,7 +48,6 @@ interface Supervised {
 
 let stopping = false;
 const supervised: Supervised[] = [];
-let devServer: ChildProcess | undefined;
 
 function log(message: string): void {
   process.stdout.write(`[start] ${message}\n`);
@@ -89,24 +89,20 @@ function supervise(name: string, start: () => ChildProcess, ready: RegExp): Prom
   return isReady;
 }
 
+/** The dev server, supervised like every other child: restarted on its database file if it dies. */
 async function startDevServer(): Promise<void> {
   mkdirSync(DATA_DIR, { recursive: true });
-  devServer = spawnDevServer({
-    port: temporalPort,
-    uiPort,
-    codecEndpoint: `http://127.0.0.1:${apiPort}/codec`,
-    dbFile: join(DATA_DIR, 'temporal.db'),
-    logLevel: 'warn',
-    extraArgs: ['--metrics-port', String(temporalMetricsPort)],
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  log(`temporal dev server started ${JSON.stringify({ devServerPid: devServer.pid })}`);
-  pipe('temporal', devServer);
-  devServer.on('exit', (code, signal) => {
-    if (stopping) return;
-    log(`!!! the Temporal dev server exited (${signal ?? `exit ${code}`}); stopping everything. Check the log above, then run npm start again.`);
-    void shutdown(1);
-  });
+  const start = () =>
+    spawnDevServer({
+      port: temporalPort,
+      uiPort,
+      codecEndpoint: `http://127.0.0.1:${apiPort}/codec`,
+      dbFile: join(DATA_DIR, 'temporal.db'),
+      logLevel: 'warn',
+      extraArgs: ['--metrics-port', String(temporalMetricsPort)],
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+  void supervise('temporal', start, /Temporal Server/);
   await waitForTemporal(env.TEMPORAL_ADDRESS!);
 }
 
@@ -152,8 +148,10 @@ async function shutdown(code: number): Promise<void> {
   if (stopping) return;
   stopping = true;
   log('stopping…');
-  await Promise.all(supervised.reverse().map((s) => (s.child ? stopProcess(s.child) : Promise.resolve())));
-  if (devServer) await stopProcess(devServer);
+  // Newest first: the API and workers, then the simulators, and the dev server last.
+  for (const group of [supervised.filter((s) => s.name !== 'temporal'), supervised.filter((s) => s.name === 'temporal')]) {
+    await Promise.all(group.map((s) => (s.child ? stopProcess(s.child) : Promise.resolve())));
+  }
   log('stopped');
   process.exit(code);
 }

@@ -34,6 +34,11 @@ export function createFulfilmentSim(options: SimulatorOptions = {}) {
     return { status: 200, body: enrollment, effect: { ref: enrollment.id } };
   });
 
+  // Test contract: every enrolment with its status and reference, for invariant checks.
+  sim.app.get('/_sim/state', (_req, res) => {
+    res.json({ enrollments: [...enrollments.values()] });
+  });
+
   sim.query('/enrollments', 'list', (req) => {
     const reference = req.query.reference as string | undefined;
     return { status: 200, body: { results: [...enrollments.values()].filter((e) => !reference || e.reference === reference) } };

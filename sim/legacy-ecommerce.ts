@@ -64,6 +64,11 @@ export function createLegacyEcommerceSim(options: SimulatorOptions = {}) {
   // for an order already cancelled. Callers must reconcile (look the order up) before re-issuing.
   sim.command('/api/v2/orders/:num/cancel', 'cancel', (req) => transition(String(req.params.num), sim.mode.dedupe ? ['OPN'] : ['OPN', 'CNL'], 'CNL'), { dedupe: () => sim.mode.dedupe });
 
+  // Test contract: every order with its current status and reference, for invariant checks.
+  sim.app.get('/_sim/state', (_req, res) => {
+    res.json({ orders: [...orders.values()] });
+  });
+
   sim.query('/api/v2/orders', 'list', (req) => {
     const { customer_id, reference } = req.query as Record<string, string | undefined>;
     const page = Math.max(1, Number(req.query.page ?? 1) || 1);

@@ -38,6 +38,7 @@ const ASYNC = { tok_async: 'payment.succeeded', tok_asyncDeclined: 'payment.fail
 export function createPaymentsSim(options: SimulatorOptions & { webhooks?: WebhookOptions } = {}) {
   const sim = createSimulator('payments', options);
   const charges = new Map<string, Charge>();
+  const refunds: { id: string; charge: string; amount: number; created: number }[] = [];
   const webhooks = createWebhookSender(options.webhooks ?? { retryBaseMs: 500, maxAttempts: 8 });
   const webhookDelayMs = Number(process.env.SIM_WEBHOOK_DELAY_MS ?? 300);
 
@@ -82,6 +83,7 @@ export function createPaymentsSim(options: SimulatorOptions & { webhooks?: Webho
     if (charge.refunded) throw new SimError(400, { error: { type: 'invalid_request_error', code: 'charge_already_refunded', message: 'Charge has already been refunded.' } });
     charge.refunded = true;
     const refund = { id: newId('re_'), object: 'refund', charge: charge.id, amount: charge.amount, status: 'succeeded' };
+    refunds.push({ id: refund.id, charge: charge.id, amount: refund.amount, created: Date.now() });
     return { status: 201, body: refund, effect: { ref: refund.id } };
   });
 
@@ -103,6 +105,14 @@ export function createPaymentsSim(options: SimulatorOptions & { webhooks?: Webho
   sim.app.get('/_sim/webhooks/deliveries', (req, res) => {
     const reference = String(req.query.reference ?? '');
     res.json({ deliveries: webhooks.deliveries.filter((d) => d.reference.startsWith(reference)) });
+  });
+
+  // Test contract: every charge (status, refunded, reference) and every refund, for invariant checks;
+  // `?reference=` narrows it to one transaction's.
+  sim.app.get('/_sim/state', (req, res) => {
+    const reference = req.query.reference as string | undefined;
+    const selected = [...charges.values()].filter((c) => !reference || c.metadata.reference === reference);
+    res.json({ charges: selected, refunds: reference ? refunds.filter((r) => selected.some((c) => c.id === r.charge)) : refunds });
   });
 
   sim.query('/v1/charges', 'list', (req) => {

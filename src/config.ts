@@ -79,6 +79,8 @@ export const Config = z.object({
   TEMPORAL_TLS_SERVER_NAME: optional,
   TEMPORAL_API_KEY: optional,
   TASK_QUEUE_PREFIX: z.string().default(''),
+  /** A prebuilt workflow bundle (bundleWorkflowCode's output): the worker starts without bundling the workflows again. */
+  WORKFLOW_BUNDLE_PATH: optional,
   WORKER_QUEUES: z
     .string()
     .default(TASK_QUEUE_ROLES.join(','))

@@ -164,6 +164,7 @@ async function main(): Promise<void> {
     roles: config.WORKER_QUEUES,
     activities: createActivities(clients),
     limits: activityLimits(config),
+    workflowBundle: config.WORKFLOW_BUNDLE_PATH ? { codePath: config.WORKFLOW_BUNDLE_PATH } : undefined,
     dataConverter: dataConverter(config),
     observability: { metrics, tracing, logger },
   });

@@ -88,7 +88,8 @@ export function createApp({ client, config, logger, history: plainHistory, metri
   app.use(pinoHttp({ logger, genReqId: (_req, res) => (res as express.Response).locals.requestId, autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/metrics' } }));
   // helmet's defaults suit an API (nosniff, no framing, HSTS, a strict CSP that Swagger UI at /docs also keeps to).
   app.use(helmet());
-  const taskQueue = taskQueues(config.TASK_QUEUE_PREFIX).orders;
+  const queues = taskQueues(config.TASK_QUEUE_PREFIX);
+  const taskQueue = queues.orders;
   if (metrics) {
     trackParked({ metrics, client, taskQueue });
     app.get('/metrics', metricsRoute(metrics));
@@ -114,7 +115,7 @@ export function createApp({ client, config, logger, history: plainHistory, metri
   app.use('/v1', perIp(window, config.RATE_LIMIT_PER_IP), strictJsonBodies);
   app.use(express.json({ limit: config.BODY_LIMIT, strict: true, inflate: false }));
 
-  app.use(healthRoutes({ client }));
+  app.use(healthRoutes({ client, taskQueues: queues }));
   const auth: AuthOptions = {
     secret: config.JWT_SECRET,
     jwksUrl: config.JWT_JWKS_URL,

@@ -24,8 +24,12 @@ export class HttpProblem extends Error {
   }
 }
 
+/** A 5xx always means "retry", so it always says when: problems that name no time get this many seconds. */
+const DEFAULT_5XX_RETRY_AFTER = '1';
+
 export function sendProblem(res: Response, problem: HttpProblem): void {
   for (const [name, value] of Object.entries(problem.headers)) res.setHeader(name, value);
+  if (problem.status >= 500 && !res.hasHeader('Retry-After')) res.setHeader('Retry-After', DEFAULT_5XX_RETRY_AFTER);
   res
     .status(problem.status)
     .type('application/problem+json')

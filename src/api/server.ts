@@ -15,7 +15,8 @@ async function main(): Promise<void> {
   const logger = createLogger(config.LOG_LEVEL, 'api');
   const metrics = createMetrics({ process: true });
   const tracing = setupTracing('saga-coordinator-api');
-  const client = await createClient(config, clientInterceptors(tracing));
+  // Lazily: with Temporal down (an engine restart), the API still starts and answers 503 meanwhile.
+  const client = await createClient(config, clientInterceptors(tracing), { lazy: true });
   const { legacy, history, stopWatching } = createHistory(config, client, logger, metrics);
   const app = createApp({ client, config, logger, history, metrics, tracing });
   const server = app.listen(config.PORT, config.HOST, () => {

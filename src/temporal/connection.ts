@@ -24,9 +24,13 @@ export function connectionOptions(config: Config) {
   return { address: config.TEMPORAL_ADDRESS, tls: tlsOptions(config), apiKey: config.TEMPORAL_API_KEY };
 }
 
-/** `interceptors` default to the request-ID memo alone (no spans); see clientInterceptors(tracing). */
-export async function createClient(config: Config, interceptors: WorkflowClientInterceptor[] = clientInterceptors()): Promise<Client> {
-  const connection = await Connection.connect(connectionOptions(config));
+/**
+ * `interceptors` default to the request-ID memo alone (no spans); see clientInterceptors(tracing).
+ * `lazy`: connect on the first call instead of now, so a process (the API) can start while Temporal
+ * is down and answer 503 until it is back, rather than exit.
+ */
+export async function createClient(config: Config, interceptors: WorkflowClientInterceptor[] = clientInterceptors(), { lazy = false } = {}): Promise<Client> {
+  const connection = lazy ? Connection.lazy(connectionOptions(config)) : await Connection.connect(connectionOptions(config));
   return new Client({ connection, namespace: config.TEMPORAL_NAMESPACE, dataConverter: dataConverter(config), interceptors: { workflow: interceptors } });
 }
 

@@ -7,10 +7,9 @@ import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { bundleWorkflowCode } from '@temporalio/worker';
-import { DATA_DIR, ROOT } from '../../scripts/lib/local';
+import { DATA_DIR } from '../../scripts/lib/local';
+import { writeWorkflowBundle } from '../../scripts/lib/bundle';
 import { firstJsonLine, spawnTs } from '../../scripts/lib/processes';
-import { WORKFLOW_INTERCEPTOR_MODULES } from '../../src/temporal/interceptors';
 import type { TestEnv } from './env';
 import { startDevServer } from './dev-server';
 import { freePort } from './ports';
@@ -34,15 +33,14 @@ export default async function globalSetup(): Promise<void> {
   const dir = join(DATA_DIR, 'test');
   mkdirSync(dir, { recursive: true });
   const bundlePath = join(dir, 'workflow-bundle.js');
-  const [server, legacy, payments, fulfilment, bundle] = await Promise.all([
+  const [server, legacy, payments, fulfilment] = await Promise.all([
     startDevServer({ port: await freePort() }),
     startSimulator('legacy-ecommerce'),
     startSimulator('payments'),
     startSimulator('fulfilment'),
     // With the interceptors every worker runs (metrics, logs, traces).
-    bundleWorkflowCode({ workflowsPath: join(ROOT, 'src', 'workflows', 'index.ts'), workflowInterceptorModules: WORKFLOW_INTERCEPTOR_MODULES, logger: { trace() {}, debug() {}, info() {}, warn: console.warn, error: console.error, log() {} } as never }),
+    writeWorkflowBundle(bundlePath),
   ]);
-  writeFileSync(bundlePath, bundle.code);
   globalThis.__SAGA_TEST_PROCESSES__ = [server.child, legacy.child, payments.child, fulfilment.child];
   // One payload key for the whole run, as for one deployment: every stack's client lists every workflow of the shared namespace.
   const payloadKeys = `test-${randomBytes(4).toString('hex')}:${randomBytes(32).toString('base64')}`;

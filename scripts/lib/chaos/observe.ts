@@ -1,0 +1,86 @@
+/**
+ * What the checker reads at the end of a chaos run, from the sources that do not belong to the
+ * coordinator: the simulators' ledgers and objects, and Temporal's visibility and histories
+ * (webhook signals decoded with the deployment's payload keys).
+ */
+import { Client, Connection } from '@temporalio/client';
+import { defaultPayloadConverter, type Payload } from '@temporalio/common';
+import { loadConfig } from '../../../src/config';
+import { EncryptionCodec, dataConverter } from '../../../src/temporal/codec';
+import type { DownstreamState, LedgerEffect, Service, WorkflowFact } from './checker';
+import type { Cluster } from './cluster';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function getJson<T>(url: string): Promise<T> {
+  const res = await fetch(url, { signal: AbortSignal.timeout(30_000) });
+  if (!res.ok) throw new Error(`${url}: ${res.status}`);
+  return (await res.json()) as T;
+}
+
+export async function connect(cluster: Cluster): Promise<Client> {
+  const connection = await Connection.connect({ address: cluster.temporalAddress });
+  return new Client({ connection, dataConverter: dataConverter(loadConfig(cluster.env)) });
+}
+
+/** Waits until no transaction runs except those parked for an operator, or the deadline passes; returns how many still run. */
+export async function waitForQuiescence(client: Client, deadline: number, onTick: (running: number) => void): Promise<number> {
+  for (;;) {
+    let running = 0;
+    try {
+      for await (const w of client.workflow.list({ query: 'ExecutionStatus="Running"' })) {
+        if ((w.searchAttributes?.SagaStatus as string[] | undefined)?.[0] !== 'needs_attention') running += 1;
+      }
+    } catch {
+      running = -1; // Temporal not answering yet
+    }
+    onTick(running);
+    if (running === 0 || Date.now() > deadline) return running;
+    await sleep(2_000);
+  }
+}
+
+export async function readLedgers(cluster: Cluster): Promise<{ ledger: LedgerEffect[]; state: DownstreamState }> {
+  const ledger: LedgerEffect[] = [];
+  for (const service of ['legacy', 'payments', 'fulfilment'] as Service[]) {
+    const { effects } = await getJson<{ effects: Omit<LedgerEffect, 'service'>[] }>(`${cluster.simUrls[service]}/_sim/ledger`);
+    ledger.push(...effects.map((e) => ({ ...e, service })));
+  }
+  const [legacy, payments, fulfilment] = await Promise.all([
+    getJson<Pick<DownstreamState, 'orders'>>(`${cluster.simUrls.legacy}/_sim/state`),
+    getJson<Pick<DownstreamState, 'charges' | 'refunds'>>(`${cluster.simUrls.payments}/_sim/state`),
+    getJson<Pick<DownstreamState, 'enrollments'>>(`${cluster.simUrls.fulfilment}/_sim/state`),
+  ]);
+  return { ledger, state: { ...legacy, ...payments, ...fulfilment } };
+}
+
+/** Every workflow Temporal knows, with its webhook signals (from the history) and, if still running, whether an activity waits to be retried. */
+export async function readWorkflows(client: Client, cluster: Cluster, onProgress: (done: number, total: number) => void): Promise<WorkflowFact[]> {
+  const codec = new EncryptionCodec(loadConfig(cluster.env).PAYLOAD_KEYS);
+  const listed: WorkflowFact[] = [];
+  for await (const w of client.workflow.list()) {
+    listed.push({ workflowId: w.workflowId, type: w.type, status: w.status.name, sagaStatus: (w.searchAttributes?.SagaStatus as string[] | undefined)?.[0], failedStep: (w.searchAttributes?.FailedStep as string[] | undefined)?.[0], signalledEventIds: [], openRetry: false });
+  }
+  let done = 0;
+  const queue = listed.filter((w) => w.type !== 'webhookEventRecord');
+  const work = async () => {
+    for (let w = queue.shift(); w; w = queue.shift()) {
+      const handle = client.workflow.getHandle(w.workflowId);
+      const history = await handle.fetchHistory();
+      for (const event of history.events ?? []) {
+        const signal = event.workflowExecutionSignaledEventAttributes;
+        if (signal?.signalName !== 'webhookEvent' || !signal.input?.payloads?.length) continue;
+        const [payload] = await codec.decode(signal.input.payloads as Payload[]);
+        const decoded = defaultPayloadConverter.fromPayload<{ eventId?: string }>(payload!);
+        if (decoded?.eventId) w.signalledEventIds.push(decoded.eventId);
+      }
+      if (w.status === 'RUNNING') {
+        const description = await handle.describe();
+        w.openRetry = (description.raw.pendingActivities ?? []).length > 0;
+      }
+      onProgress(++done, listed.length);
+    }
+  };
+  await Promise.all(Array.from({ length: 6 }, work));
+  return listed;
+}
