@@ -70,7 +70,7 @@ export const ResetAccepted = z.object({ transactionId: z.string(), runId: z.stri
 
 export const WebhookAck = z.object({ received: z.literal(true), result: z.enum(['signalled', 'held-until-started', 'recorded-late', 'duplicate-late']) });
 
-export const Health = z.object({ status: z.enum(['ok', 'ready']) });
+export const Health = z.object({ status: z.enum(['ok', 'ready']), detail: z.string().optional() });
 
 export const CodecPayloads = z.object({ payloads: z.array(z.object({ metadata: z.record(z.string(), z.string()).nullish(), data: z.string().nullish() })) });
 
