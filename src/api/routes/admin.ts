@@ -7,21 +7,18 @@
 import { Router } from 'express';
 import { ServiceError, WorkflowNotFoundError, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError, type Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { z } from 'zod';
-import { CustomerId, OperatorDecision, SAGA_ID_PREFIXES, SagaStatus, TransactionStatus, decideUpdate, searchAttributes } from '../../contracts/transaction';
+import { SAGA_ID_PREFIXES, TransactionStatus, decideUpdate, searchAttributes } from '../../contracts/transaction';
 import { statusView } from '../commands';
 import { idempotencyKeyOf, parseBody } from '../http-semantics';
 import { principalOf, requireRole } from '../middleware/auth';
+import { AdminDecision, AdminListQuery, AdminResetRequest } from '../representations';
 import { HttpProblem } from '../problem';
 import type { Transactions } from '../transactions';
 
-const ListQuery = z.object({
-  status: SagaStatus.optional(),
-  customerId: CustomerId.optional(),
-  limit: z.coerce.number().int().min(1).max(500).default(50),
-});
-const Decision = OperatorDecision.omit({ operator: true });
-const ResetRequest = z.strictObject({ reason: z.string().min(1).max(1000) });
+// The request schemas are the OpenAPI document's (representations.ts): one source for both.
+const ListQuery = AdminListQuery;
+const Decision = AdminDecision;
+const ResetRequest = AdminResetRequest;
 const DECISION_DEADLINE_MS = 10_000;
 
 // Support sees any saga whole: keep the fields of its own result (order, refund) too.
