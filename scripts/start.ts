@@ -1,18 +1,25 @@
 /**
  * `npm start`: brings the whole system up on this machine and supervises it — the Temporal dev
- * server (unless TEMPORAL_ADDRESS points elsewhere), the three downstream simulators, the worker(s)
+ * server (unless TEMPORAL_ADDRESS points elsewhere; with SAGA_PROFILE=cluster, the local
+ * multi-service cluster of scripts/lib/cluster instead), the three downstream simulators, the worker(s)
  * and the API. A child that dies is reported and restarted with backoff; if the dev server dies,
  * everything stops. SIGINT/SIGTERM stop every child and leave nothing behind.
  */
 import type { ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { runningCluster, startCluster, type Cluster } from './lib/cluster';
 import { spawnDevServer, waitForTemporal } from './lib/dev-server';
 import { DATA_DIR, localJwtSecret, localPaymentsWebhookSecret, localPayloadKeys } from './lib/local';
 import { spawnTs, stopProcess, waitUntil } from './lib/processes';
 
 const env = { ...process.env };
+const profile = env.SAGA_PROFILE === 'cluster' ? 'cluster' : 'dev';
 const external = Boolean(process.env.TEMPORAL_ADDRESS);
+if (external && profile === 'cluster') {
+  console.error('[start] SAGA_PROFILE=cluster runs the local cluster: unset TEMPORAL_ADDRESS (or unset SAGA_PROFILE to use your own cluster)');
+  process.exit(2);
+}
 const temporalPort = Number(env.TEMPORAL_PORT ?? 7233);
 const uiPort = Number(env.TEMPORAL_UI_PORT ?? 8233);
 const apiPort = Number(env.PORT ?? 3000);
@@ -44,6 +51,7 @@ interface Supervised {
 let stopping = false;
 const supervised: Supervised[] = [];
 let devServer: ChildProcess | undefined;
+let cluster: Cluster | undefined;
 
 function log(message: string): void {
   process.stdout.write(`[start] ${message}\n`);
@@ -105,12 +113,26 @@ async function startDevServer(): Promise<void> {
   await waitForTemporal(env.TEMPORAL_ADDRESS!);
 }
 
+/** SAGA_PROFILE=cluster: the cluster `npm run cluster` already runs from .data/cluster, or a new one (stopped with us). */
+async function useLocalCluster(): Promise<void> {
+  const dir = join(DATA_DIR, 'cluster');
+  const running = runningCluster(dir);
+  if (running) {
+    log(`using the local cluster already running from ${dir} (npm run cluster)`);
+    Object.assign(env, running.env);
+    return;
+  }
+  cluster = await startCluster({ dir, frontendPort: temporalPort, uiPort, codecEndpoint: `http://127.0.0.1:${apiPort}/codec`, log: (m) => log(`cluster: ${m}`) });
+  Object.assign(env, cluster.env);
+}
+
 async function shutdown(code: number): Promise<void> {
   if (stopping) return;
   stopping = true;
   log('stopping…');
   await Promise.all(supervised.reverse().map((s) => (s.child ? stopProcess(s.child) : Promise.resolve())));
   if (devServer) await stopProcess(devServer);
+  if (cluster) await cluster.stop();
   log('stopped');
   process.exit(code);
 }
@@ -121,6 +143,7 @@ async function main(): Promise<void> {
   const t0 = Date.now();
 
   if (external) log(`using the Temporal cluster at ${env.TEMPORAL_ADDRESS} (namespace ${env.TEMPORAL_NAMESPACE ?? 'default'}); no dev server started`);
+  else if (profile === 'cluster') await useLocalCluster();
   else await startDevServer();
 
   const up = /^\{"ready":/m;
@@ -136,6 +159,7 @@ async function main(): Promise<void> {
   await Promise.all(ready);
   await waitUntil(async () => (await fetch(`http://127.0.0.1:${apiPort}/readyz`)).ok, 60_000, 'the API to reach Temporal');
   const ui = external ? '(your cluster’s Web UI)' : `http://127.0.0.1:${uiPort}`;
+  if (profile === 'cluster') log(`profile cluster: Temporal at ${env.TEMPORAL_ADDRESS} over mTLS (certificates in ${join(DATA_DIR, 'cluster', 'certs')})`);
   log(
     [
       `ready in ${((Date.now() - t0) / 1000).toFixed(1)} s`,
