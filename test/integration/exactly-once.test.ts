@@ -75,7 +75,7 @@ test('a worker killed with SIGKILL mid-activity and started again: the saga fini
   const startWorker = async () => {
     const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src', 'worker.ts')], {
       cwd: ROOT,
-      env: { ...process.env, TEMPORAL_ADDRESS: env.temporalAddress, PAYLOAD_KEYS: env.payloadKeys, TASK_QUEUE_PREFIX: local.config.TASK_QUEUE_PREFIX, WORKER_QUEUES: 'fulfilment', FULFILMENT_URL: env.fulfilmentUrl, FULFILMENT_API_KEYS: local.config.FULFILMENT_API_KEYS.join(','), LOG_LEVEL: 'silent' },
+      env: { ...process.env, ...env.temporalEnv, PAYLOAD_KEYS: env.payloadKeys, TASK_QUEUE_PREFIX: local.config.TASK_QUEUE_PREFIX, WORKER_QUEUES: 'fulfilment', FULFILMENT_URL: env.fulfilmentUrl, FULFILMENT_API_KEYS: local.config.FULFILMENT_API_KEYS.join(','), LOG_LEVEL: 'silent' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     await firstJsonLine(child, (v): v is { ready: string } => (v as { ready?: unknown })?.ready === 'worker');

@@ -77,7 +77,7 @@ export async function startStack(overrides: Record<string, string> = {}): Promis
   const runsWorkers = overrides.WORKER_QUEUES !== '';
   const env = testEnv();
   const config = loadConfig({
-    TEMPORAL_ADDRESS: env.temporalAddress,
+    ...env.temporalEnv, // the address; on the cluster also the namespace and the mTLS files
     LEGACY_URL: env.legacyUrl,
     PAYMENTS_URL: env.paymentsUrl,
     FULFILMENT_URL: env.fulfilmentUrl,

@@ -225,9 +225,11 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     };
     // History first: it owns the shards, and the first process to start writes the cluster metadata.
     const histories = await Promise.all(Array.from({ length: historyCount }, async () => ({ grpc: await port(), membership: await membershipPort() })));
-    await startService('history-1', 'history', histories[0]!.grpc, { HISTORY_PORT: histories[0]!.grpc, HISTORY_MEMBERSHIP_PORT: histories[0]!.membership });
+    // History logs at info at least: its "Acquired shard" lines show where shards go (test/cluster/history-failover.test.ts).
+    const history = (h: { grpc: number; membership: number }) => ({ HISTORY_PORT: h.grpc, HISTORY_MEMBERSHIP_PORT: h.membership, LOG_LEVEL: options.logLevel === 'debug' ? 'debug' : 'info' });
+    await startService('history-1', 'history', histories[0]!.grpc, history(histories[0]!));
     await Promise.all([
-      ...histories.slice(1).map((h, i) => startService(`history-${i + 2}`, 'history', h.grpc, { HISTORY_PORT: h.grpc, HISTORY_MEMBERSHIP_PORT: h.membership })),
+      ...histories.slice(1).map((h, i) => startService(`history-${i + 2}`, 'history', h.grpc, history(h))),
       startService('matching', 'matching', shared.MATCHING_PORT, {}),
       startService('frontend', 'frontend', frontendPort, {}),
     ]);

@@ -78,10 +78,11 @@ export async function startPostgres(dir: string, port: number, log: number): Pro
     ['-D', data, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', `unix_socket_directories=${data}`, '-c', 'max_connections=200', '-c', 'logging_collector=off'],
     { stdio: ['ignore', log, log], ...(owner() ?? {}) },
   );
-  let exited = false;
-  child.once('exit', () => (exited = true));
+  const exited = new Promise<never>((_, reject) =>
+    child.once('exit', (code) => reject(new Error(`postgres exited at start (exit ${code}): is another one using ${data}? See its log.`))),
+  );
+  exited.catch(() => {});
   const ready = async () => {
-    if (exited) throw new Error('postgres exited at start (is another one using this data directory?)');
     try {
       execFileSync(join(PG_BIN, 'pg_isready'), ['-q', '-h', '127.0.0.1', '-p', String(port)], { stdio: 'ignore' });
       return true;
@@ -89,7 +90,7 @@ export async function startPostgres(dir: string, port: number, log: number): Pro
       return undefined;
     }
   };
-  await pollFor(ready, 60_000, `PostgreSQL on 127.0.0.1:${port}`).catch((err: unknown) => {
+  await Promise.race([pollFor(ready, 60_000, `PostgreSQL on 127.0.0.1:${port}`), exited]).catch((err: unknown) => {
     child.kill('SIGINT');
     throw err;
   });
