@@ -7,6 +7,7 @@
  * A Temporal process that dies is restarted (as an orchestrator would), after `restartDelayMs`.
  */
 import type { ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
@@ -18,7 +19,7 @@ import { registerSearchAttributes } from '../../../src/temporal/search-attribute
 import { freePort, freePortIn } from '../ports';
 import { pollFor, stopProcess } from '../processes';
 import { CLIENTS, FRONTEND_SERVER_NAME, ensureCerts } from './certs';
-import { initPostgres, pgPassword, startPostgres } from './postgres';
+import { forgetMembers, initPostgres, pgPassword, startPostgres } from './postgres';
 import { TEMPORAL_SERVER, TEMPORAL_SQL_TOOL, TEMPORAL_UI_SERVER, render, setupSchemas, spawnService, spawnUi, writeConfig, type ServiceName } from './temporal';
 
 export { FRONTEND_SERVER_NAME };
@@ -143,7 +144,9 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     rmSync(stateFile, { force: true });
     const order = [...processes.values()].reverse(); // the UI and Temporal first, PostgreSQL last
     for (const p of order.filter((p) => p.service !== 'postgres')) p.child.removeAllListeners('exit');
-    await Promise.all(order.filter((p) => p.service !== 'postgres').map((p) => stopProcess(p.child, 10_000)));
+    // One at a time, callers before callees (UI, worker, frontend, matching, history): stopped together,
+    // some wait for the others until killed, and a killed history process lingers in the next start's ring.
+    for (const p of order.filter((p) => p.service !== 'postgres')) await stopProcess(p.child, 10_000);
     const pg = processes.get('postgres');
     if (pg) await stopProcess(pg.child, 30_000, 'SIGINT'); // PostgreSQL's "fast" shutdown: SIGTERM would wait for clients
   };
@@ -193,6 +196,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     });
     log(`postgres: up on 127.0.0.1:${pgPort} (${since()})`);
     await setupSchemas(pgPort, password);
+    forgetMembers(pgPort, password);
     log(`schema: temporal + temporal_visibility at the server's version (${since()})`);
 
     // One config per process: they differ only in the ports their own service listens on.
@@ -254,6 +258,10 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       await step(pollFor(() => registerSearchAttributes(connection, namespace).then(() => true), 60_000, `the namespace ${namespace} in every service`, 500));
       const { customAttributes } = await connection.operatorService.listSearchAttributes({ namespace });
       log(`namespace ${namespace}: search attributes ${Object.keys(customAttributes ?? {}).sort().join(', ')} (${since()})`);
+      // A history process of an earlier start (other ports) stays in the ring until membership drops it:
+      // ready means every shard has a live owner.
+      await step(pollFor(() => everyShardServes(connection, namespace), 120_000, 'every history shard to have a live owner', 250));
+      log(`history: every shard answers (${since()})`);
     } finally {
       await connection.close();
     }
@@ -282,6 +290,25 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     await stop();
     throw err;
   }
+}
+
+/**
+ * True when a lookup of a random workflow ID is answered "not found" by its shard, for 128 random IDs
+ * (all 8 shards are hit with probability > 1 - 1e-7); a shard without a live owner fails or times out.
+ */
+async function everyShardServes(connection: Connection, namespace: string): Promise<true | undefined> {
+  const NOT_FOUND = 5;
+  const answers = await Promise.all(
+    Array.from({ length: 128 }, () =>
+      connection.withDeadline(Date.now() + 3_000, () =>
+        connection.workflowService.describeWorkflowExecution({ namespace, execution: { workflowId: `shard-probe-${randomUUID()}` } }).then(
+          () => true,
+          (err: { code?: number }) => err.code === NOT_FOUND,
+        ),
+      ),
+    ),
+  );
+  return answers.every(Boolean) ? true : undefined;
 }
 
 /** Registers the namespace once (the server creates only its own `temporal-system`), then waits until every service knows it. */
