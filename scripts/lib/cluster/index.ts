@@ -131,6 +131,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   const made = ensureCerts(certs);
   log(made.length ? `certificates: made ${made.join(', ')} (openssl, CA in ${certs})` : 'certificates: reusing');
 
+  const stateFile = join(dir, 'cluster.json');
   const processes = new Map<string, ClusterProcess>();
   let stopping = false;
   // Until the cluster is ready a process that exits fails the start-up (no restarts), with its log's tail.
@@ -151,7 +152,6 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     if (pg) await stopProcess(pg.child, 30_000, 'SIGINT'); // PostgreSQL's "fast" shutdown: SIGTERM would wait for clients
   };
   const logFile = (name: string) => join(logs, `${name}.log`);
-  const stateFile = join(dir, 'cluster.json');
   let state: Omit<ClusterState, 'pids'> | undefined;
   /** Rewritten on every (re)start of a process, so other processes (tests) see the current PIDs. */
   const writeState = () => {
