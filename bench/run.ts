@@ -14,7 +14,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { arch, availableParallelism, cpus, platform, release } from 'node:os';
+import { arch, availableParallelism, cpus, loadavg, platform, release } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
@@ -40,6 +40,7 @@ const LATENCIES = [0, 20] as const;
 const DOC = join(ROOT, 'docs', 'benchmarks.md');
 
 const log = (message: string) => process.stderr.write(`[bench] ${message}\n`);
+const loadAtStart = loadavg()[0]!;
 
 interface Burst {
   label: string;
@@ -283,6 +284,7 @@ Rerun it to refresh this file; it overwrites it.
 | machine | |
 |:--|:--|
 | nproc | ${availableParallelism()} (${cpus()[0]?.model ?? 'unknown CPU'}) |
+| load average (1 min) | ${loadAtStart.toFixed(1)} at the start, ${loadavg()[0]!.toFixed(1)} at the end (other work on the machine makes every figure slower and noisier) |
 | OS | ${platform()} ${release()} ${arch()} |
 | Node.js | ${process.version} |
 | Temporal CLI | ${temporalVersion()} |
