@@ -6,11 +6,13 @@
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { Client } from '@temporalio/client';
 import { DefaultLogger, bundleWorkflowCode } from '@temporalio/worker';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { Pool } from 'undici';
 import { createActivities } from '../src/activities';
 import { createApp } from '../src/api/app';
@@ -18,7 +20,10 @@ import { signAccessToken } from '../src/api/middleware/auth';
 import { loadConfig, type Config } from '../src/config';
 import { taskQueues } from '../src/contracts/order';
 import { createLogger } from '../src/logger';
+import { createMetrics, type Metrics } from '../src/metrics';
 import { createClient, createNativeConnection } from '../src/temporal/connection';
+import { WORKFLOW_INTERCEPTOR_MODULES, clientInterceptors } from '../src/temporal/interceptors';
+import { setupTracing } from '../src/tracing';
 import { createDownstreamClients, createWorkers } from '../src/worker';
 import { spawnDevServer, waitForTemporal } from '../scripts/lib/dev-server';
 import { DATA_DIR, ROOT } from '../scripts/lib/local';
@@ -47,6 +52,8 @@ export interface BenchEnvironment {
   direct: ReturnType<typeof createDownstreamClients>;
   /** Keep-alive pool to the API. */
   api: Pool;
+  /** Keep-alive pool to a second API, with workers of its own, that has metrics and tracing on. */
+  apiObserved: Pool;
   token(customerId: string): Promise<string>;
   /** Replaces a simulator's fault rules, in order. */
   setFaults(sim: SimName, rules: FaultRule[]): Promise<void>;
@@ -138,6 +145,7 @@ export async function startEnvironment({ log, devServerArgs, temporalEnv }: Envi
     const api = new Pool(apiUrl, { connections: 32 });
     teardown.push({ name: 'API pool', run: () => api.close() });
     log(`API at ${apiUrl}`);
+    const apiObserved = await startObservedEdge({ config, connection, bundlePath, teardown, log });
 
     return {
       config,
@@ -146,6 +154,7 @@ export async function startEnvironment({ log, devServerArgs, temporalEnv }: Envi
       nativeClient,
       direct,
       api,
+      apiObserved,
       token: (customerId) => signAccessToken({ secret: config.JWT_SECRET!, issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE, subject: customerId }),
       async setFaults(sim, rules) {
         const base = `${simUrls[sim]}/_sim/faults`;
@@ -161,6 +170,70 @@ export async function startEnvironment({ log, devServerArgs, temporalEnv }: Envi
     await stop();
     throw err;
   }
+}
+
+/**
+ * The same edge and workers once more, on a task-queue prefix of their own, with metrics and
+ * tracing on as under `OTEL_EXPORTER_OTLP_ENDPOINT`: spans batched and sent over OTLP/HTTP to a
+ * local sink that accepts them, and both /metrics scraped every 5 s as Prometheus would. Scenarios
+ * alternate between the two edges within each round, so the overhead is measured side by side.
+ * (Process-wide hooks, the async context and undici's diagnostics channel, are then on for both.)
+ */
+async function startObservedEdge({ config, connection, bundlePath, teardown, log }: {
+  config: Config;
+  connection: Awaited<ReturnType<typeof createNativeConnection>>;
+  bundlePath: string;
+  teardown: { name: string; run: () => Promise<unknown> }[];
+  log: (message: string) => void;
+}): Promise<Pool> {
+  let spansBytes = 0;
+  const sink = createServer((req, res) => {
+    req.on('data', (c: Buffer) => (spansBytes += c.length));
+    req.on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end('{}'));
+  });
+  await new Promise<void>((r) => sink.listen(0, '127.0.0.1', r));
+  teardown.push({ name: 'OTLP sink', run: () => new Promise((r) => sink.close(() => r(log(`OTLP sink received ${(spansBytes / 1024).toFixed(0)} KiB of spans`)))) });
+  // BENCH_OBSERVABILITY=off: the second edge is as plain as the first, a control for the pairing
+  // itself; `metrics` or `tracing`: only that one.
+  const mode = process.env.BENCH_OBSERVABILITY ?? 'on';
+  const metered = mode === 'on' || mode === 'metrics';
+  const traced = mode === 'on' || mode === 'tracing';
+  const exporter = new OTLPTraceExporter({ url: `http://127.0.0.1:${(sink.address() as AddressInfo).port}/v1/traces` });
+  const tracing = traced ? setupTracing('saga-coordinator-bench', { spanProcessor: new BatchSpanProcessor(exporter) }) : undefined;
+  if (tracing) teardown.push({ name: 'tracing', run: () => tracing.shutdown() });
+
+  const observed = { ...config, TASK_QUEUE_PREFIX: 'bench-observed/' };
+  const workerMetrics = metered ? createMetrics({ process: true }) : undefined;
+  const apiMetrics = metered ? createMetrics() : undefined;
+  const client = await createClient(observed, clientInterceptors(tracing));
+  teardown.push({ name: 'observed client connection', run: () => client.connection.close() });
+  const downstream = createDownstreamClients(observed, undefined, workerMetrics);
+  teardown.push({ name: 'observed downstream pools', run: () => Promise.all(Object.values(downstream).map((c) => c.http.close())) });
+  const workers = await createWorkers({
+    connection,
+    namespace: observed.TEMPORAL_NAMESPACE,
+    taskQueuePrefix: observed.TASK_QUEUE_PREFIX,
+    roles: observed.WORKER_QUEUES,
+    activities: createActivities(downstream),
+    workflowBundle: { codePath: bundlePath },
+    observability: { metrics: workerMetrics, tracing },
+  });
+  let release!: () => void;
+  const workersDone = withWorkers(workers, () => new Promise<void>((r) => (release = r)));
+  teardown.push({ name: 'observed workers', run: () => (release(), workersDone) });
+
+  const app = createApp({ client, config: observed, logger: createLogger('silent', 'bench-api-observed'), metrics: apiMetrics, tracing });
+  const server: Server = app.listen(0, '127.0.0.1');
+  await new Promise((r) => server.once('listening', r));
+  teardown.push({ name: 'observed API server', run: () => (server.closeAllConnections(), new Promise((r) => server.close(r))) });
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const scrape = (m?: Metrics) => m?.registry.metrics();
+  const scraper = setInterval(() => void (metered ? Promise.all([fetch(`${url}/metrics`).then((r) => r.text()), scrape(workerMetrics)]) : Promise.resolve()).catch(() => undefined), 5_000);
+  teardown.push({ name: 'scraper', run: async () => clearInterval(scraper) });
+  const pool = new Pool(url, { connections: 32 });
+  teardown.push({ name: 'observed API pool', run: () => pool.close() });
+  log(`API with BENCH_OBSERVABILITY=${mode} (metrics ${metered ? 'on' : 'off'}, tracing ${traced ? 'on' : 'off'}) at ${url}`);
+  return pool;
 }
 
 /** The payments webhook secret the benchmark's API accepts (scenarios sign with it). */
@@ -186,7 +259,7 @@ async function startSimulator(name: string, children: ChildProcess[]): Promise<s
 
 /** Bundled once per run; createWorkers takes a bundle by path. */
 async function bundleWorkflows(): Promise<string> {
-  const { code } = await bundleWorkflowCode({ workflowsPath: join(ROOT, 'src', 'workflows', 'index.ts'), logger: new DefaultLogger('WARN') });
+  const { code } = await bundleWorkflowCode({ workflowsPath: join(ROOT, 'src', 'workflows', 'index.ts'), workflowInterceptorModules: WORKFLOW_INTERCEPTOR_MODULES, logger: new DefaultLogger('WARN') });
   const dir = join(DATA_DIR, 'bench');
   mkdirSync(dir, { recursive: true });
   const codePath = join(dir, 'workflow-bundle.js');

@@ -8,7 +8,9 @@
  * processes, and with one; BENCH_CLUSTER=0 skips that part.
  *
  * BENCH_N (rounds, default 20), BENCH_WARMUP (default 3), BENCH_BURST (default 50),
- * BENCH_CONCURRENCY (default 10), BENCH_DEADLINE_S (default 600), BENCH_DEV_SERVER_ARGS (extra
+ * BENCH_CONCURRENCY (default 10), BENCH_DEADLINE_S (default 600), BENCH_OBSERVABILITY (`off`: the
+ * "metrics + tracing on" edge runs with them off, a control for the pairing; `metrics` or `tracing`:
+ * only that one), BENCH_CLUSTER (default 1), BENCH_DEV_SERVER_ARGS (extra
  * `temporal server start-dev` arguments, space-separated, added after the flags `npm start` and the tests
  * use; e.g. `--dynamic-config-value history.transferProcessorMaxPollRPS=20` for the server's stock limit).
  */
@@ -220,7 +222,7 @@ function renderReport(samples: Samples, bench: Bench, dispatch: Map<number, Summ
   const ratios: [string, RowId, RowId][] = [
     ['edge sync / direct', 'edgeSync', 'direct'],
     ['edge sync / SDK start + result', 'edgeSync', 'sdk'],
-    ['(b) update-with-start / (a)', 'mechB', 'mechA'],
+    ['edge sync, metrics + tracing on / off', 'edgeSyncObserved', 'edgeSync'],
     ['(c) eager start / (a)', 'mechC', 'mechA'],
     ['(c0) native, not eager / (a)', 'mechC0', 'mechA'],
     ['(c) eager / (c0) same connection, not eager', 'mechC', 'mechC0'],
@@ -234,6 +236,8 @@ function renderReport(samples: Samples, bench: Bench, dispatch: Map<number, Summ
     ratios.map(([label, a, b]) => [label, ...LATENCIES.flatMap((l) => [ratio(s(a, l)?.p50, s(b, l)?.p50), ratio(s(a, l)?.mean, s(b, l)?.mean)])]),
   );
 
+  const paired = LATENCIES.map((l) => `${ratio(samples.pairedRatio('edgeSyncObserved', 'edgeSync', l), 1)} ${at(l)}`).join(', ');
+  const pairedLine = `Metrics + tracing on / off, the median of the per-round ratios (each pair back to back): ${paired}.`;
   const burstTable = markdownTable(
     [`burst @0ms: ${settings.burst} calls, ${settings.concurrency} concurrent`, 'wall s', 'sagas/s', 'p50 ms', 'p99 ms'],
     bursts.map((b) => [b.label, (b.wallMs / 1000).toFixed(2), (b.count / (b.wallMs / 1000)).toFixed(1), ms(b.latency.p50), ms(b.latency.p99)]),
@@ -259,7 +263,7 @@ function renderReport(samples: Samples, bench: Bench, dispatch: Map<number, Summ
 
   const findings = LATENCIES.map((l) => {
     const eager = bench.eager.get(l) ?? { requested: 0, started: 0 };
-    const mechanisms = (['mechA', 'mechB', 'mechC'] as const).map((row) => ({ row, p50: s(row, l)?.p50 ?? NaN }));
+    const mechanisms = (['mechA', 'mechC'] as const).map((row) => ({ row, p50: s(row, l)?.p50 ?? NaN }));
     const fastest = mechanisms.reduce((best, m) => (m.p50 < best.p50 ? m : best));
     const a = mechanisms[0]!.p50;
     const d = dispatch.get(l);
@@ -271,7 +275,7 @@ function renderReport(samples: Samples, bench: Bench, dispatch: Map<number, Summ
     );
   }).join('\n');
 
-  const tables = [latencyTable, ratioTable, burstTable, topologyTable, topologyRatios, findings].join('\n\n');
+  const tables = [latencyTable, ratioTable, pairedLine, burstTable, topologyTable, topologyRatios, findings].join('\n\n');
   const command = `${Object.entries(process.env)
     .filter(([k]) => k.startsWith('BENCH_'))
     .map(([k, v = '']) => `${k}=${/[\s'"]/.test(v) ? `'${v}'` : v} `)
@@ -306,6 +310,8 @@ ${latencyTable}
 
 ${ratioTable}
 
+${pairedLine}
+
 ## Throughput
 
 ${burstTable}
@@ -334,10 +340,15 @@ ${findings}
   the project's clients (src/clients), each with its own Idempotency-Key: a synchronous proxy with
   no durability.
 - **edge sync**: \`POST /v1/orders\` with a new Idempotency-Key, no \`Prefer\`, answered 201.
+- **edge sync, metrics + tracing on**: the same, to a second API with workers of its own (same
+  process, same dev server and simulators) that has Prometheus metrics and OpenTelemetry tracing
+  on: every span batched and sent over OTLP/HTTP to a local sink, both \`/metrics\` scraped every
+  5 s. The two alternate within each round; the process-wide hooks (async context, undici's
+  diagnostics channel) are on for both.
 - **SDK start + result**: \`client.workflow.start('orderSaga')\` and \`handle.result()\`, the same start
   request the edge sends, without Express and HTTP.
 - **(a)** the edge's round trips today: start, describe (memo check), long-poll result.
-  **(b)** \`executeUpdateWithStart(attach, { waitForOutcome: true })\`. **(c)** start with
+  **(c)** start with
   \`requestEagerStart\` on a Client over the orders worker's NativeConnection, then result; **(c0)**
   the same client without eager start, to separate the connection from the eager start.
 - **respond-async**: \`POST\` with \`Prefer: respond-async\` until its 202 (the saga is then awaited untimed).
@@ -351,12 +362,12 @@ ${findings}
 
 The edge uses (a): start (conflict policy USE_EXISTING, reuse policy REJECT_DUPLICATE), describe
 (the memo says whether this request created the saga and whether its body matches the key), then
-the server's long poll on the result. Measured side by side, (b) update-with-start with an
-early-return update is no faster, and (c) eager start saves one task dispatch (a few ms once the
+the server's long poll on the result. Measured side by side in earlier runs, update-with-start
+with an early-return update was no faster (that update is gone: one mechanism decides "is this the
+same request?", the memo), and (c) eager start saves one task dispatch (a few ms once the
 dev server's poll limit is raised, ~45 ms under the stock limit) but requires the API process to
 host the workflow worker on the same NativeConnection. (a) keeps the edge stateless and keeps
-accepting commands while no worker runs; the attach update stays in the workflows for callers
-that want one round trip.
+accepting commands while no worker runs.
 
 ## Reading the numbers
 

@@ -4,12 +4,11 @@
  * Every iteration uses a new Idempotency-Key, so nothing is ever a replay.
  */
 import { randomUUID } from 'node:crypto';
-import { WithStartWorkflowOperation, type Client, type WorkflowStartOptions } from '@temporalio/client';
+import { type Client, type WorkflowStartOptions } from '@temporalio/client';
 import { tsToMs } from '@temporalio/common/lib/time';
 import { fingerprint } from '../src/api/http-semantics';
 import {
   PlaceOrder,
-  attachUpdate,
   downstreamKey,
   orderStatusQuery,
   orderWorkflowId,
@@ -27,9 +26,9 @@ import { BENCH_WEBHOOK_SECRET, type BenchEnvironment, type FaultRule } from './e
 export const ROWS = {
   direct: 'direct: 4 downstream calls in sequence (no Temporal)',
   edgeSync: 'edge sync: POST /v1/orders → 201',
+  edgeSyncObserved: 'edge sync, metrics + tracing on → 201',
   sdk: 'SDK start + result',
   mechA: '(a) start + describe + result (edge today)',
-  mechB: '(b) executeUpdateWithStart(attach, wait)',
   mechC: '(c) eager start + result (NativeConnection)',
   mechC0: '(c0) start + result on NativeConnection, not eager',
   edgeAsync: 'edge POST, Prefer: respond-async → 202',
@@ -111,8 +110,8 @@ export async function createBench(env: BenchEnvironment, customerId: string): Pr
   const startSaga = (client: Client, input: OrderSagaInput, extra: { requestEagerStart?: boolean } = {}) =>
     client.workflow.start<typeof orderSaga>('orderSaga', { ...startOptions(input), ...extra });
 
-  async function request(method: 'GET' | 'POST', path: string, headers: Record<string, string> = {}) {
-    const res = await env.api.request({
+  async function request(method: 'GET' | 'POST', path: string, headers: Record<string, string> = {}, api = env.api) {
+    const res = await api.request({
       method,
       path,
       headers: { authorization, ...(method === 'POST' ? { 'content-type': 'application/json' } : {}), ...headers },
@@ -156,7 +155,7 @@ export async function createBench(env: BenchEnvironment, customerId: string): Pr
   async function heldSaga(latencyMs: number) {
     const input = sagaInput();
     const workflowId = orderWorkflowId(input.customerId, input.idempotencyKey);
-    const hold: FaultRule = { idempotencyKey: downstreamKey(workflowId, 'grantAccess'), latencyMs: HOLD_MS, times: 1 };
+    const hold: FaultRule = { idempotencyKey: downstreamKey(workflowId, 'grantAccess', '1'), latencyMs: HOLD_MS, times: 1 };
     await env.setFaults('fulfilment', [hold, ...latencyRules(latencyMs)]);
     const handle = await startSaga(env.client, input);
     await waitForStep(handle.workflowId, 'grantAccess', env.client);
@@ -165,8 +164,16 @@ export async function createBench(env: BenchEnvironment, customerId: string): Pr
   const scenarios: Scenario[] = [
     { rows: ['direct'], run: (time) => time('direct', directOrder) },
     {
-      rows: ['edgeSync'],
-      run: (time) => time('edgeSync', postOrder).then((res) => check(res.status === 201 && res.body.status === 'completed', 'edge sync POST', res)),
+      // The plain edge and the one with metrics and tracing on, back to back in a random order: pairs measured under the same load.
+      rows: ['edgeSync', 'edgeSyncObserved'],
+      async run(time) {
+        const plain = () => time('edgeSync', postOrder).then((res) => check(res.status === 201 && res.body.status === 'completed', 'edge sync POST', res));
+        const observed = () =>
+          time('edgeSyncObserved', () => request('POST', '/v1/orders', { 'idempotency-key': nextKey() }, env.apiObserved)).then((res) =>
+            check(res.status === 201 && res.body.status === 'completed', 'edge sync POST, observed', res),
+          );
+        for (const run of Math.random() < 0.5 ? [plain, observed] : [observed, plain]) await run();
+      },
     },
     {
       rows: ['sdk'],
@@ -185,19 +192,6 @@ export async function createBench(env: BenchEnvironment, customerId: string): Pr
           return handle.result();
         });
         check(status.status === 'completed', '(a) start + describe + result', status);
-      },
-    },
-    {
-      rows: ['mechB'],
-      async run(time) {
-        const input = sagaInput();
-        const result = await time('mechB', () =>
-          env.client.workflow.executeUpdateWithStart(attachUpdate, {
-            args: [{ idempotencyKey: input.idempotencyKey, fingerprint: input.fingerprint, startToken: input.startToken, waitForOutcome: true }],
-            startWorkflowOperation: new WithStartWorkflowOperation<typeof orderSaga>('orderSaga', startOptions(input)),
-          }),
-        );
-        check(result.created && result.status.status === 'completed', '(b) update-with-start', result);
       },
     },
     {

@@ -29,6 +29,14 @@ export class Samples {
     this.byKey.set(key, list);
   }
 
+  /** Median over rounds of a/b, for two rows measured once each per round: robust to load that drifts between rounds. */
+  pairedRatio(a: string, b: string, latencyMs: number): number | undefined {
+    const as = this.byKey.get(`${a}@${latencyMs}`) ?? [];
+    const bs = this.byKey.get(`${b}@${latencyMs}`) ?? [];
+    if (!as.length || as.length !== bs.length) return undefined;
+    return summarize(as.map((v, i) => v / bs[i]!)).p50;
+  }
+
   summary(row: string, latencyMs: number): Summary | undefined {
     const list = this.byKey.get(`${row}@${latencyMs}`);
     return list?.length ? summarize(list) : undefined;

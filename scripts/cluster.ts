@@ -89,8 +89,17 @@ function expect(ok: boolean, what: string, detail?: unknown): void {
 
 async function check(): Promise<void> {
   const t0 = Date.now();
-  const [api, temporal, ui, legacy, payments, fulfilment] = await Promise.all(Array.from({ length: 6 }, () => freePort()));
-  const ports = { PORT: String(api), TEMPORAL_PORT: String(temporal), TEMPORAL_UI_PORT: String(ui), LEGACY_PORT: String(legacy), PAYMENTS_PORT: String(payments), FULFILMENT_PORT: String(fulfilment) };
+  const [api, temporal, ui, legacy, payments, fulfilment, metrics, prometheus] = await Promise.all(Array.from({ length: 8 }, () => freePort()));
+  const ports = {
+    PORT: String(api),
+    TEMPORAL_PORT: String(temporal),
+    TEMPORAL_UI_PORT: String(ui),
+    LEGACY_PORT: String(legacy),
+    PAYMENTS_PORT: String(payments),
+    FULFILMENT_PORT: String(fulfilment),
+    METRICS_PORT: String(metrics),
+    PROMETHEUS_PORT: String(prometheus),
+  };
   if (runningCluster(CLUSTER_DIR)) log(`note: a cluster already runs from ${CLUSTER_DIR}; the check uses it and leaves it running`);
   const system = await startSystem(ports);
   let state: ClusterState | undefined;

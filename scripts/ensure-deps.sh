@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Installs what a fresh clone is missing: npm packages (exactly as locked) and the pinned Temporal
-# binaries; with SAGA_PROFILE=cluster also the cluster's (scripts/install-cluster.sh). Instant when
-# everything is already in place.
+# Installs what a fresh clone is missing: npm packages (exactly as locked), the pinned Temporal
+# binaries and Prometheus; with SAGA_PROFILE=cluster also the cluster's (scripts/install-cluster.sh).
+# Instant when everything is already in place.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -14,4 +14,6 @@ elif [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modul
   npm install --no-audit --no-fund >&2
 fi
 bash scripts/install-temporal.sh
+# Prometheus for npm start and its integration test (Debian's package); elsewhere npm start runs without it.
+bash scripts/install-prometheus.sh || echo "ensure-deps: continuing without Prometheus" >&2
 if [[ "${SAGA_PROFILE:-}" == cluster ]]; then bash scripts/install-cluster.sh; fi

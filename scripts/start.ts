@@ -1,12 +1,12 @@
 /**
  * `npm start`: brings the whole system up on this machine and supervises it — the Temporal dev
  * server (unless TEMPORAL_ADDRESS points elsewhere; with SAGA_PROFILE=cluster, the local
- * multi-service cluster of scripts/lib/cluster instead), the three downstream simulators, the worker(s)
- * and the API. A child that dies is reported and restarted with backoff; if the dev server dies,
- * everything stops. SIGINT/SIGTERM stop every child and leave nothing behind.
+ * multi-service cluster of scripts/lib/cluster instead), the three downstream simulators, the
+ * worker(s), the API and Prometheus scraping them. A child that dies is reported and restarted with
+ * backoff; if the dev server dies, everything stops. SIGINT/SIGTERM stop every child and leave nothing behind.
  */
-import type { ChildProcess } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runningCluster, startCluster, type Cluster } from './lib/cluster';
 import { spawnDevServer, waitForTemporal } from './lib/dev-server';
@@ -23,6 +23,10 @@ if (external && profile === 'cluster') {
 const temporalPort = Number(env.TEMPORAL_PORT ?? 7233);
 const uiPort = Number(env.TEMPORAL_UI_PORT ?? 8233);
 const apiPort = Number(env.PORT ?? 3000);
+/** The first worker's GET /metrics; with WORKERS=split the others follow on the next ports. */
+const workerMetricsPort = Number(env.METRICS_PORT ?? 9464);
+const temporalMetricsPort = Number(env.TEMPORAL_METRICS_PORT ?? 7235);
+const prometheusPort = Number(env.PROMETHEUS_PORT ?? 9090);
 env.TEMPORAL_ADDRESS ??= `127.0.0.1:${temporalPort}`;
 env.JWT_SECRET = localJwtSecret(env);
 // Payloads are always encrypted under npm start; the API serves the Web UI's codec endpoint.
@@ -101,6 +105,7 @@ async function startDevServer(): Promise<void> {
     codecEndpoint: `http://127.0.0.1:${apiPort}/codec`,
     dbFile: join(DATA_DIR, 'temporal.db'),
     logLevel: 'warn',
+    extraArgs: ['--metrics-port', String(temporalMetricsPort)],
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   log(`temporal dev server started ${JSON.stringify({ devServerPid: devServer.pid })}`);
@@ -124,6 +129,44 @@ async function useLocalCluster(): Promise<void> {
   }
   cluster = await startCluster({ dir, frontendPort: temporalPort, uiPort, codecEndpoint: `http://127.0.0.1:${apiPort}/codec`, log: (m) => log(`cluster: ${m}`) });
   Object.assign(env, cluster.env);
+}
+
+/**
+ * Prometheus (Debian's package, scripts/install-prometheus.sh) on 127.0.0.1, data under .data/,
+ * scraping the API, every worker and the dev server. PROMETHEUS=off leaves it out.
+ */
+async function startPrometheus(workerMetricsPorts: number[]): Promise<string | undefined> {
+  if (env.PROMETHEUS === 'off') return undefined;
+  if (spawnSync('prometheus', ['--version'], { stdio: 'ignore' }).status !== 0) {
+    log('prometheus is not installed (bash scripts/install-prometheus.sh); running without it');
+    return undefined;
+  }
+  const dir = join(DATA_DIR, 'prometheus');
+  mkdirSync(dir, { recursive: true });
+  const job = (name: string, targets: string[]) => `  - job_name: ${name}\n    static_configs:\n      - targets: [${targets.map((t) => `'${t}'`).join(', ')}]\n`;
+  const config = [
+    '# Written by npm start (scripts/start.ts) on every start.',
+    'global:',
+    '  scrape_interval: 5s',
+    '  evaluation_interval: 5s',
+    'scrape_configs:',
+    job('saga-api', [`127.0.0.1:${apiPort}`]).trimEnd(),
+    job('saga-worker', workerMetricsPorts.map((p) => `127.0.0.1:${p}`)).trimEnd(),
+    ...(external || profile === 'cluster' ? [] : [job('temporal', [`127.0.0.1:${temporalMetricsPort}`]).trimEnd()]), // the cluster's processes serve no metrics
+    '',
+  ].join('\n');
+  writeFileSync(join(dir, 'prometheus.yml'), config);
+  const args = [
+    `--config.file=${join(dir, 'prometheus.yml')}`,
+    `--storage.tsdb.path=${join(dir, 'data')}`,
+    '--storage.tsdb.retention.time=7d',
+    `--web.listen-address=127.0.0.1:${prometheusPort}`,
+    '--log.level=warn',
+  ];
+  void supervise('prometheus', () => spawn('prometheus', args, { stdio: ['ignore', 'pipe', 'pipe'] }), /^$/);
+  const url = `http://127.0.0.1:${prometheusPort}`;
+  await waitUntil(async () => (await fetch(`${url}/-/ready`)).ok, 60_000, 'Prometheus');
+  return url;
 }
 
 async function shutdown(code: number): Promise<void> {
@@ -151,13 +194,14 @@ async function main(): Promise<void> {
     supervise('legacy-ecommerce', () => spawnTs('sim/main.ts', ['legacy-ecommerce', env.LEGACY_PORT ?? '4101'], env), up),
     supervise('payments', () => spawnTs('sim/main.ts', ['payments', env.PAYMENTS_PORT ?? '4102'], env), up),
     supervise('fulfilment', () => spawnTs('sim/main.ts', ['fulfilment', env.FULFILMENT_PORT ?? '4103'], env), up),
-    ...workerGroups.map((queues) =>
-      supervise(workerGroups.length > 1 ? `worker:${queues}` : 'worker', () => spawnTs('src/worker.ts', [], { ...env, WORKER_QUEUES: queues }), up),
+    ...workerGroups.map((queues, i) =>
+      supervise(workerGroups.length > 1 ? `worker:${queues}` : 'worker', () => spawnTs('src/worker.ts', [], { ...env, WORKER_QUEUES: queues, METRICS_PORT: String(workerMetricsPort + i) }), up),
     ),
     supervise('api', () => spawnTs('src/api/server.ts', [], env), up),
   ];
   await Promise.all(ready);
   await waitUntil(async () => (await fetch(`http://127.0.0.1:${apiPort}/readyz`)).ok, 60_000, 'the API to reach Temporal');
+  const prometheus = await startPrometheus(workerGroups.map((_, i) => workerMetricsPort + i));
   const ui = external ? '(your cluster’s Web UI)' : `http://127.0.0.1:${uiPort}`;
   if (profile === 'cluster') log(`profile cluster: Temporal at ${env.TEMPORAL_ADDRESS} over mTLS (certificates in ${join(DATA_DIR, 'cluster', 'certs')})`);
   log(
@@ -167,6 +211,8 @@ async function main(): Promise<void> {
       `  Temporal UI   ${ui}`,
       `  codec         http://127.0.0.1:${apiPort}/codec/session   (support sign-in: decoded payloads in the UI)`,
       `  simulators    ${env.LEGACY_URL}  ${env.PAYMENTS_URL}  ${env.FULFILMENT_URL}`,
+      `  metrics       http://127.0.0.1:${apiPort}/metrics  ${workerGroups.map((_, i) => `http://127.0.0.1:${workerMetricsPort + i}/metrics`).join('  ')}`,
+      `  Prometheus    ${prometheus ?? '(off)'}`,
       `  token         TOKEN=$(npm run --silent token -- alice)`,
       '  Ctrl-C stops everything.',
     ].join('\n'),

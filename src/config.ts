@@ -110,6 +110,8 @@ export const Config = z.object({
   CODEC_CORS_ORIGINS: list
     .transform((origins) => (origins.length ? origins : ['http://localhost:8233', 'http://127.0.0.1:8233']))
     .pipe(z.array(z.string().regex(/^https?:\/\/[^/\s]+$/, 'must be an origin: scheme://host[:port], no path'))),
+  /** Forward steps try a local activity in the saga's own workflow task first, then their downstream's queue (docs/benchmarks.md). */
+  FAST_PATH: z.enum(['true', 'false', '1', '0', '']).default('true').transform((v) => v !== 'false' && v !== '0'),
   /** Upper bound on how long a synchronous POST waits for the saga before answering 202. */
   SYNC_WAIT_MAX_MS: ms(10_000),
   BODY_LIMIT: z.string().default('32kb'),
@@ -121,6 +123,9 @@ export const Config = z.object({
   WEBHOOK_TOLERANCE_S: z.coerce.number().int().min(1).default(300),
   /** How long an order waits for an asynchronous payment's webhook before cancelling the charge. */
   PAYMENT_CONFIRMATION_TIMEOUT_S: z.coerce.number().int().min(1).default(600),
+  /** A worker's own `GET /metrics` listener (the API serves /metrics on PORT); 0 picks a free port. */
+  METRICS_HOST: z.string().default('127.0.0.1'),
+  METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 export type Config = z.infer<typeof Config>;

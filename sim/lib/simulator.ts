@@ -6,12 +6,16 @@
  */
 import express, { type Request, type Response } from 'express';
 import { z } from 'zod';
+import { createLogger, type Logger } from '../../src/logger';
 
 export interface Effect {
   op: string;
   idempotencyKey: string;
   ref: string;
   at: string;
+  /** The caller's X-Request-Id and W3C traceparent on the call that had the effect, when it sent them. */
+  requestId?: string;
+  traceparent?: string;
 }
 
 const FaultRule = z.strictObject({
@@ -25,6 +29,11 @@ const FaultRule = z.strictObject({
   errorRate: z.number().min(0).max(1).optional(),
   timeoutRate: z.number().min(0).max(1).optional(),
   dropResponseRate: z.number().min(0).max(1).optional(),
+  /**
+   * A business refusal (4xx) the simulator records under the call's Idempotency-Key, as a real
+   * downstream records its answers: every later call with that key gets the same refusal. No effect.
+   */
+  reject: z.strictObject({ status: z.number().int().min(400).max(499), code: z.string().min(1), message: z.string().default('refused by fault injection') }).optional(),
   /** Status of an `errorRate` answer (default 503), and its Retry-After in seconds. */
   status: z.number().int().min(400).max(599).optional(),
   retryAfterSeconds: z.number().int().min(0).optional(),
@@ -54,13 +63,26 @@ const HANG_MS = 60_000;
 export interface SimulatorOptions {
   /** Bearer keys accepted on the business routes (several at once, as during a rotation); none → no auth. */
   apiKeys?: string[];
+  /** One JSON line per business call (with the caller's requestId); default: LOG_LEVEL, or info. */
+  logger?: Logger;
 }
 
 export function createSimulator(name: string, options: SimulatorOptions = {}) {
   const app = express();
   app.disable('x-powered-by');
+  const logger = options.logger ?? createLogger(process.env.LOG_LEVEL ?? 'info', `sim:${name}`);
+  app.use((req, res, next) => {
+    if (req.path.startsWith('/_sim/')) return next();
+    const started = performance.now();
+    res.once('close', () => {
+      const requestId = req.get('x-request-id');
+      logger.info({ ...(requestId ? { requestId } : {}), method: req.method, path: req.path, status: res.statusCode, durationMs: Math.round(performance.now() - started) }, 'call');
+    });
+    next();
+  });
   app.use(express.json());
-  const apiKeys = options.apiKeys ?? [];
+  const configuredKeys = options.apiKeys ?? [];
+  const apiKeys = [...configuredKeys];
   app.use((req, res, next) => {
     if (apiKeys.length === 0 || req.path.startsWith('/_sim/')) return next();
     const key = /^Bearer (.+)$/.exec(req.get('authorization') ?? '')?.[1];
@@ -104,7 +126,15 @@ export function createSimulator(name: string, options: SimulatorOptions = {}) {
     Object.assign(mode, body.data);
     res.json(mode);
   });
+  // The provider's side of a key rotation: start accepting a key (as a provider does once you register it).
+  app.post('/_sim/api-keys', (req, res) => {
+    const body = z.strictObject({ accept: z.array(z.string().min(1)).min(1) }).safeParse(req.body);
+    if (!body.success) return void res.status(400).json({ error: 'INVALID_KEYS' });
+    for (const key of body.data.accept) if (!apiKeys.includes(key)) apiKeys.push(key);
+    res.json({ accepted: apiKeys.length });
+  });
   app.post('/_sim/reset', (_req, res) => {
+    apiKeys.splice(0, apiKeys.length, ...configuredKeys);
     mode.dedupe = true;
     faults = [];
     ledger.length = 0;
@@ -181,6 +211,11 @@ export function createSimulator(name: string, options: SimulatorOptions = {}) {
         return void res.status(422).json({ error: 'IDEMPOTENCY_KEY_REUSED', detail: 'key reused with a different request' });
       }
       let answer = stored?.answer;
+      if (!answer && rule?.reject) {
+        const { status, code, message } = rule.reject;
+        answer = { status, body: { error: code, detail: message, code, message } };
+        answers.set(scoped, { fingerprint, answer });
+      }
       if (!answer) {
         const pending = run(handler, req);
         // Claim the key before any await, so a concurrent retry waits for this answer instead of re-running.
@@ -192,7 +227,11 @@ export function createSimulator(name: string, options: SimulatorOptions = {}) {
           inFlight.delete(scoped);
         }
         answers.set(scoped, { fingerprint, answer });
-        if (answer.effect) ledger.push({ op, idempotencyKey: key, ref: answer.effect.ref, at: new Date().toISOString() });
+        if (answer.effect) {
+          const requestId = req.get('x-request-id');
+          const traceparent = req.get('traceparent');
+          ledger.push({ op, idempotencyKey: key, ref: answer.effect.ref, at: new Date().toISOString(), ...(requestId ? { requestId } : {}), ...(traceparent ? { traceparent } : {}) });
+        }
       }
       deliver(rule, req, res, answer, stored !== undefined);
     });

@@ -1,13 +1,20 @@
 /** Activities against the fulfilment service (task queue `fulfilment`). */
 import type { FulfilmentClient } from '../clients/fulfilment';
-import { callDownstream } from './call-downstream';
+import { attemptUndone, callDownstream } from './call-downstream';
 
 export function createFulfilmentActivities({ fulfilment }: { fulfilment: FulfilmentClient }) {
   return {
     async grantAccess(input: { reference: string; idempotencyKey: string; requestId: string; region?: string; customerId: string; skus: string[] }): Promise<{ enrollmentId: string }> {
       const enrollment = await callDownstream(
         () => 'AccessRejected',
-        () => fulfilment.grant(input, { idempotencyKey: input.idempotencyKey, requestId: input.requestId, region: input.region }),
+        async () => {
+          const granted = await fulfilment.grant(input, { idempotencyKey: input.idempotencyKey, requestId: input.requestId, region: input.region });
+          if (!granted.replayed) return granted;
+          // A stored answer describes the grant as it was then: was access revoked since?
+          const now = await fulfilment.findByReference(input.reference, { requestId: input.requestId, region: input.region });
+          if (now?.status === 'revoked') throw attemptUndone('fulfilment', input.reference, `enrollment ${now.id} is revoked`);
+          return granted;
+        },
       );
       return { enrollmentId: enrollment.id };
     },

@@ -1,7 +1,7 @@
 /** Activities against the legacy ecommerce orders API (task queue `legacy-ecommerce`). */
 import type { LegacyEcommerceClient } from '../clients/legacy-ecommerce';
 import { DownstreamRejected } from '../clients/errors';
-import { callDownstream } from './call-downstream';
+import { attemptUndone, callDownstream } from './call-downstream';
 
 export interface CreateOrderInput {
   reference: string;
@@ -14,19 +14,36 @@ export interface CreateOrderInput {
 }
 
 export function createLegacyEcommerceActivities({ legacy }: { legacy: LegacyEcommerceClient }) {
+  /** Reconciles a replayed answer: the order under this attempt's reference must not be cancelled or refunded. */
+  async function notUndone(reference: string, ctx: { requestId: string; region?: string }): Promise<void> {
+    const now = await legacy.findByReference(reference, ctx);
+    if (now?.status === 'cancelled' || now?.status === 'refunded') throw attemptUndone('legacy-ecommerce', reference, `order ${now.orderNumber} is ${now.status}`);
+  }
+
   return {
     async createOrder(input: CreateOrderInput): Promise<{ orderNumber: string; totalMinor: number }> {
+      const ctx = { idempotencyKey: input.idempotencyKey, requestId: input.requestId, region: input.region };
       const order = await callDownstream(
         () => 'OrderRejected',
-        () => legacy.createOrder(input, { idempotencyKey: input.idempotencyKey, requestId: input.requestId, region: input.region }),
+        async () => {
+          const created = await legacy.createOrder(input, ctx);
+          // A stored answer describes the order as it was then: check it was not cancelled or refunded since.
+          if (created.replayed) await notUndone(input.reference, ctx);
+          return created;
+        },
       );
       return { orderNumber: order.orderNumber, totalMinor: order.totalMinor };
     },
 
-    async completeOrder(input: { orderNumber: string; idempotencyKey: string; requestId: string; region?: string }): Promise<{ status: string }> {
+    async completeOrder(input: { reference?: string; orderNumber: string; idempotencyKey: string; requestId: string; region?: string }): Promise<{ status: string }> {
+      const ctx = { idempotencyKey: input.idempotencyKey, requestId: input.requestId, region: input.region };
       const order = await callDownstream(
         () => 'OrderRejected',
-        () => legacy.completeOrder(input.orderNumber, { idempotencyKey: input.idempotencyKey, requestId: input.requestId, region: input.region }),
+        async () => {
+          const completed = await legacy.completeOrder(input.orderNumber, ctx);
+          if (completed.replayed && input.reference) await notUndone(input.reference, ctx);
+          return completed;
+        },
       );
       return { status: order.status };
     },

@@ -1,7 +1,7 @@
 /** Activities against the payment processor (task queue `payments`). */
 import { ApplicationFailure } from '@temporalio/common';
 import type { PaymentsClient } from '../clients/payments';
-import { callDownstream } from './call-downstream';
+import { attemptUndone, callDownstream } from './call-downstream';
 
 export interface ChargePaymentInput {
   reference: string;
@@ -19,7 +19,14 @@ export function createPaymentActivities({ payments }: { payments: PaymentsClient
     async chargePayment(input: ChargePaymentInput): Promise<{ chargeId: string; amountMinor: number; status: 'succeeded' | 'pending' }> {
       const charge = await callDownstream(
         (err) => (err.code === 'card_declined' || err.status === 402 ? 'PaymentDeclined' : 'PaymentRejected'),
-        () => payments.charge(input, { idempotencyKey: input.idempotencyKey, requestId: input.requestId, region: input.region }),
+        async () => {
+          const answer = await payments.charge(input, { idempotencyKey: input.idempotencyKey, requestId: input.requestId, region: input.region });
+          if (!answer.replayed) return answer;
+          // A stored answer describes the charge as it was then: was it refunded or cancelled since?
+          const now = await payments.findChargeByReference(input.reference, { requestId: input.requestId, region: input.region });
+          if (now?.refunded || now?.status === 'canceled') throw attemptUndone('payments', input.reference, `charge ${now.id} is ${now.refunded ? 'refunded' : 'cancelled'}`);
+          return now ? { ...now, replayed: true } : answer;
+        },
       );
       if (charge.status === 'failed' || charge.status === 'canceled') {
         throw ApplicationFailure.create({ type: 'PaymentDeclined', message: `charge ${charge.id} is ${charge.status}`, nonRetryable: true });

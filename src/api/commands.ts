@@ -11,7 +11,7 @@ import type { TransactionRequest, TransactionStatus } from '../contracts/transac
 import { fingerprint, preferencesOf } from './http-semantics';
 import { principalOf } from './middleware/auth';
 import { HttpProblem, sendProblem } from './problem';
-import type { Outcome, SagaKind, Transactions } from './transactions';
+import { outcomeUnavailable, type Outcome, type SagaKind, type Transactions } from './transactions';
 
 const RETRY_AFTER_SECONDS = '1';
 
@@ -49,14 +49,16 @@ export async function runCommand<S extends TransactionStatus>(req: Request, res:
   const prefs = preferencesOf(req);
   res.vary('Prefer');
   await sendKeyRetention(res, transactions);
-  const { handle, attached, running } = await transactions.start(command.kind, command.workflowId, command.input, command.searchAttributes);
   const { location } = command;
+  const { handle, attached, running } = await transactions.start(command.kind, command.workflowId, command.input, location, command.searchAttributes);
+  // From here on the request is recorded: a Temporal failure must say so, never "nothing was recorded".
+  const waitForOutcome: Transactions['waitForOutcome'] = (...args) => transactions.waitForOutcome(...args).catch((err: unknown) => Promise.reject(err instanceof HttpProblem ? err : outcomeUnavailable(location)));
   const changed = () => context.onChange?.(command.input.customerId);
   changed();
 
   if (attached) {
     // The same request again: replay a finished outcome, or say it is still being processed.
-    const outcome = running ? undefined : await transactions.waitForOutcome(command.kind, handle, syncWaitMaxMs);
+    const outcome = running ? undefined : await waitForOutcome(command.kind, handle, syncWaitMaxMs);
     if (!outcome || outcome.state === 'running') {
       throw new HttpProblem(409, 'request-in-progress', 'Request already in progress', 'A request with this Idempotency-Key is still being processed; follow Location for its status.', { location }, { Location: location, 'Retry-After': RETRY_AFTER_SECONDS });
     }
@@ -72,7 +74,7 @@ export async function runCommand<S extends TransactionStatus>(req: Request, res:
   // Stop the long poll as soon as the caller hangs up: the saga goes on, and a retry finds it.
   const hungUp = new AbortController();
   res.on('close', () => hungUp.abort());
-  const outcome = await transactions.waitForOutcome(command.kind, handle, waitMs, hungUp.signal);
+  const outcome = await waitForOutcome(command.kind, handle, waitMs, hungUp.signal);
   if (hungUp.signal.aborted) return;
   if (outcome.state === 'running') return accepted(res, location, handle.workflowId);
   changed();

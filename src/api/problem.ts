@@ -63,7 +63,8 @@ function toProblem(err: unknown, logger: Logger, requestId: unknown): HttpProble
   if (e.type === 'encoding.unsupported' || e.type === 'charset.unsupported') return new HttpProblem(415, 'unsupported-media-type', 'Unsupported encoding');
   if (err instanceof ServiceError) {
     logger.warn({ err, requestId }, 'temporal unavailable');
-    return new HttpProblem(503, 'coordinator-unavailable', 'Coordinator temporarily unavailable', 'Nothing was recorded; retrying with the same Idempotency-Key is safe.', {}, { 'Retry-After': '1' });
+    // Which call failed is not known here, so neither is whether anything was recorded: never claim it was not.
+    return new HttpProblem(503, 'coordinator-unavailable', 'Coordinator temporarily unavailable', 'The coordinator could not complete this call in time. Retrying with the same Idempotency-Key is safe: a request that was recorded is never done twice.', {}, { 'Retry-After': '2' });
   }
   logger.error({ err, requestId }, 'unhandled error');
   return new HttpProblem(500, 'internal', 'Internal error', 'Something went wrong on our side; the request ID identifies it in our logs.');

@@ -1,14 +1,15 @@
 /**
  * Hands a verified webhook event to Temporal, durably, before the provider gets its 2xx: a signal
- * to the saga its reference names (the saga drops duplicates and ignores out-of-order events), or,
- * when that saga has finished or never existed, a small record workflow whose ID is the event's,
- * so late events are acknowledged and kept for support. If Temporal cannot take it, the caller
- * answers 5xx and the provider retries: a 2xx is never sent for an event that was not recorded.
+ * to the saga its reference names (the saga drops duplicates and ignores out-of-order events); when
+ * that saga has not started yet, a record workflow (ID: the event's) that holds the event and hands
+ * it to the saga once it starts; when the saga has finished, the same record, kept for support. If
+ * Temporal cannot take it, the caller answers 5xx and the provider retries: a 2xx is never sent for
+ * an event that was not recorded.
  */
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
-import { LATE_EVENT_WORKFLOW, SAGA_ID_PREFIXES, lateEventWorkflowId, searchAttributes, webhookEventSignal, type WebhookEvent } from '../contracts/transaction';
+import { HELD_EVENTS_WORKFLOW, LATE_EVENT_WORKFLOW, SAGA_ID_PREFIXES, heldEventsWorkflowId, holdEventSignal, sagaStartedSignal, lateEventWorkflowId, searchAttributes, transactionOfReference, webhookEventSignal, type WebhookEvent } from '../contracts/transaction';
 
-export type IntakeResult = 'signalled' | 'recorded-late' | 'duplicate-late';
+export type IntakeResult = 'signalled' | 'held-until-started' | 'recorded-late' | 'duplicate-late';
 
 /** Providers time out in seconds; better a quick 503 (they retry) than a late 2xx nobody hears. */
 const RECORD_DEADLINE_MS = 3_000;
@@ -17,8 +18,11 @@ export class EventNotRecorded extends Error {
   override readonly name = 'EventNotRecorded';
 }
 
-/** Records the event in Temporal within the deadline, or throws EventNotRecorded. */
-export async function deliverWebhookEvent(client: Client, taskQueue: string, target: string, event: WebhookEvent): Promise<IntakeResult> {
+/** Records the event in Temporal within the deadline, or throws EventNotRecorded. `reference` is ours, as the event names it. */
+export async function deliverWebhookEvent(client: Client, taskQueue: string, reference: string, received: WebhookEvent): Promise<IntakeResult> {
+  // A replayed attempt's objects carry `<workflowId>#<n>`: the saga is the workflow, the attempt tells it whether the event is current.
+  const target = transactionOfReference(reference);
+  const event: WebhookEvent = { ...received, reference };
   try {
     // The gRPC deadline ends the client's own retries; the timer bounds the answer even if they do
     // not stop in time. Should the call land after all, the provider's retry is a duplicate the saga drops.
@@ -47,6 +51,25 @@ async function record(client: Client, taskQueue: string, target: string, event: 
     } catch (err) {
       if (!(err instanceof WorkflowNotFoundError)) throw err;
     }
+    // Not running: finished (a late event, recorded below), or not started yet (held for the saga).
+    const started = await client.workflow
+      .getHandle(target)
+      .describe()
+      .then(
+        () => true,
+        (err: unknown) => (err instanceof WorkflowNotFoundError ? false : Promise.reject(err)),
+      );
+    if (!started) {
+      await client.workflow.signalWithStart(HELD_EVENTS_WORKFLOW, {
+        taskQueue,
+        workflowId: heldEventsWorkflowId(target),
+        args: [{ target }],
+        signal: holdEventSignal,
+        signalArgs: [event],
+        typedSearchAttributes: customerOf(target) ? [{ key: searchAttributes.customerId, value: customerOf(target)! }] : [],
+      });
+      return 'held-until-started';
+    }
   }
   try {
     await client.workflow.start(LATE_EVENT_WORKFLOW, {
@@ -61,6 +84,14 @@ async function record(client: Client, taskQueue: string, target: string, event: 
     if (err instanceof WorkflowExecutionAlreadyStartedError) return 'duplicate-late';
     throw err;
   }
+}
+
+/** Tells the events held for a saga that it has started (best effort: they also look by themselves). */
+export function announceSagaStarted(client: Client, sagaId: string): void {
+  client.workflow
+    .getHandle(heldEventsWorkflowId(sagaId))
+    .signal(sagaStartedSignal)
+    .catch(() => undefined); // usually none are held: nothing to tell
 }
 
 /** `order:<customer>:<key>` → the customer, so late events show up in "everything for customer X". */

@@ -1,6 +1,6 @@
 /** The fulfilment (enrolment) service: grants and revokes a learner's access, looked up by our reference. */
 import { z } from 'zod';
-import { createHttpClient, type CallContext, type CommandCall, type HttpClient, type HttpClientOptions } from './http';
+import { createHttpClient, type CallContext, type CommandCall, type HttpClient, type HttpClientOptions, type Replayable } from './http';
 
 const EnrollmentBody = z.object({
   id: z.string().startsWith('enr_'),
@@ -31,8 +31,8 @@ export type FulfilmentClient = ReturnType<typeof createFulfilmentClient>;
 export function createFulfilmentClient(options: Omit<HttpClientOptions, 'service'>, http: HttpClient = createHttpClient({ service: 'fulfilment', ...options })) {
   return {
     http,
-    async grant(input: { customerId: string; skus: string[]; reference: string }, ctx: CommandCall): Promise<Enrollment> {
-      const body = await http.request({
+    async grant(input: { customerId: string; skus: string[]; reference: string }, ctx: CommandCall): Promise<Replayable<Enrollment>> {
+      const { body, replayed } = await http.command({
         method: 'POST',
         path: '/enrollments',
         body: { user_id: input.customerId, course_ids: input.skus, reference: input.reference },
@@ -40,7 +40,7 @@ export function createFulfilmentClient(options: Omit<HttpClientOptions, 'service
         rejection,
         ...ctx,
       });
-      return toEnrollment(body);
+      return { ...toEnrollment(body), replayed };
     },
     async revoke(enrollmentId: string, ctx: CommandCall): Promise<Enrollment> {
       const body = await http.request({ method: 'POST', path: `/enrollments/${encodeURIComponent(enrollmentId)}/revoke`, body: {}, schema: EnrollmentBody, rejection, ...ctx });

@@ -7,7 +7,7 @@
 import { BrokenCircuitError, ConsecutiveBreaker, circuitBreaker, handleWhen, type CircuitBreakerPolicy } from 'cockatiel';
 import { Pool } from 'undici';
 import type { z } from 'zod';
-import { DownstreamContractViolation, DownstreamRejected, DownstreamUnavailable } from './errors';
+import { DownstreamAuthFailed, DownstreamContractViolation, DownstreamRejected, DownstreamUnavailable } from './errors';
 
 export interface HttpClientOptions {
   service: string;
@@ -27,6 +27,8 @@ export interface HttpClientOptions {
   breaker?: BreakerOptions;
   /** Told about breaker transitions (open, half-open, closed). */
   onBreakerChange?: (service: string, state: 'open' | 'half-open' | 'closed') => void;
+  /** Told when the downstream refuses our credentials (401/403 after trying every key). */
+  onAuthFailure?: (service: string, status: number, region?: string) => void;
 }
 
 export interface BreakerOptions {
@@ -60,10 +62,21 @@ export interface RequestOptions<T> extends CallContext {
   rejection?: (status: number, body: unknown) => { code: string; reason: string };
 }
 
+/** An effectful call's answer, and whether the downstream answered from its idempotency record (`Idempotent-Replayed`). */
+export interface CommandAnswer<T> {
+  body: T;
+  replayed: boolean;
+}
+
+/** A downstream object as an effectful call returned it, marked when it came from the downstream's idempotency record. */
+export type Replayable<T> = T & { replayed: boolean };
+
 export interface HttpClient {
   readonly service: string;
   readonly breaker: CircuitBreakerPolicy;
   request<T>(options: RequestOptions<T>): Promise<T>;
+  /** Like request, and says whether the answer was replayed from the downstream's record of an earlier call with the same key. */
+  command<T>(options: RequestOptions<T> & { idempotencyKey: string }): Promise<CommandAnswer<T>>;
   close(): Promise<void>;
 }
 
@@ -100,20 +113,20 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
   for (const [region, keys] of Object.entries(options.credentialsByRegion ?? {})) credentialLists.set(region, [...keys]);
   const credentialsFor = (region?: string) => (region !== undefined && credentialLists.get(region)) || credentialLists.get(undefined)!;
 
-  async function request<T>(req: RequestOptions<T>): Promise<T> {
+  async function command<T>(req: RequestOptions<T>): Promise<CommandAnswer<T>> {
     try {
       return await breaker.execute(() => send(req));
     } catch (err) {
       if (err instanceof BrokenCircuitError) {
-        // Fail fast, and tell the retrier when a call could get through again.
+        // Fail fast, and tell the caller when a call could get through again (it waits, not us).
         const wait = Math.max(0, breakerOptions.halfOpenAfterMs - (Date.now() - openedAt));
-        throw new DownstreamUnavailable(service, `circuit open after repeated failures; next trial in ${wait} ms`, wait);
+        throw new DownstreamUnavailable(service, `circuit open after repeated failures; next trial in ${wait} ms`, wait, undefined, true);
       }
       throw err;
     }
   }
 
-  async function send<T>(req: RequestOptions<T>, credentialAttempt = 0): Promise<T> {
+  async function send<T>(req: RequestOptions<T>, credentialAttempt = 0): Promise<CommandAnswer<T>> {
     const headers: Record<string, string> = { accept: 'application/json' };
     const credentials = credentialsFor(req.region);
     const credential = credentials[0];
@@ -125,6 +138,7 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
     let status: number;
     let text: string;
     let retryAfter: string | string[] | undefined;
+    let replayed = false;
     try {
       const res = await pool.request({
         method: req.method,
@@ -134,6 +148,7 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
       });
       status = res.statusCode;
       retryAfter = res.headers['retry-after'];
+      replayed = res.headers['idempotent-replayed'] === 'true';
       text = await res.body.text();
     } catch (err) {
       // Connection refused/reset, connect/headers/body timeout: the effect may or may not have happened.
@@ -145,6 +160,10 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
       // Rotation: move the refused credential to the back and try the next one.
       credentials.push(credentials.shift()!);
       return send(req, credentialAttempt + 1);
+    }
+    if (status === 401 || status === 403) {
+      options.onAuthFailure?.(service, status, req.region);
+      throw new DownstreamAuthFailed(service, status);
     }
     const body = parseJson(text);
     if (status >= 500 || RETRYABLE_4XX.has(status)) {
@@ -159,10 +178,11 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
       const issue = parsed.error.issues[0];
       throw new DownstreamContractViolation(service, issue?.path.join('.') || '(body)', issue?.message ?? 'invalid');
     }
-    return parsed.data;
+    return { body: parsed.data, replayed };
   }
 
-  return { service, breaker, request, close: () => pool.close() };
+  const request = async <T>(req: RequestOptions<T>): Promise<T> => (await command(req)).body;
+  return { service, breaker, request, command, close: () => pool.close() };
 }
 
 function withQuery(path: string, query?: RequestOptions<unknown>['query']): string {

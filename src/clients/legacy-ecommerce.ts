@@ -3,7 +3,7 @@
  * strings, three-letter status codes, snake_case) are understood here and nowhere else.
  */
 import { z } from 'zod';
-import { createHttpClient, type CallContext, type CommandCall, type HttpClient, type HttpClientOptions } from './http';
+import { createHttpClient, type CallContext, type CommandCall, type HttpClient, type HttpClientOptions, type Replayable } from './http';
 
 const LegacyStatus = z.enum(['OPN', 'CMP', 'CNL', 'RFD']);
 const STATUS = { OPN: 'open', CMP: 'completed', CNL: 'cancelled', RFD: 'refunded' } as const;
@@ -68,8 +68,8 @@ export type LegacyEcommerceClient = ReturnType<typeof createLegacyEcommerceClien
 export function createLegacyEcommerceClient(options: Omit<HttpClientOptions, 'service'>, http: HttpClient = createHttpClient({ service: 'legacy-ecommerce', ...options })) {
   return {
     http,
-    async createOrder(input: CreateLegacyOrder, ctx: CommandCall): Promise<LegacyOrder> {
-      const body = await http.request({
+    async createOrder(input: CreateLegacyOrder, ctx: CommandCall): Promise<Replayable<LegacyOrder>> {
+      const { body, replayed } = await http.command({
         method: 'POST',
         path: '/api/v2/orders',
         body: {
@@ -82,11 +82,11 @@ export function createLegacyEcommerceClient(options: Omit<HttpClientOptions, 'se
         rejection,
         ...ctx,
       });
-      return toOrder(body);
+      return { ...toOrder(body), replayed };
     },
-    async completeOrder(orderNumber: string, ctx: CommandCall): Promise<LegacyOrder> {
-      const body = await http.request({ method: 'POST', path: `/api/v2/orders/${encodeURIComponent(orderNumber)}/complete`, body: {}, schema: LegacyOrderBody, rejection, ...ctx });
-      return toOrder(body);
+    async completeOrder(orderNumber: string, ctx: CommandCall): Promise<Replayable<LegacyOrder>> {
+      const { body, replayed } = await http.command({ method: 'POST', path: `/api/v2/orders/${encodeURIComponent(orderNumber)}/complete`, body: {}, schema: LegacyOrderBody, rejection, ...ctx });
+      return { ...toOrder(body), replayed };
     },
     async cancelOrder(orderNumber: string, ctx: CommandCall): Promise<LegacyOrder> {
       const body = await http.request({ method: 'POST', path: `/api/v2/orders/${encodeURIComponent(orderNumber)}/cancel`, body: {}, schema: LegacyOrderBody, rejection, ...ctx });

@@ -1,6 +1,6 @@
 /** The payment processor (Stripe-shaped API): charges and refunds, looked up by our reference. */
 import { z } from 'zod';
-import { createHttpClient, type CallContext, type CommandCall, type HttpClient, type HttpClientOptions } from './http';
+import { createHttpClient, type CallContext, type CommandCall, type HttpClient, type HttpClientOptions, type Replayable } from './http';
 
 const ChargeBody = z.object({
   id: z.string().startsWith('ch_'),
@@ -26,8 +26,8 @@ export type PaymentsClient = ReturnType<typeof createPaymentsClient>;
 export function createPaymentsClient(options: Omit<HttpClientOptions, 'service'>, http: HttpClient = createHttpClient({ service: 'payments', ...options })) {
   return {
     http,
-    charge(input: { amountMinor: number; currency: string; token: string; reference: string }, ctx: CommandCall): Promise<Charge> {
-      return http.request({
+    async charge(input: { amountMinor: number; currency: string; token: string; reference: string }, ctx: CommandCall): Promise<Replayable<Charge>> {
+      const { body, replayed } = await http.command({
         method: 'POST',
         path: '/v1/charges',
         body: { amount: input.amountMinor, currency: input.currency.toLowerCase(), source: input.token, metadata: { reference: input.reference } },
@@ -35,6 +35,7 @@ export function createPaymentsClient(options: Omit<HttpClientOptions, 'service'>
         rejection,
         ...ctx,
       });
+      return { ...body, replayed };
     },
     cancelCharge(chargeId: string, ctx: CommandCall): Promise<Charge> {
       return http.request({ method: 'POST', path: `/v1/charges/${encodeURIComponent(chargeId)}/cancel`, body: {}, schema: ChargeBody, rejection, ...ctx });

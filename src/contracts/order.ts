@@ -44,6 +44,8 @@ export const PlacedOrder = z.object({
   chargeId: z.string(),
   enrollmentId: z.string(),
   total: z.object({ amount: Money, currency: Currency }),
+  /** The reference the order's downstream objects carry (the attempt that completed); a refund finds them by it. */
+  reference: z.string().optional(),
 });
 export type PlacedOrder = z.infer<typeof PlacedOrder>;
 

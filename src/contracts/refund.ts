@@ -14,6 +14,8 @@ export const RefundSagaInput = TransactionRequest.extend({
   /** The order's Idempotency-Key and workflow ID: the refund finds the charge, access and legacy order by it. */
   orderKey: z.string(),
   orderWorkflowId: z.string(),
+  /** The reference of the order attempt that completed (`<orderWorkflowId>#<n>` after a replay); absent: the order's workflow ID. */
+  orderReference: z.string().optional(),
   reason: z.string().optional(),
 });
 export type RefundSagaInput = z.infer<typeof RefundSagaInput>;

@@ -1,7 +1,7 @@
 /**
  * What every saga shares with the edge: the request envelope (who, which key, which body), the
- * step and saga states the status resource shows, the status query and the attach update, and the
- * task queues and search attributes. Zod and constants only.
+ * step and saga states the status resource shows, the status query, the operator's decision update,
+ * the downstream keys and references, and the task queues and search attributes. Zod and constants only.
  */
 import { z } from 'zod';
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
@@ -21,12 +21,29 @@ export const TransactionRequest = z.strictObject({
   idempotencyKey: IdempotencyKey,
   /** sha256 of the canonical request body: the same key with another body is a different request. */
   fingerprint: z.string(),
-  /** A nonce of the request that started the saga: an attach carrying the same one is the creator. */
+  /** A nonce of the request that started the saga: the edge tells the creator from a retry by it (kept in the memo). */
   startToken: z.string(),
   requestId: z.string(),
   receivedAt: z.string(),
   /** The caller's region or tier (token claim `region`): picks the downstream credentials configured for it. */
   region: Region.optional(),
+  /**
+   * The task queue of each downstream's activities. Given by the edge; histories from before it
+   * existed fall back to the workflow's own queue prefix.
+   */
+  taskQueues: z.strictObject({ legacyEcommerce: z.string(), payments: z.string(), fulfilment: z.string() }).optional(),
+  /**
+   * Forward steps try a local activity first (one task for the whole happy path), then their
+   * downstream's queue; false: always the queue. Absent: on. Set by the edge from FAST_PATH.
+   */
+  fastPath: z.boolean().optional(),
+  /**
+   * Which attempt at the business transaction this run is (1 unless support replayed it): a replay
+   * is a new attempt with new downstream keys and a new reference. See `workflows/saga.ts`.
+   */
+  attempt: z.number().int().min(1).optional(),
+  /** Who replayed it, why, and under which Idempotency-Key (admin replay); absent on a customer's own run. */
+  replay: z.object({ operator: z.string(), reason: z.string(), key: z.string(), previousRunId: z.string() }).optional(),
 });
 export type TransactionRequest = z.infer<typeof TransactionRequest>;
 
@@ -51,6 +68,8 @@ export const StepStatus = z.object({
   compensation: z.string().optional(),
   /** What the compensation found and did, e.g. `refunded`, `not_charged`. */
   compensationOutcome: z.string().optional(),
+  /** The attempt epoch of the key the step's downstream call carries (`1`, `1.2` after an operator retry, `2` on a replay). */
+  epoch: z.string().optional(),
   /** Live retry state of a running step, from Temporal (not from the workflow). */
   attempt: z.number().int().optional(),
   lastFailure: z.string().optional(),
@@ -93,6 +112,12 @@ export const TransactionStatus = z.object({
   customerId: z.string(),
   idempotencyKey: z.string(),
   status: SagaStatus,
+  /** Which attempt at the transaction this is, and the reference its downstream objects carry. */
+  attempt: z.number().int().optional(),
+  reference: z.string().optional(),
+  /** Earlier attempts found already undone (after a reset or replay), each finished undoing before this one began. */
+  undoneAttempts: z.array(z.object({ attempt: z.number().int(), reference: z.string(), found: z.string(), at: z.string() })).optional(),
+  replay: TransactionRequest.shape.replay,
   steps: z.array(StepStatus),
   failure: z.object({ step: z.string(), type: z.string(), message: z.string() }).optional(),
   events: z.array(RecordedEvent).optional(),
@@ -114,6 +139,8 @@ export const WebhookEvent = z.object({
   receivedAt: z.string(),
   /** The provider's object the event is about, e.g. a charge ID. */
   objectId: z.string().optional(),
+  /** Our reference the event named (an attempt's reference, e.g. `order:…#2`); older events lack it. */
+  reference: z.string().optional(),
   reason: z.string().optional(),
 });
 export type WebhookEvent = z.infer<typeof WebhookEvent>;
@@ -121,6 +148,19 @@ export const webhookEventSignal = defineSignal<[WebhookEvent]>('webhookEvent');
 
 /** Workflow type that durably records an event whose saga has already finished (or never existed). */
 export const LATE_EVENT_WORKFLOW = 'webhookEventRecord';
+
+/**
+ * Events that came before their saga started are held, per saga, by a workflow of this type (ID
+ * `webhook-held:<sagaId>`) and handed to the saga as soon as it starts: the edge tells it when it
+ * starts a saga, and it also tries now and then by itself. Held for up to EARLY_EVENT_HOLD_MS.
+ */
+export const HELD_EVENTS_WORKFLOW = 'heldWebhookEvents';
+export const EARLY_EVENT_HOLD_MS = 3_600_000;
+export function heldEventsWorkflowId(sagaId: string): string {
+  return `webhook-held:${sagaId}`;
+}
+export const holdEventSignal = defineSignal<[WebhookEvent]>('holdEvent');
+export const sagaStartedSignal = defineSignal<[]>('sagaStarted');
 export function lateEventWorkflowId(source: string, eventId: string): string {
   return `webhook:${encodeURIComponent(source)}:${encodeURIComponent(eventId)}`;
 }
@@ -128,28 +168,41 @@ export function lateEventWorkflowId(source: string, eventId: string): string {
 /** Only our own sagas may be signalled by a webhook: their workflow IDs start with these. */
 export const SAGA_ID_PREFIXES = ['order:', 'refund:'] as const;
 
-/**
- * The edge's update: attach a request to the saga its key names. The validator rejects a request
- * from another key (`TransactionExists`) or with another body (`IdempotencyKeyReused`); the creator
- * may wait for the saga to settle, anyone else gets the current status at once.
- */
-export const AttachRequest = z.strictObject({ idempotencyKey: z.string(), fingerprint: z.string(), startToken: z.string(), waitForOutcome: z.boolean() });
-export type AttachRequest = z.infer<typeof AttachRequest>;
-export interface AttachResult {
-  created: boolean;
-  status: TransactionStatus;
-}
-export const attachUpdate = defineUpdate<AttachResult, [AttachRequest]>('attach');
 
 /** The operator's update on a parked saga; its validator rejects a decision that does not fit. */
 export const decideUpdate = defineUpdate<{ accepted: true; step: string; action: OperatorDecision['action'] }, [OperatorDecision]>('decide');
 
 /**
- * The key a downstream sees for one step of one saga: the workflow ID and the step name, never the
- * run ID or the attempt, so activity retries, worker crashes and operator resets reuse it.
+ * Failure types a saga treats as operational faults: it waits and tries the step again with the
+ * same key, however long it takes, and never compensates the customer's transaction for them.
  */
-export function downstreamKey(workflowId: string, step: string): string {
-  return `${workflowId}/${step}`;
+export const OPERATIONAL_FAILURES: readonly string[] = ['DownstreamAuthFailed'];
+
+/** A forward step found its attempt already undone (a reset or replay of a compensated run): start a new attempt. */
+export const ATTEMPT_UNDONE = 'AttemptUndone';
+
+/**
+ * The key a downstream sees for one step of one saga: `<workflowId>/<step>/<epoch>`. The epoch
+ * changes only when a person decides the step must really happen again; the rule and its reasons
+ * are in `workflows/saga.ts`. Without an epoch: the key of histories from before epochs existed.
+ */
+export function downstreamKey(workflowId: string, step: string, epoch?: string): string {
+  return epoch === undefined ? `${workflowId}/${step}` : `${workflowId}/${step}/${epoch}`;
+}
+
+/**
+ * The reference downstream objects of one attempt carry (legacy order, charge metadata,
+ * enrollment), by which compensations and reconciliations find them: the workflow ID for the
+ * first attempt, `<workflowId>#<n>` for a replayed attempt n.
+ */
+export function attemptReference(workflowId: string, attempt: number): string {
+  return attempt <= 1 ? workflowId : `${workflowId}#${attempt}`;
+}
+
+/** The transaction (workflow ID) a downstream reference belongs to; workflow IDs never contain `#` (they are percent-encoded). */
+export function transactionOfReference(reference: string): string {
+  const hash = reference.indexOf('#');
+  return hash < 0 ? reference : reference.slice(0, hash);
 }
 
 /**

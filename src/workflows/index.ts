@@ -1,4 +1,4 @@
 /** The workflow bundle's entry point: re-exports only. */
 export { orderSaga } from './order';
 export { refundSaga } from './refund';
-export { webhookEventRecord } from './webhook-event';
+export { heldWebhookEvents, webhookEventRecord } from './webhook-event';

@@ -4,34 +4,39 @@
  * step fails for good, what was done is undone newest first (revoke, refund, cancel) and the
  * workflow fails with the business reason and the final step states in its details.
  */
-import { ApplicationFailure, condition, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, condition, patched, workflowInfo } from '@temporalio/workflow';
 import {
   DEFAULT_PAYMENT_TIMEOUT_SECONDS,
   ORDER_COMPENSATIONS,
   ORDER_STEPS,
   SETTLED_STATUSES,
-  downstreamKey, formatMinorUnits, toMinorUnits, totalMinorUnits, type OrderSagaInput, type OrderStatus, type PlacedOrder, type SagaStatus, type WebhookEvent } from '../contracts/order';
-import { activityProxies } from './activity-options';
-import { Saga } from './saga';
+  formatMinorUnits, toMinorUnits, totalMinorUnits, type OrderSagaInput, type OrderStatus, type PlacedOrder, type SagaStatus, type WebhookEvent } from '../contracts/order';
+import { activityProxies, fastOrQueued, localProxies } from './activity-options';
+import { EPOCH_KEYS_PATCH, FAST_PATH_PATCH, Saga } from './saga';
 import { runTransaction } from './transaction';
 
 export async function orderSaga(input: OrderSagaInput): Promise<OrderStatus> {
   const { workflowId } = workflowInfo();
-  const { forward, compensation: undo } = activityProxies();
-  const saga = new Saga(ORDER_STEPS);
-  const key = (step: string) => downstreamKey(workflowId, step);
-  const common = { reference: workflowId, requestId: input.requestId, region: input.region };
-  const amountMinor = totalMinorUnits(input.order.items);
-  const compensation = (step: keyof typeof ORDER_COMPENSATIONS, run: (idempotencyKey: string) => Promise<unknown>) => {
-    const name = ORDER_COMPENSATIONS[step];
-    return { name, run: () => run(key(name)) };
+  const { forward: queued, compensation: undo } = activityProxies(input);
+  const saga = new Saga(ORDER_STEPS, { workflowId, attempt: input.attempt, epochs: patched(EPOCH_KEYS_PATCH) });
+  // The fast path is the edge's choice (FAST_PATH), fixed in the input so a replay takes the same path.
+  const local = input.fastPath !== false && patched(FAST_PATH_PATCH) ? localProxies() : undefined;
+  const forward = {
+    legacyEcommerce: { createOrder: fastOrQueued(local?.createOrder, queued.legacyEcommerce.createOrder), completeOrder: fastOrQueued(local?.completeOrder, queued.legacyEcommerce.completeOrder) },
+    payments: { chargePayment: fastOrQueued(local?.chargePayment, queued.payments.chargePayment) },
+    fulfilment: { grantAccess: fastOrQueued(local?.grantAccess, queued.fulfilment.grantAccess) },
   };
+  // Read per call: a new attempt has a new reference.
+  const common = () => ({ reference: saga.reference, requestId: input.requestId, region: input.region });
+  const amountMinor = totalMinorUnits(input.order.items);
+  const compensation = (step: keyof typeof ORDER_COMPENSATIONS, run: (idempotencyKey: string) => Promise<unknown>) => ({ name: ORDER_COMPENSATIONS[step], run });
 
   // An asynchronous payment's outcome arrives by webhook, possibly before the charge call returns.
   let payment: { outcome: 'succeeded' | 'failed'; reason?: string } | undefined;
   const onEvent = (event: WebhookEvent, status: SagaStatus): string => {
     if (event.type !== 'payment.succeeded' && event.type !== 'payment.failed') return 'recorded';
     if (SETTLED_STATUSES.includes(status)) return `ignored: the order is already ${status}`;
+    if (event.reference !== undefined && event.reference !== saga.reference) return `ignored: it is about an earlier attempt (${event.reference})`;
     if (payment) return `ignored: the payment already ${payment.outcome}`; // out of order: never un-charge
     payment = { outcome: event.type === 'payment.succeeded' ? 'succeeded' : 'failed', reason: event.reason };
     return 'applied';
@@ -48,38 +53,40 @@ export async function orderSaga(input: OrderSagaInput): Promise<OrderStatus> {
   };
 
   return runTransaction(input, saga, async (): Promise<{ order: PlacedOrder }> => {
+    const attempt = saga.attempt;
+    if (attempt > (input.attempt ?? 1)) payment = undefined; // a new attempt waits for its own payment's outcome
     const created = await saga.run(
       'createOrder',
-      () =>
+      (idempotencyKey) =>
         forward.legacyEcommerce.createOrder({
-          ...common,
-          idempotencyKey: key('createOrder'),
+          ...common(),
+          idempotencyKey,
           customerId: input.customerId,
           currency: input.order.currency,
           lines: input.order.items.map((i) => ({ sku: i.sku, quantity: i.quantity, unitPriceMinor: toMinorUnits(i.unitPrice) })),
         }),
-      { compensation: compensation('createOrder', (idempotencyKey) => undo.legacyEcommerce.cancelOrder({ ...common, idempotencyKey })) },
+      { compensation: compensation('createOrder', (idempotencyKey) => undo.legacyEcommerce.cancelOrder({ ...common(), idempotencyKey })) },
     );
     const charge = await saga.run(
       'chargePayment',
-      async () => {
-        const result = await forward.payments.chargePayment({ ...common, idempotencyKey: key('chargePayment'), amountMinor, currency: input.order.currency, token: input.order.paymentMethod.token });
+      async (idempotencyKey) => {
+        const result = await forward.payments.chargePayment({ ...common(), idempotencyKey, amountMinor, currency: input.order.currency, token: input.order.paymentMethod.token });
         if (result.status === 'succeeded') payment ??= { outcome: 'succeeded' };
         else await paymentOutcome(result.chargeId);
         return result;
       },
-      { compensation: compensation('chargePayment', (idempotencyKey) => undo.payments.refundPayment({ ...common, idempotencyKey })) },
+      { compensation: compensation('chargePayment', (idempotencyKey) => undo.payments.refundPayment({ ...common(), idempotencyKey })) },
     );
     const access = await saga.run(
       'grantAccess',
-      () => forward.fulfilment.grantAccess({ ...common, idempotencyKey: key('grantAccess'), customerId: input.customerId, skus: input.order.items.map((i) => i.sku) }),
+      (idempotencyKey) => forward.fulfilment.grantAccess({ ...common(), idempotencyKey, customerId: input.customerId, skus: input.order.items.map((i) => i.sku) }),
       {
-        compensation: compensation('grantAccess', (idempotencyKey) => undo.fulfilment.revokeAccess({ ...common, idempotencyKey })),
+        compensation: compensation('grantAccess', (idempotencyKey) => undo.fulfilment.revokeAccess({ ...common(), idempotencyKey })),
         // Money has moved: an operator decides (retry the grant, skip it as granted by hand, or abort and refund).
         park: { skipped: () => ({ enrollmentId: 'skipped-by-operator' }) },
       },
     );
-    await saga.run('completeOrder', () => forward.legacyEcommerce.completeOrder({ ...common, idempotencyKey: key('completeOrder'), orderNumber: created.orderNumber }), {
+    await saga.run('completeOrder', (idempotencyKey) => forward.legacyEcommerce.completeOrder({ ...common(), idempotencyKey, orderNumber: created.orderNumber }), {
       park: { skipped: () => ({ status: 'skipped' }) },
     });
 
@@ -89,8 +96,8 @@ export async function orderSaga(input: OrderSagaInput): Promise<OrderStatus> {
         chargeId: charge.chargeId,
         enrollmentId: access.enrollmentId,
         total: { amount: formatMinorUnits(amountMinor), currency: input.order.currency },
+        reference: saga.reference,
       },
     };
   }, { onEvent }) as Promise<OrderStatus>;
 }
-

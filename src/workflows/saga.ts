@@ -4,14 +4,47 @@
  * first in a scope that workflow cancellation cannot interrupt; a compensation that fails is
  * reported to the caller, never swallowed. A step marked `park` (one after money moved) and any
  * compensation can, instead of failing, park the saga for an operator (see `parker`): retry, skip
- * or abort. It also keeps each step's state for the status query.
+ * or abort. It also keeps each step's state for the status query, and owns the downstream keys.
+ *
+ * The key rule. Every downstream call carries `Idempotency-Key: <workflowId>/<step>/<epoch>`.
+ * The downstream does a key's effect at most once and answers every repeat from its record, so the
+ * epoch says whether a call is "the same effect again" or "a new effect":
+ *
+ * - The same epoch, whatever the machinery does: activity retries, worker crashes, lost answers,
+ *   a Temporal reset of a run that was not undone. None of these is a decision that the effect must
+ *   happen again, and each must find the first effect instead of making a second. So the epoch
+ *   never comes from the run ID, the activity attempt or the clock: it is workflow state.
+ * - A new epoch only when a person decided the effect must really happen again:
+ *   - an operator `retry` of a step or compensation the downstream *refused* (a 4xx: nothing
+ *     happened, and its record would refuse the same key for ever): `<attempt>.<n>`, e.g. `1.2`;
+ *     a step that failed without a definite answer (timeouts) keeps its key, because its effect may
+ *     have happened;
+ *   - a replay of a compensated transaction, a new attempt: every step gets epoch `<attempt>` and
+ *     the attempt's objects carry their own reference (`<workflowId>#<attempt>`), so compensations
+ *     and lookups find exactly that attempt's charge, order and grant. Support's replay starts one
+ *     explicitly; a Temporal reset of a compensated run discovers it: a forward step that gets a
+ *     stored answer checks the object still stands, and one that was cancelled, refunded or revoked
+ *     (`AttemptUndone`) makes the saga finish undoing that attempt and begin the next.
+ * - Operational faults (our credentials refused) wait and try again with the same key, for as long
+ *   as it takes, without spending the step's budget and without compensating anything.
  */
-import { ActivityFailure, ApplicationFailure, CancellationScope, TemporalFailure } from '@temporalio/workflow';
-import type { OperatorDecision, StepError, StepStatus } from '../contracts/transaction';
+import { ActivityFailure, ApplicationFailure, CancellationScope, TemporalFailure, sleep } from '@temporalio/workflow';
+import { ATTEMPT_UNDONE, OPERATIONAL_FAILURES, attemptReference, downstreamKey, type OperatorDecision, type StepError, type StepStatus } from '../contracts/transaction';
+
+/**
+ * Marks runs started after support actions became safe by construction: their keys carry an epoch
+ * and a decision is answered once applied. Histories from before keep `<workflowId>/<step>` and
+ * their old answers (`patched()`), so they still replay.
+ */
+export const EPOCH_KEYS_PATCH = 'attempt-scoped-keys';
+
+/** Marks runs that may take the fast path (forward steps as local activities first); histories from before it replay without. */
+export const FAST_PATH_PATCH = 'fast-path-local-activities';
 
 export interface Compensation {
   name: string;
-  run: () => Promise<unknown>;
+  /** Undoes the step; `idempotencyKey` is the compensation's own key (same rule as a step's). */
+  run: (idempotencyKey: string) => Promise<unknown>;
 }
 
 export interface StepOptions<T> {
@@ -29,6 +62,17 @@ export interface CompensationFailure {
   error: StepError;
 }
 
+export interface SagaOptions {
+  workflowId: string;
+  /** Which attempt at the transaction this run begins with (a support replay starts at n + 1). */
+  attempt?: number;
+  /** False only for histories from before keys carried an epoch: they keep `<workflowId>/<step>`. */
+  epochs?: boolean;
+}
+
+/** Waits between tries of a step held up by an operational fault: 2 s doubling to 5 minutes. */
+const OPERATIONAL_WAIT = { firstMs: 2_000, maxMs: 300_000 };
+
 export class Saga {
   readonly steps: StepStatus[];
   /** The step that ran last: the one that failed, when a step fails. */
@@ -36,13 +80,59 @@ export class Saga {
   private readonly stack: { step: string; compensation: Compensation }[] = [];
   /** Set by the frame that can wait for operators; without it, nothing parks. */
   parker?: Parker;
+  private attemptNumber: number;
+  /** Operator retries of a refused step or compensation within this attempt: 1 is the first try. */
+  private readonly tries = new Map<string, number>();
 
-  constructor(stepNames: readonly string[]) {
+  constructor(
+    private readonly stepNames: readonly string[],
+    private readonly options: SagaOptions,
+  ) {
     this.steps = stepNames.map((name) => ({ name, state: 'pending' }));
+    this.attemptNumber = options.attempt ?? 1;
+  }
+
+  /** Whether this run's keys carry epochs (it started after the change that introduced them; see EPOCH_KEYS_PATCH). */
+  get epochs(): boolean {
+    return this.options.epochs !== false;
+  }
+
+  get attempt(): number {
+    return this.attemptNumber;
+  }
+
+  /** The reference this attempt's downstream objects carry. */
+  get reference(): string {
+    return attemptReference(this.options.workflowId, this.attemptNumber);
+  }
+
+  /** The epoch of a step's or compensation's key (undefined for pre-epoch histories). */
+  epoch(name: string): string | undefined {
+    if (this.options.epochs === false) return undefined;
+    const tries = this.tries.get(name) ?? 1;
+    return tries === 1 ? String(this.attemptNumber) : `${this.attemptNumber}.${tries}`;
+  }
+
+  /** The downstream key of a step or compensation, per the rule above. */
+  key(name: string): string {
+    return downstreamKey(this.options.workflowId, name, this.epoch(name));
+  }
+
+  /**
+   * Begins the next attempt after the previous one was found undone and its undo finished: new
+   * epochs, a new reference, every step pending again. Only for sagas with epochs.
+   */
+  newAttempt(): void {
+    if (this.options.epochs === false) throw new Error('a saga without epochs cannot begin a new attempt'); // a bug
+    this.attemptNumber += 1;
+    this.tries.clear();
+    this.stack.length = 0;
+    this.current = undefined;
+    this.steps.splice(0, this.steps.length, ...this.stepNames.map((name): StepStatus => ({ name, state: 'pending' })));
   }
 
   /** Runs one forward step; its compensation (if any) is on the stack before the step starts. */
-  async run<T>(name: string, action: () => Promise<T>, options: StepOptions<T> = {}): Promise<T> {
+  async run<T>(name: string, action: (idempotencyKey: string) => Promise<T>, options: StepOptions<T> = {}): Promise<T> {
     const step = this.step(name);
     this.current = name;
     if (options.compensation) {
@@ -50,26 +140,34 @@ export class Saga {
       step.compensation = options.compensation.name;
     }
     step.startedAt = now();
+    let waited = 0;
     for (;;) {
       step.state = 'running';
+      step.epoch = this.epoch(name);
       try {
-        const result = await action();
+        const result = await action(this.key(name));
         step.state = 'completed';
         step.error = undefined;
         step.completedAt = now();
         return result;
       } catch (err) {
-        step.state = 'failed';
         step.error = describeFailure(err);
+        if (isOperational(err)) {
+          waited = await waitOperational(waited); // still running: same key, no budget spent
+          continue;
+        }
+        step.state = 'failed';
         step.completedAt = now();
-        // Only business failures park; a bug (plain Error) must fail the workflow task instead.
-        if (!options.park || !this.parker || !(err instanceof TemporalFailure)) throw err;
+        // Only business failures park; a bug (plain Error) must fail the workflow task instead, and
+        // an undone attempt is the frame's to handle.
+        if (!options.park || !this.parker || !(err instanceof TemporalFailure) || failureType(err) === ATTEMPT_UNDONE) throw err;
         const decision = await this.parker(name, 'step', step.error);
         if (decision.action === 'skip') {
           step.state = 'skipped';
           return options.park.skipped();
         }
         if (decision.action === 'abort') throw err;
+        if (isRefusal(err)) this.retryWithNewEpoch(name);
       }
     }
   }
@@ -85,19 +183,27 @@ export class Saga {
       while (this.stack.length > 0) {
         const { step: name, compensation } = this.stack.pop()!;
         const step = this.step(name);
+        let waited = 0;
         for (;;) {
           step.state = 'compensating';
           try {
-            const result = await compensation.run();
+            const result = await compensation.run(this.key(compensation.name));
             step.state = 'compensated';
             step.compensationOutcome = outcomeOf(result);
             break;
           } catch (err) {
             const error = describeFailure(err);
-            step.state = 'compensation_failed';
             step.error = error;
+            if (isOperational(err)) {
+              waited = await waitOperational(waited);
+              continue;
+            }
+            step.state = 'compensation_failed';
             const decision = this.parker && err instanceof TemporalFailure ? await this.parker(name, 'compensation', error) : undefined;
-            if (decision?.action === 'retry') continue;
+            if (decision?.action === 'retry') {
+              if (isRefusal(err)) this.retryWithNewEpoch(compensation.name);
+              continue;
+            }
             if (decision?.action === 'skip') {
               step.state = 'compensated';
               step.compensationOutcome = `skipped by ${decision.operator}: ${decision.reason}`;
@@ -112,6 +218,12 @@ export class Saga {
     return { ran, failures };
   }
 
+  /** An operator decided a refused call must really be made again: the next try gets a new epoch. */
+  private retryWithNewEpoch(name: string): void {
+    if (this.options.epochs === false) return; // pre-epoch histories retried with the same key
+    this.tries.set(name, (this.tries.get(name) ?? 1) + 1);
+  }
+
   private step(name: string): StepStatus {
     const step = this.steps.find((s) => s.name === name);
     if (!step) throw new Error(`Saga has no step named ${name}`); // a bug: fails the workflow task until fixed
@@ -121,11 +233,40 @@ export class Saga {
 
 /** The business reason behind a failure chain: the innermost ApplicationFailure's type and message. */
 export function describeFailure(err: unknown): StepError {
-  let cause: unknown = err;
-  while (cause instanceof ActivityFailure && cause.cause) cause = cause.cause;
+  const cause = innermost(err);
   if (cause instanceof ApplicationFailure) return { type: cause.type ?? 'ApplicationFailure', message: cause.message };
   if (cause instanceof TemporalFailure) return { type: cause.name, message: cause.message };
   return { type: 'Error', message: err instanceof Error ? err.message : String(err) };
+}
+
+/** The business type of a failure (`AttemptUndone`, `PaymentDeclined`…), if it has one. */
+export function failureType(err: unknown): string | undefined {
+  const cause = innermost(err);
+  return cause instanceof ApplicationFailure ? (cause.type ?? undefined) : undefined;
+}
+
+function innermost(err: unknown): unknown {
+  let cause: unknown = err;
+  while (cause instanceof ActivityFailure && cause.cause) cause = cause.cause;
+  return cause;
+}
+
+function isOperational(err: unknown): boolean {
+  const type = failureType(err);
+  return type !== undefined && OPERATIONAL_FAILURES.includes(type);
+}
+
+/** The downstream definitely said no (a 4xx it records): nothing happened, and the same key would be refused again. */
+function isRefusal(err: unknown): boolean {
+  const cause = innermost(err);
+  const details = cause instanceof ApplicationFailure ? (cause.details?.[0] as { refused?: unknown } | undefined) : undefined;
+  return details?.refused === true;
+}
+
+async function waitOperational(waitedMs: number): Promise<number> {
+  const next = waitedMs === 0 ? OPERATIONAL_WAIT.firstMs : Math.min(OPERATIONAL_WAIT.maxMs, waitedMs * 2);
+  await sleep(next);
+  return next;
 }
 
 /** Compensations may report what they found (`{ outcome: 'not_charged' }`); kept for support and callers. */

@@ -1,17 +1,20 @@
 /**
- * The frame every saga runs in: it answers the status query and the edge's attach update, keeps
- * the SagaStatus/FailedStep search attributes current, and on failure runs the compensations and
- * fails the workflow with the business reason and the final status in its details. A saga body
+ * The frame every saga runs in: it answers the status query, takes webhook events and operators'
+ * decisions, keeps the SagaStatus/FailedStep search attributes current, and runs the saga's body:
+ * on failure it runs the compensations and fails the workflow with the business reason and the
+ * final status in its details; when a step finds its attempt already undone (a reset or replay of
+ * a compensated run), it finishes that undo and runs the body again as a new attempt. A saga body
  * only runs its steps through `saga.run` and returns its result fields.
+ *
+ * Read it as: the state (one object), the handlers that read or change it, parking, then the flow.
  */
 import { ApplicationFailure, TemporalFailure, allHandlersFinished, condition, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import {
-  SETTLED_STATUSES,
-  attachUpdate,
+  ATTEMPT_UNDONE,
+  decideUpdate,
   searchAttributes,
   transactionStatusQuery,
   webhookEventSignal,
-  decideUpdate,
   type OperatorDecision,
   type Parked,
   type RecordedDecision,
@@ -21,7 +24,7 @@ import {
   type TransactionStatus,
   type WebhookEvent,
 } from '../contracts/transaction';
-import { Saga, describeFailure } from './saga';
+import { Saga, describeFailure, failureType } from './saga';
 
 export interface TransactionOptions {
   /**
@@ -31,116 +34,165 @@ export interface TransactionOptions {
   onEvent?: (event: WebhookEvent, status: SagaStatus) => string;
 }
 
+/** Everything the frame knows about its transaction besides the saga's steps. */
+interface TransactionState {
+  status: SagaStatus;
+  events: RecordedEvent[];
+  seenEvents: Set<string>;
+  decisions: RecordedDecision[];
+  parked?: Parked;
+  /** A decision taken by the update handler and not yet applied by the parked step. */
+  pendingDecision?: OperatorDecision;
+  failure?: TransactionStatus['failure'];
+  undoneAttempts: NonNullable<TransactionStatus['undoneAttempts']>;
+}
+
+interface Frame {
+  request: TransactionRequest;
+  saga: Saga;
+  state: TransactionState;
+  setStatus(next: SagaStatus, failedStep?: string | null): void;
+  snapshot(): TransactionStatus;
+}
+
 export async function runTransaction<R extends object>(request: TransactionRequest, saga: Saga, body: () => Promise<R>, options: TransactionOptions = {}): Promise<TransactionStatus & Partial<R>> {
-  const { workflowId } = workflowInfo();
-  let status: SagaStatus = 'running';
-  const events: RecordedEvent[] = [];
-  const seenEvents = new Set<string>();
-  const decisions: RecordedDecision[] = [];
-  let parked: Parked | undefined;
-  let decision: OperatorDecision | undefined;
-  let failure: TransactionStatus['failure'];
+  const state: TransactionState = { status: 'running', events: [], seenEvents: new Set(), decisions: [], undoneAttempts: [] };
   let result: R | undefined;
-  const snapshot = (): TransactionStatus & Partial<R> => ({
-    ...(result as Partial<R>),
-    workflowId,
+  const frame: Frame = {
+    request,
+    saga,
+    state,
+    setStatus(next, failedStep) {
+      state.status = next;
+      upsertSearchAttributes([{ key: searchAttributes.sagaStatus, value: next }, ...(failedStep !== undefined ? [{ key: searchAttributes.failedStep, value: failedStep }] : [])]);
+    },
+    snapshot: () => ({ ...(result as Partial<R>), ...statusOf(frame) }),
+  };
+  setHandler(transactionStatusQuery, frame.snapshot);
+  setHandler(webhookEventSignal, (event) => takeEvent(frame, event, options));
+  registerDecisions(frame);
+  saga.parker = parker(frame);
+
+  await flow(frame, body, (r) => (result = r));
+  return frame.snapshot() as TransactionStatus & Partial<R>;
+}
+
+function statusOf({ request, saga, state }: Frame): TransactionStatus {
+  return {
+    workflowId: workflowInfo().workflowId,
     customerId: request.customerId,
     idempotencyKey: request.idempotencyKey,
-    status,
+    status: state.status,
+    attempt: saga.attempt,
+    reference: saga.reference,
+    ...(state.undoneAttempts.length > 0 ? { undoneAttempts: state.undoneAttempts.map((a) => ({ ...a })) } : {}),
+    ...(request.replay ? { replay: { ...request.replay } } : {}),
     steps: saga.steps.map((s) => ({ ...s })),
-    failure,
-    ...(events.length > 0 ? { events: events.map((e) => ({ ...e })) } : {}),
-    ...(parked ? { parked: { ...parked } } : {}),
-    ...(decisions.length > 0 ? { decisions: decisions.map((d) => ({ ...d })) } : {}),
+    failure: state.failure,
+    ...(state.events.length > 0 ? { events: state.events.map((e) => ({ ...e })) } : {}),
+    ...(state.parked ? { parked: { ...state.parked } } : {}),
+    ...(state.decisions.length > 0 ? { decisions: state.decisions.map((d) => ({ ...d })) } : {}),
     requestId: request.requestId,
     receivedAt: request.receivedAt,
     updatedAt: new Date().toISOString(),
-  });
-  const setStatus = (next: SagaStatus, failedStep?: string) => {
-    status = next;
-    upsertSearchAttributes([{ key: searchAttributes.sagaStatus, value: next }, ...(failedStep ? [{ key: searchAttributes.failedStep, value: failedStep }] : [])]);
   };
+}
 
-  setHandler(transactionStatusQuery, snapshot);
-  setHandler(webhookEventSignal, (event) => {
-    const id = `${event.source}\u0000${event.eventId}`;
-    if (seenEvents.has(id)) return; // a redelivery: no effect, deterministically
-    seenEvents.add(id);
-    const effect = options.onEvent?.(event, status) ?? 'recorded';
-    events.push({ source: event.source, eventId: event.eventId, type: event.type, receivedAt: event.receivedAt, effect });
-  });
-  setHandler(
-    attachUpdate,
-    async ({ startToken, waitForOutcome }) => {
-      const created = startToken === request.startToken;
-      if (created && waitForOutcome) await condition(() => SETTLED_STATUSES.includes(status));
-      return { created, status: snapshot() };
-    },
-    {
-      validator: ({ idempotencyKey, fingerprint }) => {
-        if (idempotencyKey !== request.idempotencyKey) {
-          throw ApplicationFailure.create({ type: 'TransactionExists', message: 'Another request already owns this transaction.', nonRetryable: true });
-        }
-        if (fingerprint !== request.fingerprint) {
-          throw ApplicationFailure.create({ type: 'IdempotencyKeyReused', message: 'This Idempotency-Key was first used with a different request body.', nonRetryable: true });
-        }
-      },
-    },
-  );
+/** A verified webhook event: acted on the first time its (source, eventId) is seen, recorded either way. */
+function takeEvent({ state }: Frame, event: WebhookEvent, options: TransactionOptions): void {
+  const id = `${event.source}\u0000${event.eventId}`;
+  if (state.seenEvents.has(id)) return; // a redelivery: no effect, deterministically
+  state.seenEvents.add(id);
+  const effect = options.onEvent?.(event, state.status) ?? 'recorded';
+  state.events.push({ source: event.source, eventId: event.eventId, type: event.type, receivedAt: event.receivedAt, effect });
+}
 
-  // Park: show needs_attention (and the step) to support, wait for a decision, resume.
-  saga.parker = async (step, kind, error) => {
-    const before = status;
-    parked = { step, kind, error, since: new Date().toISOString() };
-    setStatus('needs_attention', step);
-    await condition(() => decision !== undefined);
-    const taken = decision!;
-    decision = undefined;
-    parked = undefined;
-    decisions.push({ ...taken, step, at: new Date().toISOString() });
-    setStatus(before);
-    return taken;
-  };
+/**
+ * The operator's `decide` update. One decision at a time: the validator refuses a decision while
+ * nothing is parked or while another is still being applied, so two at once give one applied and
+ * one rejected, never one silently lost. The update answers once its decision is applied.
+ */
+function registerDecisions({ state, saga }: Frame): void {
   setHandler(
     decideUpdate,
-    (d) => {
-      decision = d;
-      return { accepted: true as const, step: parked!.step, action: d.action };
+    async (d) => {
+      const step = state.parked!.step;
+      state.pendingDecision = d;
+      // The parked step takes it. (Histories from before epochs answered at once: keep replaying them so.)
+      if (saga.epochs) await condition(() => state.pendingDecision !== d);
+      return { accepted: true as const, step, action: d.action };
     },
     {
       validator: (d) => {
-        if (!parked) throw ApplicationFailure.create({ type: 'NotParked', message: `Nothing is waiting for a decision; the saga is ${status}.`, nonRetryable: true });
-        if (d.action !== 'retry' && !d.reason?.trim()) throw ApplicationFailure.create({ type: 'ReasonRequired', message: `A reason is required to ${d.action}.`, nonRetryable: true });
         if (!['retry', 'skip', 'abort'].includes(d.action) || !d.operator) throw ApplicationFailure.create({ type: 'InvalidDecision', message: 'action must be retry, skip or abort, with an operator.', nonRetryable: true });
+        if (!state.parked) throw ApplicationFailure.create({ type: 'NotParked', message: `Nothing is waiting for a decision; the saga is ${state.status}.`, nonRetryable: true });
+        if (state.pendingDecision) {
+          throw ApplicationFailure.create({ type: 'DecisionInProgress', message: `Another decision (${state.pendingDecision.action} by ${state.pendingDecision.operator}) is being applied; look at the saga again.`, nonRetryable: true });
+        }
+        if (d.action !== 'retry' && !d.reason?.trim()) throw ApplicationFailure.create({ type: 'ReasonRequired', message: `A reason is required to ${d.action}.`, nonRetryable: true });
       },
     },
   );
+}
 
-  try {
-    result = await body();
-    setStatus('completed');
-    await condition(allHandlersFinished); // waiting callers receive the outcome before the run closes
-    return snapshot();
-  } catch (err) {
-    // A plain Error here is a bug in our code: let it fail the workflow task so it retries once fixed.
-    if (!(err instanceof TemporalFailure)) throw err;
-    const step = saga.current ?? 'workflow';
-    const reason = describeFailure(err);
-    failure = { step, ...reason };
-    setStatus('compensating', step);
-    const { ran, failures: compensationFailures } = await saga.compensate();
-    const undone = compensationFailures.length === 0;
-    // Nothing to undo (a saga without compensations) is a plain failure, not a compensated one.
-    setStatus(undone && ran > 0 ? 'compensated' : 'failed', step);
-    await condition(allHandlersFinished);
-    throw ApplicationFailure.create({
-      type: undone ? reason.type : 'CompensationFailed',
-      message: undone
-        ? `Failed at ${step}: ${reason.message}`
-        : `Failed at ${step} (${reason.type}) and could not be fully undone: ${compensationFailures.map((f) => `${f.compensation}: ${f.error.message}`).join('; ')}`,
-      nonRetryable: true,
-      details: [snapshot()],
-      cause: err,
-    });
+/** Park: show needs_attention (and the step) to support, wait for a decision, record it, resume. */
+function parker(frame: Frame): NonNullable<Saga['parker']> {
+  const { state } = frame;
+  return async (step, kind, error) => {
+    const before = state.status;
+    state.parked = { step, kind, error, since: new Date().toISOString() };
+    frame.setStatus('needs_attention', step);
+    await condition(() => state.pendingDecision !== undefined);
+    const taken = state.pendingDecision!;
+    state.pendingDecision = undefined;
+    state.parked = undefined;
+    state.decisions.push({ ...taken, step, at: new Date().toISOString() });
+    frame.setStatus(before);
+    return taken;
+  };
+}
+
+/**
+ * Runs the body; on a business failure compensates and fails with the final status. When the
+ * failure is an attempt found already undone, and its undo finished, the body runs again as the
+ * next attempt (workflows/saga.ts has the rule).
+ */
+async function flow<R>(frame: Frame, body: () => Promise<R>, completed: (result: R) => void): Promise<void> {
+  const { saga, state } = frame;
+  for (;;) {
+    try {
+      completed(await body());
+      frame.setStatus('completed');
+      await condition(allHandlersFinished); // waiting callers receive the outcome before the run closes
+      return;
+    } catch (err) {
+      // A plain Error here is a bug in our code: let it fail the workflow task so it retries once fixed.
+      if (!(err instanceof TemporalFailure)) throw err;
+      const step = saga.current ?? 'workflow';
+      const reason = describeFailure(err);
+      state.failure = { step, ...reason };
+      frame.setStatus('compensating', step);
+      const { ran, failures } = await saga.compensate();
+      const undone = failures.length === 0;
+      if (undone && failureType(err) === ATTEMPT_UNDONE) {
+        state.undoneAttempts.push({ attempt: saga.attempt, reference: saga.reference, found: reason.message, at: new Date().toISOString() });
+        state.failure = undefined;
+        saga.newAttempt();
+        frame.setStatus('running', null);
+        continue;
+      }
+      // Nothing to undo (a saga without compensations) is a plain failure, not a compensated one.
+      frame.setStatus(undone && ran > 0 ? 'compensated' : 'failed', step);
+      await condition(allHandlersFinished);
+      throw ApplicationFailure.create({
+        type: undone ? reason.type : 'CompensationFailed',
+        message: undone
+          ? `Failed at ${step}: ${reason.message}`
+          : `Failed at ${step} (${reason.type}) and could not be fully undone: ${failures.map((f) => `${f.compensation}: ${f.error.message}`).join('; ')}`,
+        nonRetryable: true,
+        details: [frame.snapshot()],
+        cause: err,
+      });
+    }
   }
 }

@@ -21,7 +21,7 @@ test('a hanging legacy service does not hold up payments, fulfilment or the API'
   const earlyId = orderWorkflowId(early, 'past-legacy');
 
   // The early saga is held at its charge while the legacy service goes bad.
-  const releaseCharge = await stack.sims.fault('payments', { idempotencyKey: `${earlyId}/chargePayment`, latencyMs: 1_500, times: 1 });
+  const releaseCharge = await stack.sims.fault('payments', { idempotencyKey: `${earlyId}/chargePayment/1`, latencyMs: 1_500, times: 1 });
   expect((await postOrder(stack, early, 'past-legacy', ORDER_BODY, { prefer: 'respond-async' })).status).toBe(202);
   await eventually(async () => ((await stack.sims.ledger('legacy', earlyId)).length === 1 ? true : undefined));
 

@@ -105,13 +105,14 @@ test('the clients classify without Temporal too: 4xx rejected, connection refuse
 });
 
 describe('credentials', () => {
-  test('a wrong key is a non-retryable rejection; during a rotation the client falls back to the key the downstream still knows', async () => {
+  test('our key refused is an operational fault (DownstreamAuthFailed, never the customer\'s rejection); during a rotation the client falls back to the key the downstream still knows', async () => {
     const wrong = createPaymentsClient({ baseUrl: env.paymentsUrl, credentials: ['sk_test_revoked'] });
     const rotating = createPaymentsClient({ baseUrl: env.paymentsUrl, credentials: ['sk_test_next', 'sk_test_current'] });
     try {
       const err = await wrong.findChargeByReference('x').then(() => undefined, (e: unknown) => e);
-      expect(err).toMatchObject({ name: 'DownstreamRejected', status: 401 });
-      expect(toApplicationFailure(err, () => 'PaymentRejected')).toMatchObject({ nonRetryable: true });
+      expect(err).toMatchObject({ name: 'DownstreamAuthFailed', status: 401 });
+      // Non-retryable for the activity so the saga hears of it at once and waits it out (workflows/saga.ts).
+      expect(toApplicationFailure(err, () => 'PaymentRejected')).toMatchObject({ type: 'DownstreamAuthFailed', nonRetryable: true });
       await expect(rotating.findChargeByReference('x')).resolves.toBeUndefined();
     } finally {
       await Promise.all([wrong.http.close(), rotating.http.close()]);

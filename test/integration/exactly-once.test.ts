@@ -28,7 +28,7 @@ const settled = (stack: Stack, customer: string, key: string) =>
 test('the caller disconnects before the answer: a retry with the same key gets the original outcome, one charge', async () => {
   const customer = newCustomer();
   const id = orderWorkflowId(customer, 'lost-answer');
-  await stack.sims.fault('fulfilment', { idempotencyKey: `${id}/grantAccess`, latencyMs: 1_500, times: 1 });
+  await stack.sims.fault('fulfilment', { idempotencyKey: `${id}/grantAccess/1`, latencyMs: 1_500, times: 1 });
   const abort = new AbortController();
   const lost = fetch(`${stack.url}/v1/orders`, {
     method: 'POST',
@@ -59,7 +59,7 @@ test('a legacy cancel that cannot dedupe is reconciled before it is re-issued: o
   await fetch(`${legacy}/_sim/mode`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ dedupe: false }) });
   try {
     // The cancel is performed, then its answer is lost; the retried activity must look before it cancels again.
-    await stack.sims.fault('legacy', { op: 'cancel', idempotencyKey: `${id}/cancelOrder`, dropResponseRate: 1, times: 1 });
+    await stack.sims.fault('legacy', { op: 'cancel', idempotencyKey: `${id}/cancelOrder/1`, dropResponseRate: 1, times: 1 });
     const res = await postOrder(stack, customer, 'no-dedupe', { ...ORDER_BODY, paymentMethod: { token: 'tok_chargeDeclined' } });
     expect(res.status).toBe(422);
     expect((await json(res)).compensated[0]).toMatchObject({ compensation: 'cancelOrder', outcome: 'already_cancelled' });
@@ -69,9 +69,10 @@ test('a legacy cancel that cannot dedupe is reconciled before it is re-issued: o
   expect((await stack.sims.ledger('legacy', id)).map((e) => e.op)).toEqual(['create', 'cancel']);
 });
 
-test('a worker killed with SIGKILL mid-activity and started again: the saga finishes with one effect per key', async () => {
+test('a worker killed with SIGKILL mid-activity and started again: the saga finishes with one effect per key (queue path)', async () => {
   const env = testEnv();
-  const local = await startStack({ WORKER_QUEUES: 'orders,legacyEcommerce,payments' });
+  // The fast path off: grantAccess runs on the fulfilment queue, in the worker process killed here.
+  const local = await startStack({ WORKER_QUEUES: 'orders,legacyEcommerce,payments', FAST_PATH: 'false' });
   const startWorker = async () => {
     const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src', 'worker.ts')], {
       cwd: ROOT,
@@ -84,7 +85,7 @@ test('a worker killed with SIGKILL mid-activity and started again: the saga fini
   try {
     const customer = newCustomer();
     const id = orderWorkflowId(customer, 'killed');
-    await local.sims.fault('fulfilment', { idempotencyKey: `${id}/grantAccess`, latencyMs: 2_000, times: 1 });
+    await local.sims.fault('fulfilment', { idempotencyKey: `${id}/grantAccess/1`, latencyMs: 2_000, times: 1 });
     const worker = await startWorker();
     expect((await postOrder(local, customer, 'killed', ORDER_BODY, { prefer: 'respond-async' })).status).toBe(202);
 
@@ -107,6 +108,57 @@ test('a worker killed with SIGKILL mid-activity and started again: the saga fini
   }
 });
 
+test('the workflow worker killed with SIGKILL mid-local-activity (fast path) and started again: one effect per key', async () => {
+  const env = testEnv();
+  // No worker in this process: one worker process serves every queue and runs the forward steps locally.
+  const local = await startStack({ WORKER_QUEUES: '' });
+  const startWorker = async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src', 'worker.ts')], {
+      cwd: ROOT,
+      env: {
+        ...process.env,
+        TEMPORAL_ADDRESS: env.temporalAddress,
+        PAYLOAD_KEYS: env.payloadKeys,
+        TASK_QUEUE_PREFIX: local.config.TASK_QUEUE_PREFIX,
+        LEGACY_URL: env.legacyUrl,
+        PAYMENTS_URL: env.paymentsUrl,
+        FULFILMENT_URL: env.fulfilmentUrl,
+        LEGACY_API_KEYS: 'sk_test_current',
+        PAYMENTS_API_KEYS: 'sk_test_current',
+        FULFILMENT_API_KEYS: 'sk_test_current',
+        WORKFLOW_BUNDLE_PATH: env.bundlePath,
+        LOG_LEVEL: 'silent',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    await firstJsonLine(child, (v): v is { ready: string } => (v as { ready?: unknown })?.ready === 'worker', 60_000);
+    return child;
+  };
+  try {
+    const customer = newCustomer();
+    const id = orderWorkflowId(customer, 'killed-fast');
+    await local.sims.fault('fulfilment', { idempotencyKey: `${id}/grantAccess/1`, latencyMs: 2_000, times: 1 });
+    const worker = await startWorker();
+    expect((await postOrder(local, customer, 'killed-fast', ORDER_BODY, { prefer: 'respond-async' })).status).toBe(202);
+
+    // The order is created and charged (locally, in one workflow task not yet completed) and the grant is held: kill.
+    await eventually(async () => ((await local.sims.ledger('payments', `${id}/`)).length === 1 ? true : undefined));
+    worker.kill('SIGKILL');
+    const restarted = await startWorker();
+    try {
+      const done = await settled(local, customer, 'killed-fast');
+      expect(done.status).toBe('completed');
+      expect((await local.sims.ledger('fulfilment', id)).map((e) => e.op)).toEqual(['grant']);
+      expect((await local.sims.ledger('payments', id)).map((e) => e.op)).toEqual(['charge']);
+      expect((await local.sims.ledger('legacy', id)).map((e) => e.op)).toEqual(['create', 'complete']);
+    } finally {
+      await stopProcess(restarted);
+    }
+  } finally {
+    await local.stop();
+  }
+}, 90_000);
+
 test('20 parallel POSTs with one key: one saga, one charge; every other answer is a 409 or the replayed outcome', async () => {
   const customer = newCustomer();
   const answers = await Promise.all(Array.from({ length: 20 }, () => postOrder(stack, customer, 'stampede')));
@@ -128,7 +180,7 @@ test('20 parallel POSTs with 20 keys: 20 orders', async () => {
 test('a running step shows its attempts and last error while Temporal retries it', async () => {
   const customer = newCustomer();
   const id = orderWorkflowId(customer, 'flaky');
-  await stack.sims.fault('payments', { op: 'charge', idempotencyKey: `${id}/chargePayment`, errorRate: 1, times: 2 });
+  await stack.sims.fault('payments', { op: 'charge', idempotencyKey: `${id}/chargePayment/1`, errorRate: 1, times: 2 });
   expect((await postOrder(stack, customer, 'flaky', ORDER_BODY, { prefer: 'respond-async' })).status).toBe(202);
   const retrying = await eventually(async () => {
     const body = await json(await getOrder(stack, customer, 'flaky'));

@@ -65,7 +65,7 @@ test('retrying with the same key replays the outcome and adds nothing to any led
 
 test('a payments timeout after the charge was performed still ends with exactly one charge', async () => {
   const customer = newCustomer();
-  const key = `${orderWorkflowId(customer, 'slow')}/chargePayment`;
+  const key = `${orderWorkflowId(customer, 'slow')}/chargePayment/1`;
   await stack.sims.fault('payments', { op: 'charge', idempotencyKey: key, timeoutRate: 1, times: 1 });
   const res = await postOrder(stack, customer, 'slow');
   expect(res.status).toBe(201);
@@ -77,7 +77,7 @@ test('a payments timeout after the charge was performed still ends with exactly 
 
 test('a response dropped after the downstream committed is retried with the same key: one effect', async () => {
   const customer = newCustomer();
-  const key = `${orderWorkflowId(customer, 'dropped')}/grantAccess`;
+  const key = `${orderWorkflowId(customer, 'dropped')}/grantAccess/1`;
   await stack.sims.fault('fulfilment', { op: 'grant', idempotencyKey: key, dropResponseRate: 1, times: 1 });
   const res = await postOrder(stack, customer, 'dropped');
   expect(res.status).toBe(201);

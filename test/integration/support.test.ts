@@ -1,10 +1,19 @@
 /**
- * Support operations through the admin API: find parked transactions, decide on them (recorded
- * with who decided), and reset ("replay") a transaction that already charged without charging twice.
+ * Support actions, safe by construction, one test per row of the README runbook's replay table
+ * (running/parked, compensated, failed, completed) plus the Temporal CLI's own reset, operator
+ * retry of a refused step, and two decisions at once. Every test checks the downstreams' records:
+ * the customer holds access if and only if they hold an unrefunded charge, and no effect happened
+ * twice. RECORD_HISTORIES=1 also writes the new paths' histories into test/histories/.
  */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { orderWorkflowId } from '../../src/contracts/order';
+import { payloadCodec } from '../../src/temporal/codec';
+import { exportHistory } from '../../scripts/export-history';
+import { TEMPORAL_CLI } from '../../scripts/lib/local';
 import { eventually } from '../support/eventually';
-import { ORDER_BODY, getOrder, json, newCustomer, postOrder, startStack, type Json, type Stack } from '../support/stack';
+import { expectMoneyAndAccessInStep } from '../support/money-and-access';
+import { ORDER_BODY, getOrder, json, newCustomer, postOrder, startStack, type Json, type SimName, type Stack } from '../support/stack';
 
 let stack: Stack;
 beforeAll(async () => {
@@ -18,60 +27,210 @@ async function admin(path: string, init: RequestInit & { as?: string; roles?: st
   const token = await stack.token(init.as ?? 'ann-support', init.roles ?? ['support']);
   return fetch(`${stack.url}/v1/admin${path}`, { ...init, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', ...(init.headers ?? {}) } });
 }
+const tx = (id: string) => `/transactions/${encodeURIComponent(id)}`;
+const decide = (id: string, body: unknown, as?: string) => admin(`${tx(id)}/decisions`, { method: 'POST', body: JSON.stringify(body), as });
+const replay = (id: string, key: string, reason = 'cause fixed; placing it again') => admin(`${tx(id)}/reset`, { method: 'POST', body: JSON.stringify({ reason }), headers: { 'idempotency-key': key } });
+const ops = async (sim: SimName, id: string) => (await stack.sims.ledger(sim, `${id}/`)).map((e) => `${e.op} ${e.idempotencyKey.slice(id.length + 1)}`);
 
-const RETIRED = { ...ORDER_BODY, items: [{ sku: 'course-v1:Retired+2020', quantity: 1, unitPrice: '49.00' }] };
+async function until(customer: string, key: string, status: string): Promise<Json> {
+  return eventually(async () => {
+    const body = await json(await getOrder(stack, customer, key));
+    return body.status === status ? body : undefined;
+  }, 30_000);
+}
+
+/** The fulfilment service refuses this order's first grant, and records the refusal under its key (as a real one would). */
+function refuseFirstGrant(id: string) {
+  return stack.sims.fault('fulfilment', { op: 'grant', idempotencyKey: `${id}/grantAccess/1`, reject: { status: 422, code: 'course_closed', message: 'That course is not open yet.' } });
+}
+
+/** An order charged and then refused access, parked, and aborted by support: compensated. */
+async function compensatedOrder(customer: string, key: string): Promise<string> {
+  const id = orderWorkflowId(customer, key);
+  await refuseFirstGrant(id);
+  expect((await postOrder(stack, customer, key, ORDER_BODY, { prefer: 'respond-async' })).status).toBe(202);
+  await until(customer, key, 'needs_attention');
+  expect((await decide(id, { action: 'abort', reason: 'course closed; refund agreed' })).status).toBe(200);
+  await until(customer, key, 'compensated');
+  expect(await ops('payments', id)).toEqual(['charge chargePayment/1', 'refund refundPayment/1']);
+  return id;
+}
+
+async function record(id: string, name: string, runId?: string): Promise<void> {
+  if (process.env.RECORD_HISTORIES === '1') await exportHistory(stack.client, payloadCodec(stack.config), id, name, runId);
+}
 
 test('"charged but never got access": support finds the parked order, and an abort with a reason refunds it', async () => {
   const customer = newCustomer();
   const id = orderWorkflowId(customer, 'no-access');
-  expect((await postOrder(stack, customer, 'no-access', RETIRED, { prefer: 'respond-async' })).status).toBe(202);
+  await refuseFirstGrant(id);
+  expect((await postOrder(stack, customer, 'no-access', ORDER_BODY, { prefer: 'respond-async' })).status).toBe(202);
 
   const listed = await eventually(async () => {
     const body = await json(await admin(`/transactions?status=needs_attention&customerId=${customer}`));
     return body.items.length === 1 ? body.items[0] : undefined;
   });
   expect(listed).toMatchObject({ transactionId: id, customerId: customer, orderKey: 'no-access', sagaStatus: 'needs_attention', failedStep: 'grantAccess' });
-  const detail = await json(await admin(`/transactions/${encodeURIComponent(id)}`));
-  expect(detail.customerId).toBe(customer);
+  const detail = await json(await admin(tx(id)));
   expect(detail.parked).toMatchObject({ step: 'grantAccess', kind: 'step', error: { type: 'AccessRejected' } });
-  expect((await json(await getOrder(stack, customer, 'no-access'))).status).toBe('needs_attention');
-
   expect((await admin('/transactions', { roles: [] })).status).toBe(403);
-  const noReason = await admin(`/transactions/${encodeURIComponent(id)}/decisions`, { method: 'POST', body: JSON.stringify({ action: 'abort' }) });
+  const noReason = await decide(id, { action: 'abort' });
   expect(noReason.status).toBe(422);
   expect(await json(noReason)).toMatchObject({ type: 'urn:saga-coordinator:problem:decision-rejected', reason: 'ReasonRequired' });
 
-  const decided = await admin(`/transactions/${encodeURIComponent(id)}/decisions`, { method: 'POST', body: JSON.stringify({ action: 'abort', reason: 'course retired; refund agreed with the customer' }) });
+  const decided = await decide(id, { action: 'abort', reason: 'course closed; refund agreed with the customer' });
   expect(decided.status).toBe(200);
   expect(await json(decided)).toMatchObject({ accepted: true, step: 'grantAccess', action: 'abort', operator: 'ann-support' });
-
-  const done: Json = await eventually(async () => {
-    const body = await json(await getOrder(stack, customer, 'no-access'));
-    return body.status === 'compensated' ? body : undefined;
-  });
+  const done = await until(customer, 'no-access', 'compensated');
   expect(done.decisions).toEqual([expect.objectContaining({ action: 'abort', operator: 'ann-support', step: 'grantAccess' })]);
-  expect((await stack.sims.ledger('payments', id)).map((e) => e.op)).toEqual(['charge', 'refund']);
-  const again = await admin(`/transactions/${encodeURIComponent(id)}/decisions`, { method: 'POST', body: JSON.stringify({ action: 'retry' }) });
-  expect(again.status).toBe(404); // it has finished: nothing to decide
+  expect((await decide(id, { action: 'retry' })).status).toBe(404); // it has finished: nothing to decide
+  expect(await expectMoneyAndAccessInStep(stack.sims, id, 1)).toEqual(['none']);
 });
 
-test('resetting a transaction that already charged replays every step with the same keys: nothing happens twice', async () => {
+test("an operator's retry of a refused grant uses a new key, so it succeeds once the downstream accepts, granting once", async () => {
   const customer = newCustomer();
-  const id = orderWorkflowId(customer, 'replayed');
-  expect((await postOrder(stack, customer, 'replayed')).status).toBe(201);
-  const before = await Promise.all((['legacy', 'payments', 'fulfilment'] as const).map((s) => stack.sims.ledger(s, id)));
-  const firstRun = (await stack.client.workflow.getHandle(id).describe()).runId;
+  const id = orderWorkflowId(customer, 'retry-grant');
+  await refuseFirstGrant(id);
+  expect((await postOrder(stack, customer, 'retry-grant', ORDER_BODY, { prefer: 'respond-async' })).status).toBe(202);
+  await until(customer, 'retry-grant', 'needs_attention');
+  // The downstream recorded its refusal under key …/grantAccess/1: resending that key could never succeed.
+  expect((await decide(id, { action: 'retry' })).status).toBe(200);
+  const done = await until(customer, 'retry-grant', 'completed');
+  expect(done.steps.find((s: Json) => s.name === 'grantAccess')).toMatchObject({ state: 'completed', epoch: '1.2' });
+  expect(await ops('fulfilment', id)).toEqual(['grant grantAccess/1.2']);
+  expect(await ops('payments', id)).toEqual(['charge chargePayment/1']);
+  expect(await expectMoneyAndAccessInStep(stack.sims, id, 1)).toEqual(['held']);
+  await record(id, 'order-grant-retried-after-refusal');
+});
 
-  const reset = await admin(`/transactions/${encodeURIComponent(id)}/reset`, { method: 'POST', body: JSON.stringify({ reason: 'replaying after a downstream fix' }) });
-  expect(reset.status).toBe(202);
-  const { runId } = await json(reset);
-  expect(runId).not.toBe(firstRun);
-  const rerun = await stack.client.workflow.getHandle(id, runId).result();
-  expect(rerun).toMatchObject({ status: 'completed' });
-  // Support sees the whole transaction, its result included.
-  expect(await json(await admin(`/transactions/${encodeURIComponent(id)}`))).toMatchObject({ status: 'completed', order: { total: { amount: '49.00' } } });
+test('two decisions at once: one is applied, the other is refused with 409, and only one is recorded', async () => {
+  const customer = newCustomer();
+  const id = orderWorkflowId(customer, 'two-decisions');
+  await refuseFirstGrant(id);
+  expect((await postOrder(stack, customer, 'two-decisions', ORDER_BODY, { prefer: 'respond-async' })).status).toBe(202);
+  await until(customer, 'two-decisions', 'needs_attention');
+  const answers = await Promise.all([decide(id, { action: 'abort', reason: 'refund agreed' }, 'ann'), decide(id, { action: 'skip', reason: 'granted by hand' }, 'bob')]);
+  expect(answers.map((a) => a.status).sort()).toEqual([200, 409]);
+  const refused = answers.find((a) => a.status === 409)!;
+  expect(['DecisionInProgress', 'NotParked']).toContain((await json(refused)).reason);
+  const settled = await eventually(async () => {
+    const body = await json(await admin(tx(id)));
+    return body.status === 'compensated' || body.status === 'completed' ? body : undefined;
+  });
+  expect(settled.decisions).toHaveLength(1);
+});
 
-  const after = await Promise.all((['legacy', 'payments', 'fulfilment'] as const).map((s) => stack.sims.ledger(s, id)));
-  expect(after).toEqual(before);
-  expect(after[1]!.map((e) => e.op)).toEqual(['charge']);
+describe('replay ("reset"): the runbook table, row by row', () => {
+  test('running or parked: refused with 409, and it says to decide instead; nothing changes', async () => {
+    const customer = newCustomer();
+    const id = orderWorkflowId(customer, 'parked');
+    await refuseFirstGrant(id);
+    expect((await postOrder(stack, customer, 'parked', ORDER_BODY, { prefer: 'respond-async' })).status).toBe(202);
+    await until(customer, 'parked', 'needs_attention');
+    const before = await ops('payments', id);
+    const refused = await replay(id, 'r-parked');
+    expect(refused.status).toBe(409);
+    expect(await json(refused)).toMatchObject({ type: 'urn:saga-coordinator:problem:not-resettable' });
+    expect((await json(await replay(id, 'r-parked-2'))).detail).toContain('decide');
+    expect(await ops('payments', id)).toEqual(before);
+    expect((await json(await admin(tx(id)))).status).toBe('needs_attention');
+  });
+
+  test('compensated: replayed as a new attempt (new order, new charge, access) once; the same Idempotency-Key again replays nothing', async () => {
+    const customer = newCustomer();
+    const id = await compensatedOrder(customer, 'comp');
+    const firstRun = (await stack.client.workflow.getHandle(id).describe()).runId;
+    const missingKey = await admin(`${tx(id)}/reset`, { method: 'POST', body: JSON.stringify({ reason: 'x' }) });
+    expect(missingKey.status).toBe(400);
+
+    // Pressed twice, concurrently and then again: one new run.
+    const [a, b] = await Promise.all([replay(id, 'replay-1'), replay(id, 'replay-1')]);
+    expect([a.status, b.status]).toEqual([202, 202]);
+    const [ra, rb] = [await json(a), await json(b)];
+    expect(ra.runId).toBe(rb.runId);
+    expect(ra.runId).not.toBe(firstRun);
+    expect(ra).toMatchObject({ attempt: 2, resetBy: 'ann-support' });
+    const done = await until(customer, 'comp', 'completed');
+    expect(done).toMatchObject({ attempt: 2, reference: `${id}#2`, replay: { operator: 'ann-support', key: 'replay-1', previousRunId: firstRun } });
+    const again = await replay(id, 'replay-1');
+    expect(again.status).toBe(202);
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    expect((await json(again)).runId).toBe(ra.runId);
+
+    expect(await ops('payments', id)).toEqual(['charge chargePayment/1', 'refund refundPayment/1', 'charge chargePayment/2']);
+    expect(await ops('legacy', id)).toEqual(['create createOrder/1', 'cancel cancelOrder/1', 'create createOrder/2', 'complete completeOrder/2']);
+    expect(await ops('fulfilment', id)).toEqual(['grant grantAccess/2']);
+    expect(await expectMoneyAndAccessInStep(stack.sims, id, 2)).toEqual(['none', 'held']);
+    // The customer's own retry of the original request still attaches to this transaction.
+    const retried = await postOrder(stack, customer, 'comp');
+    expect(retried.status).toBe(201);
+    expect(retried.headers.get('idempotent-replayed')).toBe('true');
+    // And a refund now undoes the attempt that holds the money.
+    const refund = await fetch(`${stack.url}/v1/orders/comp/refunds`, { method: 'POST', headers: { authorization: `Bearer ${await stack.token(customer)}`, 'content-type': 'application/json', 'idempotency-key': 'refund-1' }, body: '{}' });
+    expect(refund.status).toBe(201);
+    expect(await expectMoneyAndAccessInStep(stack.sims, id, 2)).toEqual(['none', 'none']);
+    await record(id, 'order-replayed-after-compensation', ra.runId);
+  });
+
+  test('completed: refused with 409 (a refund undoes it); nothing changes', async () => {
+    const customer = newCustomer();
+    const id = orderWorkflowId(customer, 'done');
+    expect((await postOrder(stack, customer, 'done')).status).toBe(201);
+    const before = await Promise.all((['legacy', 'payments', 'fulfilment'] as const).map((s) => ops(s, id)));
+    const refused = await replay(id, 'r-done');
+    expect(refused.status).toBe(409);
+    expect((await json(refused)).detail).toContain('refund');
+    expect(await Promise.all((['legacy', 'payments', 'fulfilment'] as const).map((s) => ops(s, id)))).toEqual(before);
+    expect(await expectMoneyAndAccessInStep(stack.sims, id, 1)).toEqual(['held']);
+    if (stack.config.FAST_PATH) await record(id, 'order-fast-path-completed');
+  });
+
+  test('failed before anything happened (the legacy service refused the order): replayed as a new attempt, which the refusal recorded under the old key cannot block', async () => {
+    const customer = newCustomer();
+    const id = orderWorkflowId(customer, 'refused');
+    await stack.sims.fault('legacy', { op: 'create', idempotencyKey: `${id}/createOrder/1`, reject: { status: 422, code: 'CUSTOMER_LOCKED', message: 'customer account locked' } });
+    expect((await postOrder(stack, customer, 'refused')).status).toBe(422);
+    const replayed = await replay(id, 'r-refused');
+    expect(replayed.status).toBe(202);
+    await until(customer, 'refused', 'completed');
+    expect(await ops('legacy', id)).toEqual(['create createOrder/2', 'complete completeOrder/2']);
+    expect(await expectMoneyAndAccessInStep(stack.sims, id, 2)).toEqual(['none', 'held']);
+  });
+
+  test('failed with its undo unfinished: refused with 409, naming what was left undone', async () => {
+    const customer = newCustomer();
+    const id = orderWorkflowId(customer, 'half-undone');
+    await stack.sims.fault('legacy', { op: 'cancel', reject: { status: 422, code: 'ORDER_LOCKED', message: 'order locked' }, idempotencyKey: `${id}/cancelOrder/1` });
+    expect((await postOrder(stack, customer, 'half-undone', { ...ORDER_BODY, paymentMethod: { token: 'tok_chargeDeclined' } }, { prefer: 'respond-async' })).status).toBe(202);
+    await until(customer, 'half-undone', 'needs_attention');
+    expect((await decide(id, { action: 'abort', reason: 'will cancel in the legacy admin' })).status).toBe(200);
+    await until(customer, 'half-undone', 'failed');
+    const refused = await replay(id, 'r-half');
+    expect(refused.status).toBe(409);
+    expect((await json(refused)).detail).toContain('cancelOrder');
+  });
+
+  test("the Temporal CLI's own reset of a compensated order is safe: the new run finds its attempt undone and places it again once", async () => {
+    const customer = newCustomer();
+    const id = await compensatedOrder(customer, 'cli-reset');
+    const { stdout } = await promisify(execFile)(TEMPORAL_CLI, ['workflow', 'reset', '--address', stack.config.TEMPORAL_ADDRESS, '--workflow-id', id, '--type', 'FirstWorkflowTask', '--reason', 'support: cause fixed'], { timeout: 30_000 });
+    expect(stdout).toMatch(/Resetting workflow/);
+    const done = await until(customer, 'cli-reset', 'completed');
+    expect(done).toMatchObject({ attempt: 2, reference: `${id}#2`, undoneAttempts: [expect.objectContaining({ attempt: 1, reference: id })] });
+    expect(await ops('payments', id)).toEqual(['charge chargePayment/1', 'refund refundPayment/1', 'charge chargePayment/2']);
+    expect(await ops('fulfilment', id)).toEqual(['grant grantAccess/2']);
+    expect(await expectMoneyAndAccessInStep(stack.sims, id, 2)).toEqual(['none', 'held']);
+    // Reset again: attempt 1 is still undone, attempt 2 stands and is adopted: nothing new happens.
+    const handle = stack.client.workflow.getHandle(id);
+    const secondRun = (await handle.describe()).runId;
+    await promisify(execFile)(TEMPORAL_CLI, ['workflow', 'reset', '--address', stack.config.TEMPORAL_ADDRESS, '--workflow-id', id, '--type', 'FirstWorkflowTask', '--reason', 'pressed again'], { timeout: 30_000 });
+    await eventually(async () => {
+      const d = await handle.describe();
+      return d.runId !== secondRun && d.status.name === 'COMPLETED' ? d : undefined;
+    }, 30_000);
+    await until(customer, 'cli-reset', 'completed');
+    expect(await ops('payments', id)).toEqual(['charge chargePayment/1', 'refund refundPayment/1', 'charge chargePayment/2']);
+    expect(await expectMoneyAndAccessInStep(stack.sims, id, 2)).toEqual(['none', 'held']);
+    await record(id, 'order-cli-reset-after-compensation');
+  });
 });

@@ -80,7 +80,7 @@ test('a duplicate delivery has no effect, and a late payment.failed after succes
   await stack.receiveWebhooksFor(customer);
   const id = orderWorkflowId(customer, 'dup');
   // Hold the saga after the charge so that the second event finds it still running.
-  const release = await stack.sims.fault('fulfilment', { idempotencyKey: `${id}/grantAccess`, latencyMs: 1_500, times: 1 });
+  const release = await stack.sims.fault('fulfilment', { idempotencyKey: `${id}/grantAccess/1`, latencyMs: 1_500, times: 1 });
   expect((await postOrder(stack, customer, 'dup', pay('tok_asyncSilent'), { prefer: 'respond-async' })).status).toBe(202);
   const chargeId = await chargeOf(id);
   await simSend(chargeId, 'payment.succeeded', 'evt_dup_1');

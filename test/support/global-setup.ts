@@ -13,6 +13,7 @@ import { bundleWorkflowCode } from '@temporalio/worker';
 import { startCluster, type Cluster } from '../../scripts/lib/cluster';
 import { DATA_DIR, ROOT } from '../../scripts/lib/local';
 import { firstJsonLine, spawnTs } from '../../scripts/lib/processes';
+import { WORKFLOW_INTERCEPTOR_MODULES } from '../../src/temporal/interceptors';
 import type { TestEnv } from './env';
 import { startDevServer } from './dev-server';
 import { freePort } from './ports';
@@ -59,7 +60,8 @@ export default async function globalSetup(): Promise<void> {
     startSimulator('legacy-ecommerce'),
     startSimulator('payments'),
     startSimulator('fulfilment'),
-    bundleWorkflowCode({ workflowsPath: join(ROOT, 'src', 'workflows', 'index.ts'), logger: { trace() {}, debug() {}, info() {}, warn: console.warn, error: console.error, log() {} } as never }),
+    // With the interceptors every worker runs (metrics, logs, traces).
+    bundleWorkflowCode({ workflowsPath: join(ROOT, 'src', 'workflows', 'index.ts'), workflowInterceptorModules: WORKFLOW_INTERCEPTOR_MODULES, logger: { trace() {}, debug() {}, info() {}, warn: console.warn, error: console.error, log() {} } as never }),
   ]);
   writeFileSync(bundlePath, bundle.code);
   globalThis.__SAGA_TEST_PROCESSES__ = [...(temporal.child ? [temporal.child] : []), legacy.child, payments.child, fulfilment.child];

@@ -5,7 +5,9 @@ export { freePort };
 
 /** Environment for running `npm start`'s supervisor (scripts/start.ts) beside everything else: its own data dir and free ports. */
 export async function supervisorEnv(dataDir: string) {
-  const [temporal, ui, api, legacy, payments, fulfilment] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort(), freePort()]);
+  const [temporal, ui, api, legacy, payments, fulfilment, workerMetrics, temporalMetrics, prometheus] = await Promise.all(
+    Array.from({ length: 9 }, () => freePort()),
+  );
   return {
     SAGA_DATA_DIR: dataDir,
     TEMPORAL_PORT: String(temporal),
@@ -14,6 +16,9 @@ export async function supervisorEnv(dataDir: string) {
     LEGACY_PORT: String(legacy),
     PAYMENTS_PORT: String(payments),
     FULFILMENT_PORT: String(fulfilment),
+    METRICS_PORT: String(workerMetrics),
+    TEMPORAL_METRICS_PORT: String(temporalMetrics),
+    PROMETHEUS_PORT: String(prometheus),
     LOG_LEVEL: 'warn',
   };
 }

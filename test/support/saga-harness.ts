@@ -97,3 +97,8 @@ export async function failureOf(promise: Promise<unknown>): Promise<WorkflowFail
 export const nonRetryable = (type: string, message = type) => async () => {
   throw ApplicationFailure.create({ type, message, nonRetryable: true });
 };
+
+/** An activity whose downstream definitely refused (a 4xx it records), as activities/call-downstream.ts reports it. */
+export const refused = (type: string, message = type) => async (): Promise<never> => {
+  throw ApplicationFailure.create({ type, message, nonRetryable: true, details: [{ service: 'sim', status: 422, code: type, reason: message, refused: true }] });
+};

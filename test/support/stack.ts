@@ -6,14 +6,19 @@
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type { Client } from '@temporalio/client';
+import type { SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import type { DestinationStream } from 'pino';
 import { createActivities } from '../../src/activities';
 import { createApp } from '../../src/api/app';
 import { createHistory } from '../../src/api/history-setup';
 import { signAccessToken } from '../../src/api/middleware/auth';
 import { loadConfig, type Config } from '../../src/config';
 import { createLogger } from '../../src/logger';
+import { createMetrics, serveMetrics } from '../../src/metrics';
 import { dataConverter } from '../../src/temporal/codec';
 import { createClient, createNativeConnection } from '../../src/temporal/connection';
+import { clientInterceptors } from '../../src/temporal/interceptors';
+import { installContext, setupTracing } from '../../src/tracing';
 import { activityLimits, createDownstreamClients, createWorkers } from '../../src/worker';
 import { testEnv } from './env';
 import { uniquePrefix, withWorkers } from './workers';
@@ -30,6 +35,18 @@ export interface Effect {
   idempotencyKey: string;
   ref: string;
   at: string;
+  requestId?: string;
+  traceparent?: string;
+}
+
+/** What a stack observes: off unless asked for. */
+export interface StackOptions {
+  /** Every log line of the API and the workers (level debug, JSON, one per line); silent without. */
+  logs?: DestinationStream;
+  /** Traces: spans of the edge, the client, workflows, activities and downstream calls go here. */
+  spanProcessor?: SpanProcessor;
+  /** Prometheus metrics: GET /metrics on the API, and on a worker listener on a free port. */
+  metrics?: boolean;
 }
 
 export interface Stack {
@@ -40,6 +57,8 @@ export interface Stack {
   config: Config;
   token(customerId: string, roles?: string[], region?: string): Promise<string>;
   sims: Simulators;
+  /** The scrape targets, with `metrics: true`. */
+  metricsUrls?: { api: string; worker: string };
   stop(): Promise<void>;
 }
 
@@ -73,7 +92,7 @@ export function simulators(): Simulators {
 }
 
 /** Starts workers for `WORKER_QUEUES` (all by default; `WORKER_QUEUES: ''` runs none: Temporal only records starts) and the API. */
-export async function startStack(overrides: Record<string, string> = {}): Promise<Stack> {
+export async function startStack(overrides: Record<string, string> = {}, options: StackOptions = {}): Promise<Stack> {
   const runsWorkers = overrides.WORKER_QUEUES !== '';
   const env = testEnv();
   const config = loadConfig({
@@ -91,12 +110,20 @@ export async function startStack(overrides: Record<string, string> = {}): Promis
     PAYMENTS_API_KEYS: 'sk_test_current',
     FULFILMENT_API_KEYS: 'sk_test_current',
     LOG_LEVEL: 'silent',
+    // The suite runs both ways: FAST_PATH=false npm test takes every forward step through its queue.
+    FAST_PATH: process.env.FAST_PATH,
     ...overrides,
     ...(overrides.WORKER_QUEUES === '' ? { WORKER_QUEUES: undefined } : {}),
   });
-  const client = await createClient(config);
+  installContext();
+  const tracing = options.spanProcessor ? setupTracing('saga-coordinator-test', { spanProcessor: options.spanProcessor }) : undefined;
+  const workerMetrics = options.metrics ? createMetrics() : undefined;
+  const apiMetrics = options.metrics ? createMetrics() : undefined;
+  const logLevel = options.logs ? 'debug' : 'silent';
+  const workerLogger = createLogger(logLevel, 'test-worker', options.logs);
+  const client = await createClient(config, clientInterceptors(tracing));
   const connection = await createNativeConnection(config);
-  const downstream = createDownstreamClients(config);
+  const downstream = createDownstreamClients(config, workerLogger, workerMetrics);
   const workers = !runsWorkers ? [] : await createWorkers({
     connection,
     namespace: config.TEMPORAL_NAMESPACE,
@@ -106,14 +133,16 @@ export async function startStack(overrides: Record<string, string> = {}): Promis
     limits: activityLimits(config),
     workflowBundle: { codePath: env.bundlePath },
     dataConverter: dataConverter(config),
+    observability: { metrics: workerMetrics, tracing, logger: options.logs ? workerLogger : undefined },
   });
+  const workerMetricsServer = workerMetrics ? await serveMetrics({ registry: workerMetrics.registry, host: '127.0.0.1', port: 0 }) : undefined;
   let release!: () => void;
   const released = new Promise<void>((r) => (release = r));
   const workersDone = withWorkers(workers, () => released);
 
-  const logger = createLogger('silent', 'test-api');
-  const history = createHistory(config, client, logger);
-  const app = createApp({ client, config, logger, history: history.history });
+  const logger = createLogger(logLevel, 'test-api', options.logs);
+  const history = createHistory(config, client, logger, apiMetrics);
+  const app = createApp({ client, config, logger, history: history.history, metrics: apiMetrics, tracing });
   const server = app.listen(0, '127.0.0.1');
   await new Promise((r) => server.once('listening', r));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -132,7 +161,9 @@ export async function startStack(overrides: Record<string, string> = {}): Promis
     config,
     token: (customerId, roles = [], region) => signAccessToken({ secret: config.JWT_SECRET!, issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE, subject: customerId, roles, region }),
     sims: simulators(),
+    metricsUrls: workerMetricsServer ? { api: `${url}/metrics`, worker: workerMetricsServer.url } : undefined,
     async stop() {
+      workerMetricsServer?.server.close();
       server.closeAllConnections();
       await new Promise((r) => server.close(r));
       release();
@@ -142,6 +173,7 @@ export async function startStack(overrides: Record<string, string> = {}): Promis
       await Promise.all(Object.values(downstream).map((c) => c.http.close()));
       await connection.close();
       await client.connection.close();
+      await tracing?.shutdown();
     },
   };
 }

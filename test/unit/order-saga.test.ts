@@ -4,14 +4,15 @@
  * compensation failure that is reported rather than swallowed.
  */
 import { ActivityFailure, ApplicationFailure, WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';
+import { Context } from '@temporalio/activity';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { ORDER_STEPS, TASK_QUEUE_ROLES, attachUpdate, decideUpdate, webhookEventSignal, orderWorkflowId, taskQueues, type OrderSagaInput, type OrderStatus } from '../../src/contracts/order';
+import { ORDER_STEPS, TASK_QUEUE_ROLES, decideUpdate, webhookEventSignal, orderWorkflowId, taskQueues, type OrderSagaInput, type OrderStatus } from '../../src/contracts/order';
 import type { Activities } from '../../src/activities';
 import { registerSearchAttributes } from '../../src/temporal/search-attributes';
 import { createWorkers } from '../../src/worker';
 import { testEnv, timeSkippingServer } from '../support/env';
 import { uniquePrefix, withWorkers } from '../support/workers';
-import { driveWorkflow, failureOf, nonRetryable, parkedStatus, runWorkflow, stubActivities, type Calls } from '../support/saga-harness';
+import { driveWorkflow, failureOf, nonRetryable, parkedStatus, refused, runWorkflow, stubActivities, type Calls } from '../support/saga-harness';
 
 let env: TestWorkflowEnvironment;
 beforeAll(async () => {
@@ -38,13 +39,14 @@ function runSaga(key: string, activities: Activities): Promise<OrderStatus> {
   return runWorkflow(env, 'orderSaga', orderWorkflowId('alice', key), input(key), activities) as Promise<OrderStatus>;
 }
 
-test('a successful order runs every step once, in order, with keys derived from the workflow ID and step', async () => {
+test('a successful order runs every step once, in order, with keys derived from the workflow ID, the step and the epoch', async () => {
   const calls: Calls = [];
   const result = await runSaga('happy', stubActivities(calls));
   const id = orderWorkflowId('alice', 'happy');
-  expect(calls).toEqual([`createOrder ${id}/createOrder`, `chargePayment ${id}/chargePayment`, `grantAccess ${id}/grantAccess`, `completeOrder ${id}/completeOrder`]);
+  expect(calls).toEqual([`createOrder ${id}/createOrder/1`, `chargePayment ${id}/chargePayment/1`, `grantAccess ${id}/grantAccess/1`, `completeOrder ${id}/completeOrder/1`]);
   expect(result.status).toBe('completed');
-  expect(result.order).toEqual({ orderNumber: 'EC-1', chargeId: 'ch_1', enrollmentId: 'enr_1', total: { amount: '49.00', currency: 'USD' } });
+  expect(result).toMatchObject({ attempt: 1, reference: id });
+  expect(result.order).toEqual({ orderNumber: 'EC-1', chargeId: 'ch_1', enrollmentId: 'enr_1', total: { amount: '49.00', currency: 'USD' }, reference: id });
   expect(result.steps.map((s) => [s.name, s.state])).toEqual(ORDER_STEPS.map((s) => [s, 'completed']));
 });
 
@@ -64,12 +66,14 @@ test('a declined payment is not retried and undoes the order and the (possibly p
 
   expect(chargeAttempts).toBe(1);
   expect(calls.map((c) => c.split(' ')[0])).toEqual(['createOrder', 'chargePayment', 'refundPayment', 'cancelOrder']);
-  // WorkflowFailedError → ApplicationFailure(PaymentDeclined, saga summary) → ActivityFailure → ApplicationFailure(PaymentDeclined)
+  // WorkflowFailedError → ApplicationFailure(PaymentDeclined, saga summary) → the step's own ApplicationFailure(PaymentDeclined):
+  // on the fast path the local activity's failure comes as is; from a queue it is wrapped in an ActivityFailure.
   const summary = err.cause as ApplicationFailure;
   expect(summary).toBeInstanceOf(ApplicationFailure);
   expect(summary.type).toBe('PaymentDeclined');
-  expect(summary.cause).toBeInstanceOf(ActivityFailure);
-  expect((summary.cause as ActivityFailure).cause).toMatchObject({ type: 'PaymentDeclined', message: 'Your card was declined.' });
+  const step = summary.cause instanceof ActivityFailure ? summary.cause.cause : summary.cause;
+  expect(step).toBeInstanceOf(ApplicationFailure);
+  expect(step).toMatchObject({ type: 'PaymentDeclined', message: 'Your card was declined.' });
   const status = summary.details?.[0] as OrderStatus;
   expect(status.status).toBe('compensated');
   expect(status.failure).toEqual({ step: 'chargePayment', type: 'PaymentDeclined', message: 'Your card was declined.' });
@@ -89,7 +93,7 @@ test('a failure after money moved parks the saga; an operator abort then revokes
   expect(err).toBeInstanceOf(WorkflowFailedError);
   const summary = (err as WorkflowFailedError).cause as ApplicationFailure;
   expect(summary.type).toBe('OrderRejected');
-  expect(calls.slice(3)).toEqual([`revokeAccess ${id}/revokeAccess`, `refundPayment ${id}/refundPayment`, `cancelOrder ${id}/cancelOrder`]);
+  expect(calls.slice(3)).toEqual([`revokeAccess ${id}/revokeAccess/1`, `refundPayment ${id}/refundPayment/1`, `cancelOrder ${id}/cancelOrder/1`]);
   expect((summary.details?.[0] as OrderStatus).decisions).toEqual([expect.objectContaining({ action: 'abort', step: 'completeOrder', operator: 'ann', reason: 'customer asked to cancel' })]);
 });
 
@@ -189,41 +193,171 @@ test('a decision when nothing is parked is rejected', async () => {
   });
 });
 
-describe('the attach update', () => {
-  async function withRunningSaga<T>(key: string, fn: (handle: import('@temporalio/client').WorkflowHandle) => Promise<T>, release: Promise<void>): Promise<T> {
+describe('attempt epochs: a new key only when a person decides the effect must happen again', () => {
+  test("an operator's retry of a refused grant uses a new epoch, which the downstream has no refusal recorded for", async () => {
     const calls: Calls = [];
-    // grantAccess waits for the test to release it, so the saga is running while we attach.
-    const activities = stubActivities(calls, { fulfilment: { grantAccess: async () => (await release, { enrollmentId: 'enr_1' }) } });
-    const prefix = uniquePrefix('attach');
-    const workers = await createWorkers({ connection: env.nativeConnection, namespace: 'default', taskQueuePrefix: prefix, roles: TASK_QUEUE_ROLES, activities, workflowBundle: { codePath: testEnv().bundlePath } });
-    return withWorkers(workers, async () => {
-      const handle = await env.client.workflow.start('orderSaga', { taskQueue: taskQueues(prefix).orders, workflowId: orderWorkflowId('alice', key), args: [input(key)] });
-      return fn(handle);
-    });
-  }
-
-  test('rejects another body or another key, answers a retry at once, and lets the creator wait for the outcome', async () => {
-    let release!: () => void;
-    const released = new Promise<void>((r) => (release = r));
-    await withRunningSaga(
-      'attach',
-      async (handle) => {
-        const reused = await handle.executeUpdate(attachUpdate, { args: [{ idempotencyKey: 'attach', fingerprint: 'other', startToken: 'x', waitForOutcome: true }] }).catch((e: unknown) => e);
-        expect(reused).toBeInstanceOf(WorkflowUpdateFailedError);
-        expect((reused as WorkflowUpdateFailedError).cause).toMatchObject({ type: 'IdempotencyKeyReused' });
-        const foreign = await handle.executeUpdate(attachUpdate, { args: [{ idempotencyKey: 'other-key', fingerprint: 'f', startToken: 'x', waitForOutcome: true }] }).catch((e: unknown) => e);
-        expect((foreign as WorkflowUpdateFailedError).cause).toMatchObject({ type: 'TransactionExists' });
-
-        const retry = await handle.executeUpdate(attachUpdate, { args: [{ idempotencyKey: 'attach', fingerprint: 'f', startToken: 'another-request', waitForOutcome: true }] });
-        expect(retry).toMatchObject({ created: false, status: { status: 'running' } });
-
-        const creator = handle.executeUpdate(attachUpdate, { args: [{ idempotencyKey: 'attach', fingerprint: 'f', startToken: 's', waitForOutcome: true }] });
-        release();
-        expect(await creator).toMatchObject({ created: true, status: { status: 'completed', order: { orderNumber: 'EC-1' } } });
-        expect(await handle.result()).toMatchObject({ status: 'completed' });
+    const keys: string[] = [];
+    const activities = stubActivities(calls, {
+      fulfilment: {
+        grantAccess: async (i) => {
+          keys.push(i.idempotencyKey);
+          // A deduplicating downstream answers a key's first answer for ever: the first key stays refused.
+          if (i.idempotencyKey.endsWith('/1')) return refused('AccessRejected', 'course not open yet')();
+          return { enrollmentId: 'enr_2' };
+        },
       },
-      released,
-    );
+    });
+    const id = orderWorkflowId('alice', 'epoch-retry');
+    const result = (await driveWorkflow(env, 'orderSaga', id, input('epoch-retry'), activities, async (handle) => {
+      const parked = await parkedStatus(handle);
+      expect(parked.steps.find((s) => s.name === 'grantAccess')).toMatchObject({ epoch: '1', error: { type: 'AccessRejected' } });
+      await handle.executeUpdate(decideUpdate, { args: [{ action: 'retry', operator: 'ann' }] });
+    })) as OrderStatus;
+    expect(keys).toEqual([`${id}/grantAccess/1`, `${id}/grantAccess/1.2`]);
+    expect(result).toMatchObject({ status: 'completed', order: { enrollmentId: 'enr_2' } });
+    expect(result.steps.find((s) => s.name === 'grantAccess')).toMatchObject({ state: 'completed', epoch: '1.2' });
+  });
+
+  test('a retry of a step that failed without a definite refusal keeps its key: its effect may have happened', async () => {
+    const keys: string[] = [];
+    let grants = 0;
+    const activities = stubActivities([], {
+      fulfilment: {
+        grantAccess: async (i) => {
+          keys.push(i.idempotencyKey);
+          grants += 1;
+          if (grants === 1) throw ApplicationFailure.create({ type: 'DownstreamContractViolation', message: 'fulfilment answered 200 with a body we cannot read', nonRetryable: true });
+          return { enrollmentId: 'enr_1' };
+        },
+      },
+    });
+    const id = orderWorkflowId('alice', 'epoch-keep');
+    await driveWorkflow(env, 'orderSaga', id, input('epoch-keep'), activities, async (handle) => {
+      await parkedStatus(handle);
+      await handle.executeUpdate(decideUpdate, { args: [{ action: 'retry', operator: 'ann' }] });
+    });
+    expect(keys).toEqual([`${id}/grantAccess/1`, `${id}/grantAccess/1`]);
+  });
+
+  test('two decisions at once: one is applied, the other rejected, and only one is recorded', async () => {
+    const activities = stubActivities([], { fulfilment: { grantAccess: refused('AccessRejected') } });
+    const id = orderWorkflowId('alice', 'two-decisions');
+    let outcomes: PromiseSettledResult<unknown>[] = [];
+    const err = await driveWorkflow(env, 'orderSaga', id, input('two-decisions'), activities, async (handle) => {
+      await parkedStatus(handle);
+      outcomes = await Promise.allSettled([
+        handle.executeUpdate(decideUpdate, { args: [{ action: 'abort', reason: 'refund agreed', operator: 'ann' }] }),
+        handle.executeUpdate(decideUpdate, { args: [{ action: 'skip', reason: 'granted by hand', operator: 'bob' }] }),
+      ]);
+    });
+    expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(1);
+    const rejected = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+    expect(rejected?.reason).toBeInstanceOf(WorkflowUpdateFailedError);
+    expect(['DecisionInProgress', 'NotParked']).toContain(((rejected!.reason as WorkflowUpdateFailedError).cause as ApplicationFailure).type);
+    // Whichever won, the saga ended by it: compensated after the abort, completed after the skip.
+    const status = err instanceof WorkflowFailedError ? ((err.cause as ApplicationFailure).details?.[0] as OrderStatus) : (err as OrderStatus);
+    expect(status.decisions).toHaveLength(1);
+  });
+
+  test('a step that finds its attempt already undone (a reset of a compensated run) finishes the undo and runs a new attempt', async () => {
+    const calls: Calls = [];
+    const id = orderWorkflowId('alice', 'undone');
+    const activities = stubActivities(calls, {
+      legacyEcommerce: {
+        createOrder: async (i) => {
+          calls.push(`createOrder ${i.idempotencyKey} ${i.reference}`);
+          if (i.idempotencyKey.endsWith('/1')) throw ApplicationFailure.create({ type: 'AttemptUndone', message: 'order EC-1 is cancelled', nonRetryable: true });
+          return { orderNumber: 'EC-2', totalMinor: 4900 };
+        },
+      },
+    });
+    const result = await runSaga('undone', activities);
+    expect(calls).toEqual([
+      `createOrder ${id}/createOrder/1 ${id}`,
+      `cancelOrder ${id}/cancelOrder/1`,
+      `createOrder ${id}/createOrder/2 ${id}#2`,
+      `chargePayment ${id}/chargePayment/2`,
+      `grantAccess ${id}/grantAccess/2`,
+      `completeOrder ${id}/completeOrder/2`,
+    ]);
+    expect(result).toMatchObject({ status: 'completed', attempt: 2, reference: `${id}#2`, order: { orderNumber: 'EC-2', reference: `${id}#2` } });
+    expect(result.undoneAttempts).toEqual([expect.objectContaining({ attempt: 1, reference: id })]);
+  });
+
+  test('a support replay (attempt 2 in the input) uses epoch 2 keys and the #2 reference from the first step', async () => {
+    const calls: Calls = [];
+    const id = orderWorkflowId('alice', 'replayed');
+    const activities = stubActivities(calls, { payments: { chargePayment: async (i) => (calls.push(`chargePayment ${i.idempotencyKey} ${i.reference}`), { chargeId: 'ch_2', amountMinor: 4900, status: 'succeeded' as const }) } });
+    const result = (await runWorkflow(env, 'orderSaga', id, { ...input('replayed'), attempt: 2 }, activities)) as OrderStatus;
+    expect(calls).toContain(`chargePayment ${id}/chargePayment/2 ${id}#2`);
+    expect(calls[0]).toBe(`createOrder ${id}/createOrder/2`);
+    expect(result).toMatchObject({ attempt: 2, reference: `${id}#2` });
+  });
+
+  test('our own credentials refused: the step waits and retries with the same key, spends no budget and compensates nothing', async () => {
+    const calls: Calls = [];
+    const keys: string[] = [];
+    const activities = stubActivities(calls, {
+      fulfilment: {
+        grantAccess: async (i) => {
+          keys.push(i.idempotencyKey);
+          if (keys.length <= 3) throw ApplicationFailure.create({ type: 'DownstreamAuthFailed', message: 'fulfilment refused our credentials (HTTP 401)', nonRetryable: true });
+          return { enrollmentId: 'enr_1' };
+        },
+      },
+    });
+    const result = await runSaga('auth', activities);
+    expect(result.status).toBe('completed');
+    expect(new Set(keys)).toEqual(new Set([`${orderWorkflowId('alice', 'auth')}/grantAccess/1`]));
+    expect(keys).toHaveLength(4);
+    expect(calls.map((c) => c.split(' ')[0])).not.toContain('refundPayment');
+  });
+});
+
+describe('the fast path: forward steps as local activities first, their downstream queue on a retryable failure', () => {
+  const where = (log: string[]) => async (i: { idempotencyKey: string }) => {
+    log.push(`${Context.current().info.isLocal ? 'local' : 'queue'} ${i.idempotencyKey}`);
+  };
+
+  test('on the happy path every forward step runs locally, compensations never do', async () => {
+    const log: string[] = [];
+    const record = where(log);
+    const activities = stubActivities([], {
+      legacyEcommerce: { createOrder: async (i) => (await record(i), { orderNumber: 'EC-1', totalMinor: 4900 }), completeOrder: async (i) => (await record(i), { status: 'completed' }) },
+      payments: { chargePayment: async (i) => (await record(i), { chargeId: 'ch_1', amountMinor: 4900, status: 'succeeded' as const }) },
+      fulfilment: { grantAccess: async (i) => (await record(i), { enrollmentId: 'enr_1' }), revokeAccess: async (i) => (await record(i), { outcome: 'revoked' as const }) },
+    });
+    expect((await runSaga('fast', activities)).status).toBe('completed');
+    expect(log.map((l) => l.split(' ')[0])).toEqual(['local', 'local', 'local', 'local']);
+  });
+
+  test('a retryable local failure hands the step to its queue with the same key; a refusal does not', async () => {
+    const log: string[] = [];
+    const record = where(log);
+    const activities = stubActivities([], {
+      payments: {
+        chargePayment: async (i) => {
+          await record(i);
+          if (Context.current().info.isLocal) throw ApplicationFailure.create({ type: 'DownstreamUnavailable', message: 'payments answered 503', nonRetryable: false });
+          return { chargeId: 'ch_1', amountMinor: 4900, status: 'succeeded' as const };
+        },
+      },
+      fulfilment: { grantAccess: async (i) => (await record(i), refused('AccessRejected')()) },
+    });
+    const id = orderWorkflowId('alice', 'fallback');
+    await driveWorkflow(env, 'orderSaga', id, input('fallback'), activities, async (handle) => {
+      await parkedStatus(handle);
+      await handle.executeUpdate(decideUpdate, { args: [{ action: 'abort', reason: 'refused', operator: 'ann' }] });
+    });
+    expect(log).toEqual([`local ${id}/chargePayment/1`, `queue ${id}/chargePayment/1`, `local ${id}/grantAccess/1`]);
+  });
+
+  test('with the fast path off (FAST_PATH=false at the edge) every step runs on its queue', async () => {
+    const log: string[] = [];
+    const record = where(log);
+    const activities = stubActivities([], { payments: { chargePayment: async (i) => (await record(i), { chargeId: 'ch_1', amountMinor: 4900, status: 'succeeded' as const }) } });
+    await runWorkflow(env, 'orderSaga', orderWorkflowId('alice', 'slow-path'), { ...input('slow-path'), fastPath: false }, activities);
+    expect(log).toEqual([`queue ${orderWorkflowId('alice', 'slow-path')}/chargePayment/1`]);
   });
 });
 

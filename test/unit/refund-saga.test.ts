@@ -35,7 +35,7 @@ test('a refund refunds, revokes and marks the order refunded, addressing the ord
   });
   const id = refundWorkflowId('alice', 'order-1');
   const result = (await runWorkflow(env, 'refundSaga', id, input('refund-1'), activities)) as RefundStatus;
-  expect(calls).toEqual([`refundPayment ${id}/refundPayment`, `revokeAccess ${id}/revokeAccess`, `markOrderRefunded ${id}/markOrderRefunded`]);
+  expect(calls).toEqual([`refundPayment ${id}/refundPayment/1`, `revokeAccess ${id}/revokeAccess/1`, `markOrderRefunded ${id}/markOrderRefunded/1`]);
   expect(references).toEqual([orderId]);
   expect(result).toMatchObject({ status: 'completed', refund: { orderKey: 'order-1', payment: 'refunded', access: 'revoked', legacyOrder: 'refunded' } });
 });

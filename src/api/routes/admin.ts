@@ -1,17 +1,16 @@
 /**
  * The support API (role `support`): find transactions by status or customer, read any one, decide
- * on a parked one (retry / skip / abort, recorded with who decided), and reset ("replay") one from
- * its start — safe because every downstream call carries the same key as the first time.
+ * on a parked one (retry / skip / abort, recorded with who decided; one decision at a time), and
+ * replay ("reset") a compensated one as a new attempt — refused, with the reason, in every state
+ * where a new attempt could put money and access out of step.
  */
-import { randomUUID } from 'node:crypto';
 import { Router } from 'express';
-import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
+import { ServiceError, WorkflowNotFoundError, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError, type Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import type Long from 'long';
 import { z } from 'zod';
 import { CustomerId, OperatorDecision, SAGA_ID_PREFIXES, SagaStatus, TransactionStatus, decideUpdate, searchAttributes } from '../../contracts/transaction';
 import { statusView } from '../commands';
-import { parseBody } from '../http-semantics';
+import { idempotencyKeyOf, parseBody } from '../http-semantics';
 import { principalOf, requireRole } from '../middleware/auth';
 import { HttpProblem } from '../problem';
 import type { Transactions } from '../transactions';
@@ -23,6 +22,7 @@ const ListQuery = z.object({
 });
 const Decision = OperatorDecision.omit({ operator: true });
 const ResetRequest = z.strictObject({ reason: z.string().min(1).max(1000) });
+const DECISION_DEADLINE_MS = 10_000;
 
 // Support sees any saga whole: keep the fields of its own result (order, refund) too.
 const ANY_SAGA = { workflowType: 'any', status: TransactionStatus.loose() };
@@ -73,44 +73,34 @@ export function adminRoutes({ client, transactions }: { client: Client; transact
     const decision = parseBody(Decision, req.body);
     const operator = principalOf(res).customerId;
     try {
-      const result = await client.workflow.getHandle(id).executeUpdate(decideUpdate, { args: [{ ...decision, operator }] });
+      // A decision is answered once applied; bounded, so a saga with no worker cannot hold the request for ever.
+      const result = await client.withDeadline(Date.now() + DECISION_DEADLINE_MS, () => client.workflow.getHandle(id).executeUpdate(decideUpdate, { args: [{ ...decision, operator }] }));
       res.status(200).json({ ...result, operator });
     } catch (err) {
       if (err instanceof WorkflowNotFoundError) throw new HttpProblem(404, 'not-found', 'No such running transaction', `${id} is not running.`);
+      if (err instanceof ServiceError || err instanceof WorkflowUpdateRPCTimeoutOrCancelledError) {
+        throw new HttpProblem(503, 'decision-unconfirmed', 'Decision not confirmed', 'The decision could not be confirmed in time: it may or may not have been taken. Look at the transaction before deciding again (a second decision while one is applied is refused).', {}, { 'Retry-After': '2' });
+      }
       const cause = err instanceof WorkflowUpdateFailedError ? err.cause : undefined;
       if (cause instanceof ApplicationFailure) {
-        const status = cause.type === 'NotParked' ? 409 : 422;
+        const status = cause.type === 'NotParked' || cause.type === 'DecisionInProgress' ? 409 : 422;
         throw new HttpProblem(status, 'decision-rejected', 'Decision rejected', cause.message, { reason: cause.type });
       }
       throw err;
     }
   });
 
+  // Replay ("reset"): the business transaction again as a new attempt, where that is safe; refused
+  // with what to do instead where it is not (see transactions.replay). Idempotent per Idempotency-Key.
   router.post('/v1/admin/transactions/:workflowId/reset', async (req, res) => {
     const id = sagaId(String(req.params.workflowId));
+    const key = idempotencyKeyOf(req);
     const { reason } = parseBody(ResetRequest, req.body);
     const operator = principalOf(res).customerId;
-    const handle = client.workflow.getHandle(id);
-    let firstTask: Long | undefined;
-    let runId: string;
-    try {
-      const history = await handle.fetchHistory();
-      runId = (await handle.describe()).runId;
-      firstTask = history.events?.find((e) => e.workflowTaskCompletedEventAttributes)?.eventId ?? undefined;
-    } catch (err) {
-      if (err instanceof WorkflowNotFoundError) throw new HttpProblem(404, 'not-found', 'No such transaction', `No transaction ${id}.`);
-      throw err;
-    }
-    if (!firstTask) throw new HttpProblem(409, 'not-resettable', 'Cannot reset', 'The transaction has not completed its first workflow task yet.');
-    // Replays every step from the start under the same workflow ID, so with the same downstream keys.
-    const reset: { runId?: string | null } = await client.workflowService.resetWorkflowExecution({
-      namespace: client.options.namespace,
-      workflowExecution: { workflowId: id, runId },
-      workflowTaskFinishEventId: firstTask,
-      requestId: randomUUID(),
-      reason: `${reason} (by ${operator})`,
-    });
-    res.status(202).json({ transactionId: id, runId: reset.runId, resetBy: operator, reason, links: { self: `/v1/admin/transactions/${encodeURIComponent(id)}` } });
+    const { runId, attempt, replayed } = await transactions.replay(id, { operator, reason, key });
+    if (replayed) res.setHeader('Idempotent-Replayed', 'true');
+    const self = `/v1/admin/transactions/${encodeURIComponent(id)}`;
+    res.status(202).setHeader('Location', self).json({ transactionId: id, runId, attempt, resetBy: operator, reason, links: { self } });
   });
 
   return router;

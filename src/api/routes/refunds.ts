@@ -34,6 +34,8 @@ export function refundRoutes(options: RouteOptions): Router {
       ...transactionRequest(res, customerId, idempotencyKey, { orderKey, ...body }),
       orderKey,
       orderWorkflowId: orderWorkflowId(customerId, orderKey),
+      // The attempt that completed (after a support replay, not the first one): the refund undoes that one.
+      ...(order.status?.order?.reference ? { orderReference: order.status.order.reference } : {}),
       reason: body.reason,
     };
     await runCommand(req, res, options, {

@@ -1,0 +1,66 @@
+/**
+ * When Temporal hangs, the edge does not: every call it makes to Temporal has a deadline, and the
+ * answer is a 503 problem with Retry-After whose text says truthfully what is known — for a
+ * command, that it may or may not have been recorded (look the key up, or retry with it: safe).
+ * This file runs its own dev server so it can freeze it (SIGSTOP) and thaw it (SIGCONT).
+ */
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { orderWorkflowId } from '../../src/contracts/order';
+import { stopProcess } from '../../scripts/lib/processes';
+import { startDevServer } from '../support/dev-server';
+import { eventually } from '../support/eventually';
+import { freePort } from '../support/ports';
+import { getOrder, json, newCustomer, postOrder, startStack, type Stack } from '../support/stack';
+
+let dir: string;
+let server: ChildProcess;
+let stack: Stack;
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'saga-edge-outage-'));
+  const port = await freePort();
+  server = (await startDevServer({ port, dbFile: join(dir, 'temporal.db') })).child;
+  stack = await startStack({ TEMPORAL_ADDRESS: `127.0.0.1:${port}` });
+}, 60_000);
+afterAll(async () => {
+  if (server?.signalCode === null) server.kill('SIGCONT');
+  await stack?.stop();
+  if (server) await stopProcess(server);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test('with Temporal frozen, commands and reads answer 503 + Retry-After within seconds, and never claim nothing was recorded', async () => {
+  const customer = newCustomer();
+  expect((await postOrder(stack, customer, 'before')).status).toBe(201); // warm: the connection is up
+  server.kill('SIGSTOP');
+  try {
+    const t0 = Date.now();
+    const post = await postOrder(stack, customer, 'frozen', undefined, { prefer: 'respond-async' });
+    const postMs = Date.now() - t0;
+    expect(post.status).toBe(503);
+    expect(post.headers.get('retry-after')).toMatch(/^\d+$/);
+    expect(post.headers.get('content-type')).toContain('application/problem+json');
+    const problem = await json(post);
+    expect(problem.type).toBe('urn:saga-coordinator:problem:coordinator-unavailable');
+    expect(problem.detail).toContain('may or may not');
+    expect(problem.detail).not.toMatch(/nothing was recorded/i);
+    expect(post.headers.get('location')).toBe('/v1/orders/frozen');
+    expect(postMs).toBeLessThan(30_000); // bounded by the deadline, not by Temporal coming back
+
+    const get = await getOrder(stack, customer, 'before');
+    expect(get.status).toBe(503);
+    expect(get.headers.get('retry-after')).toMatch(/^\d+$/);
+  } finally {
+    server.kill('SIGCONT');
+  }
+  // Thawed: the key is looked up (recorded or never received), and a retry with it is safe.
+  const retried = await eventually(async () => {
+    const res = await postOrder(stack, customer, 'frozen');
+    return res.status === 201 || res.status === 409 ? res : undefined;
+  }, 60_000);
+  expect([201, 409]).toContain(retried.status);
+  await eventually(async () => ((await json(await getOrder(stack, customer, 'frozen'))).status === 'completed' ? true : undefined), 30_000);
+  expect((await stack.sims.ledger('payments', `${orderWorkflowId(customer, 'frozen')}/`)).map((e) => e.op)).toEqual(['charge']);
+}, 120_000);
