@@ -117,7 +117,7 @@ test('the workflow worker killed with SIGKILL mid-local-activity (fast path) and
       cwd: ROOT,
       env: {
         ...process.env,
-        TEMPORAL_ADDRESS: env.temporalAddress,
+        ...env.temporalEnv,
         PAYLOAD_KEYS: env.payloadKeys,
         TASK_QUEUE_PREFIX: local.config.TASK_QUEUE_PREFIX,
         LEGACY_URL: env.legacyUrl,
