@@ -1,6 +1,6 @@
 /**
  * The benchmark's own system, all on 127.0.0.1 and gone when it stops: an in-memory Temporal dev
- * server, the three simulators as processes, in-process workers and the API on port 0, wired the
+ * server (or the Temporal named by `temporalEnv`, e.g. the local cluster), the three simulators as processes, in-process workers and the API on port 0, wired the
  * way test/support/stack.ts wires the integration tests.
  */
 import type { ChildProcess } from 'node:child_process';
@@ -67,9 +67,11 @@ export interface EnvironmentOptions {
   log: (message: string) => void;
   /** Appended to `temporal server start-dev`, e.g. more `--dynamic-config-value` settings. */
   devServerArgs: readonly string[];
+  /** TEMPORAL_* settings of a running Temporal (address, namespace, mTLS files): no dev server is started. */
+  temporalEnv?: Record<string, string>;
 }
 
-export async function startEnvironment({ log, devServerArgs }: EnvironmentOptions): Promise<BenchEnvironment> {
+export async function startEnvironment({ log, devServerArgs, temporalEnv }: EnvironmentOptions): Promise<BenchEnvironment> {
   const children: ChildProcess[] = [];
   const teardown: { name: string; run: () => Promise<unknown> }[] = [];
   let stopped: Promise<void> | undefined;
@@ -83,16 +85,17 @@ export async function startEnvironment({ log, devServerArgs }: EnvironmentOption
 
   try {
     const [temporalAddress, legacy, payments, fulfilment, bundlePath] = await Promise.all([
-      startDevServer(children, devServerArgs),
+      temporalEnv ? temporalEnv.TEMPORAL_ADDRESS! : startDevServer(children, devServerArgs),
       startSimulator(SIM_NAMES.legacy, children),
       startSimulator(SIM_NAMES.payments, children),
       startSimulator(SIM_NAMES.fulfilment, children),
       bundleWorkflows(),
     ]);
-    log(`dev server at ${temporalAddress}; simulators at ${legacy}, ${payments}, ${fulfilment}`);
+    log(`${temporalEnv ? 'Temporal' : 'dev server'} at ${temporalAddress}; simulators at ${legacy}, ${payments}, ${fulfilment}`);
     const simUrls: Record<SimName, string> = { legacy, payments, fulfilment };
 
     const config = loadConfig({
+      ...temporalEnv,
       TEMPORAL_ADDRESS: temporalAddress,
       LEGACY_URL: legacy,
       PAYMENTS_URL: payments,

@@ -3,20 +3,27 @@
  * way it can be built side by side in one run (bench/scenarios.ts), prints the figures and ratios,
  * writes them to docs/benchmarks.md, and stops everything. Bounded: N rounds and a global deadline.
  *
+ * Then the same sync order path on three Temporal topologies, each on a fresh environment: the dev
+ * server, the local cluster (scripts/lib/cluster: PostgreSQL, mTLS, 8 shards) with two history
+ * processes, and with one; BENCH_CLUSTER=0 skips that part.
+ *
  * BENCH_N (rounds, default 20), BENCH_WARMUP (default 3), BENCH_BURST (default 50),
- * BENCH_CONCURRENCY (default 10), BENCH_DEADLINE_S (default 420), BENCH_OBSERVABILITY (`off`: the
+ * BENCH_CONCURRENCY (default 10), BENCH_DEADLINE_S (default 600), BENCH_OBSERVABILITY (`off`: the
  * "metrics + tracing on" edge runs with them off, a control for the pairing; `metrics` or `tracing`:
- * only that one), BENCH_DEV_SERVER_ARGS (extra
+ * only that one), BENCH_CLUSTER (default 1), BENCH_DEV_SERVER_ARGS (extra
  * `temporal server start-dev` arguments, space-separated, added after the flags `npm start` and the tests
  * use; e.g. `--dynamic-config-value history.transferProcessorMaxPollRPS=20` for the server's stock limit).
  */
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { arch, availableParallelism, cpus, platform, release } from 'node:os';
+import { arch, availableParallelism, cpus, loadavg, platform, release } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
-import { ROOT, TEMPORAL_CLI } from '../scripts/lib/local';
+import { clusterInstalled, startCluster } from '../scripts/lib/cluster';
+import { PG_BIN } from '../scripts/lib/cluster/postgres';
+import { TEMPORAL_SERVER } from '../scripts/lib/cluster/temporal';
+import { DATA_DIR, ROOT, TEMPORAL_CLI } from '../scripts/lib/local';
 import { SIM_NAMES, startEnvironment, type BenchEnvironment, type SimName } from './environment';
 import { ROWS, check, createBench, latencyRules, type Bench, type RowId } from './scenarios';
 import { Samples, markdownTable, ms, ratio, summarize, type Summary } from './stats';
@@ -26,7 +33,8 @@ const settings = {
   warmup: intFromEnv('BENCH_WARMUP', 3),
   burst: intFromEnv('BENCH_BURST', 50),
   concurrency: intFromEnv('BENCH_CONCURRENCY', 10),
-  deadlineMs: intFromEnv('BENCH_DEADLINE_S', 420) * 1000,
+  deadlineMs: intFromEnv('BENCH_DEADLINE_S', 600) * 1000,
+  cluster: intFromEnv('BENCH_CLUSTER', 1) === 1,
   devServerArgs: (process.env.BENCH_DEV_SERVER_ARGS ?? '').split(/\s+/).filter(Boolean),
 };
 /** Simulator latency per downstream call, in ms. */
@@ -34,12 +42,70 @@ const LATENCIES = [0, 20] as const;
 const DOC = join(ROOT, 'docs', 'benchmarks.md');
 
 const log = (message: string) => process.stderr.write(`[bench] ${message}\n`);
+const loadAtStart = loadavg()[0]!;
 
 interface Burst {
   label: string;
   count: number;
   wallMs: number;
   latency: Summary;
+}
+
+interface Topology {
+  label: string;
+  /** Sequential edge sync POSTs, ms. */
+  sequential: Summary;
+  burst: Burst;
+  /** Time until the topology answered (cluster: PostgreSQL, schema check, every service, namespace). */
+  startMs: number;
+}
+
+const TOPOLOGIES = [
+  { label: 'dev server: 1 process, 1 shard, SQLite in memory', historyProcesses: 0 },
+  { label: 'cluster: 2 history processes, 8 shards, PostgreSQL, mTLS', historyProcesses: 2 },
+  { label: 'cluster: 1 history process, 8 shards, PostgreSQL, mTLS', historyProcesses: 1 },
+] as const;
+
+/**
+ * The sync order path (edge POST → 201) on each topology, each on a fresh environment and with no
+ * added downstream latency: `settings.n` sequential calls after the warm-up, then one burst.
+ */
+async function compareTopologies(checkDeadline: () => void): Promise<Topology[]> {
+  if (!clusterInstalled()) {
+    log('the cluster is not installed (bash scripts/install-cluster.sh): no cluster column');
+    return [];
+  }
+  const results: Topology[] = [];
+  for (const topology of TOPOLOGIES) {
+    checkDeadline();
+    log(`topology: ${topology.label}`);
+    const t0 = performance.now();
+    // A new namespace per start: the database is kept in .data/bench/cluster between runs.
+    const cluster = topology.historyProcesses
+      ? await startCluster({ dir: join(DATA_DIR, 'bench', 'cluster'), historyProcesses: topology.historyProcesses, namespace: `bench-${Date.now().toString(36)}`, restartDelayMs: 0, log })
+      : undefined;
+    try {
+      const env = await startEnvironment({ log, devServerArgs: settings.devServerArgs, temporalEnv: cluster?.env });
+      const startMs = performance.now() - t0;
+      try {
+        const bench = await createBench(env, 'bench-topology');
+        const sync = () => bench.postOrder().then((r) => check(r.status === 201 && r.body.status === 'completed', 'topology POST', r));
+        for (let i = 0; i < settings.warmup; i++) await sync();
+        const latencies: number[] = [];
+        for (let i = 0; i < settings.n; i++) {
+          const t = performance.now();
+          await sync();
+          latencies.push(performance.now() - t);
+        }
+        results.push({ label: topology.label, sequential: summarize(latencies), burst: await burst(topology.label, sync), startMs });
+      } finally {
+        await env.stop();
+      }
+    } finally {
+      await cluster?.stop();
+    }
+  }
+  return results;
 }
 
 async function main(): Promise<void> {
@@ -82,7 +148,9 @@ async function main(): Promise<void> {
       await burst('edge sync POST → 201', () => bench.postOrder().then((r) => check(r.status === 201 && r.body.status === 'completed', 'burst POST', r))),
       await burst('direct: 4 downstream calls', () => bench.directOrder()),
     ];
-    const report = renderReport(samples, bench, dispatch, bursts, startedAt);
+    await env.stop();
+    const topologies = settings.cluster ? await compareTopologies(checkDeadline) : [];
+    const report = renderReport(samples, bench, dispatch, bursts, topologies, startedAt);
     process.stdout.write(`\n${report.tables}\n`);
     writeFileSync(DOC, report.document);
     log(`wrote ${DOC}`);
@@ -142,7 +210,7 @@ async function setLatency(env: BenchEnvironment, latencyMs: number): Promise<voi
   await Promise.all((Object.keys(SIM_NAMES) as SimName[]).map((sim) => env.setFaults(sim, latencyRules(latencyMs))));
 }
 
-function renderReport(samples: Samples, bench: Bench, dispatch: Map<number, Summary>, bursts: Burst[], startedAt: number): { tables: string; document: string } {
+function renderReport(samples: Samples, bench: Bench, dispatch: Map<number, Summary>, bursts: Burst[], topologies: Topology[], startedAt: number): { tables: string; document: string } {
   const s = (row: RowId, latencyMs: number) => samples.summary(row, latencyMs);
   const at = (l: number) => `@${l}ms`;
 
@@ -175,6 +243,24 @@ function renderReport(samples: Samples, bench: Bench, dispatch: Map<number, Summ
     bursts.map((b) => [b.label, (b.wallMs / 1000).toFixed(2), (b.count / (b.wallMs / 1000)).toFixed(1), ms(b.latency.p50), ms(b.latency.p99)]),
   );
 
+  const topologyTable = topologies.length
+    ? markdownTable(
+        ['edge sync POST → 201 @0ms, by Temporal topology', 'up in s', 'p50 ms', 'p99 ms', 'mean ms', `burst sagas/s (${settings.burst}, ${settings.concurrency} concurrent)`, 'burst p50 ms', 'burst p99 ms'],
+        topologies.map((t) => [t.label, (t.startMs / 1000).toFixed(1), ms(t.sequential.p50), ms(t.sequential.p99), ms(t.sequential.mean), (t.burst.count / (t.burst.wallMs / 1000)).toFixed(1), ms(t.burst.latency.p50), ms(t.burst.latency.p99)]),
+      )
+    : '(not measured: BENCH_CLUSTER=0, or the cluster is not installed)';
+  const byLabel = (n: number) => topologies.find((t) => t.label === TOPOLOGIES[n]!.label);
+  const rate = (t?: Topology) => (t ? t.burst.count / (t.burst.wallMs / 1000) : NaN);
+  const topologyRatios = topologies.length
+    ? markdownTable(
+        ['ratio', 'sequential p50', 'burst sagas/s'],
+        [
+          ['cluster (2 history) / dev server', ratio(byLabel(1)?.sequential.p50, byLabel(0)?.sequential.p50), ratio(rate(byLabel(1)), rate(byLabel(0)))],
+          ['2 history processes / 1', ratio(byLabel(1)?.sequential.p50, byLabel(2)?.sequential.p50), ratio(rate(byLabel(1)), rate(byLabel(2)))],
+        ],
+      )
+    : '';
+
   const findings = LATENCIES.map((l) => {
     const eager = bench.eager.get(l) ?? { requested: 0, started: 0 };
     const mechanisms = (['mechA', 'mechC'] as const).map((row) => ({ row, p50: s(row, l)?.p50 ?? NaN }));
@@ -189,7 +275,7 @@ function renderReport(samples: Samples, bench: Bench, dispatch: Map<number, Summ
     );
   }).join('\n');
 
-  const tables = [latencyTable, ratioTable, pairedLine, burstTable, findings].join('\n\n');
+  const tables = [latencyTable, ratioTable, pairedLine, burstTable, topologyTable, topologyRatios, findings].join('\n\n');
   const command = `${Object.entries(process.env)
     .filter(([k]) => k.startsWith('BENCH_'))
     .map(([k, v = '']) => `${k}=${/[\s'"]/.test(v) ? `'${v}'` : v} `)
@@ -202,9 +288,11 @@ Rerun it to refresh this file; it overwrites it.
 | machine | |
 |:--|:--|
 | nproc | ${availableParallelism()} (${cpus()[0]?.model ?? 'unknown CPU'}) |
+| load average (1 min) | ${loadAtStart.toFixed(1)} at the start, ${loadavg()[0]!.toFixed(1)} at the end (other work on the machine makes every figure slower and noisier) |
 | OS | ${platform()} ${release()} ${arch()} |
 | Node.js | ${process.version} |
 | Temporal CLI | ${temporalVersion()} |
+| cluster | ${clusterVersions()} |
 | commit | ${gitDescribe()} |
 | extra dev server args | ${settings.devServerArgs.length ? `\`${settings.devServerArgs.join(' ')}\`` : 'none'} |
 
@@ -227,6 +315,20 @@ ${pairedLine}
 ## Throughput
 
 ${burstTable}
+
+## Cluster vs dev server
+
+${topologyTable}
+
+${topologyRatios}
+
+Each topology on a fresh environment (the same API, workers and simulators), no added downstream
+latency, ${settings.warmup} warm-up calls, ${settings.n} sequential calls, then the burst. The cluster is \`npm run cluster\`'s
+(scripts/lib/cluster): frontend, matching, history and internal worker as separate processes on
+PostgreSQL 15 (persistence and visibility, default settings: fsync on), clients over mTLS; "up in"
+counts from nothing to a ready API, with the cluster's database and certificates already made.
+Everything shares this machine's ${availableParallelism()} cores, so a second history process adds work and no cores: this
+measures overhead, not scale-out.
 
 ## Findings
 
@@ -283,6 +385,13 @@ was in force. To see the stock limit, run
 
 function temporalVersion(): string {
   return execFileSync(TEMPORAL_CLI, ['--version'], { encoding: 'utf8' }).trim();
+}
+
+function clusterVersions(): string {
+  if (!clusterInstalled()) return 'not installed';
+  const server = execFileSync(TEMPORAL_SERVER, ['--version'], { encoding: 'utf8' }).trim();
+  const postgres = execFileSync(join(PG_BIN, 'postgres'), ['--version'], { encoding: 'utf8' }).trim();
+  return `${server}; ${postgres}`;
 }
 
 function gitDescribe(): string {

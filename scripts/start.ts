@@ -1,19 +1,26 @@
 /**
  * `npm start`: brings the whole system up on this machine and supervises it — the Temporal dev
- * server (unless TEMPORAL_ADDRESS points elsewhere), the three downstream simulators, the worker(s),
- * the API and Prometheus scraping them. A child that dies is reported and restarted with backoff, the
- * dev server too (on the same database file, so no workflow is lost; meanwhile /readyz answers 503
- * with Retry-After). SIGINT/SIGTERM stop every child and leave nothing behind.
+ * server (unless TEMPORAL_ADDRESS points elsewhere; with SAGA_PROFILE=cluster, the local
+ * multi-service cluster of scripts/lib/cluster instead), the three downstream simulators, the
+ * worker(s), the API and Prometheus scraping them. A child that dies is reported and restarted with
+ * backoff, the dev server too (on the same database file, so no workflow is lost; meanwhile /readyz
+ * answers 503 with Retry-After). SIGINT/SIGTERM stop every child and leave nothing behind.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { runningCluster, startCluster, type Cluster } from './lib/cluster';
 import { spawnDevServer, waitForTemporal } from './lib/dev-server';
 import { DATA_DIR, localJwtSecret, localPaymentsWebhookSecret, localPayloadKeys } from './lib/local';
 import { spawnTs, stopProcess, waitUntil } from './lib/processes';
 
 const env = { ...process.env };
+const profile = env.SAGA_PROFILE === 'cluster' ? 'cluster' : 'dev';
 const external = Boolean(process.env.TEMPORAL_ADDRESS);
+if (external && profile === 'cluster') {
+  console.error('[start] SAGA_PROFILE=cluster runs the local cluster: unset TEMPORAL_ADDRESS (or unset SAGA_PROFILE to use your own cluster)');
+  process.exit(2);
+}
 const temporalPort = Number(env.TEMPORAL_PORT ?? 7233);
 const uiPort = Number(env.TEMPORAL_UI_PORT ?? 8233);
 const apiPort = Number(env.PORT ?? 3000);
@@ -48,6 +55,7 @@ interface Supervised {
 
 let stopping = false;
 const supervised: Supervised[] = [];
+let cluster: Cluster | undefined;
 
 function log(message: string): void {
   process.stdout.write(`[start] ${message}\n`);
@@ -106,6 +114,19 @@ async function startDevServer(): Promise<void> {
   await waitForTemporal(env.TEMPORAL_ADDRESS!);
 }
 
+/** SAGA_PROFILE=cluster: the cluster `npm run cluster` already runs from .data/cluster, or a new one (stopped with us). */
+async function useLocalCluster(): Promise<void> {
+  const dir = join(DATA_DIR, 'cluster');
+  const running = runningCluster(dir);
+  if (running) {
+    log(`using the local cluster already running from ${dir} (npm run cluster)`);
+    Object.assign(env, running.env);
+    return;
+  }
+  cluster = await startCluster({ dir, frontendPort: temporalPort, uiPort, codecEndpoint: `http://127.0.0.1:${apiPort}/codec`, log: (m) => log(`cluster: ${m}`) });
+  Object.assign(env, cluster.env);
+}
+
 /**
  * Prometheus (Debian's package, scripts/install-prometheus.sh) on 127.0.0.1, data under .data/,
  * scraping the API, every worker and the dev server. PROMETHEUS=off leaves it out.
@@ -127,7 +148,7 @@ async function startPrometheus(workerMetricsPorts: number[]): Promise<string | u
     'scrape_configs:',
     job('saga-api', [`127.0.0.1:${apiPort}`]).trimEnd(),
     job('saga-worker', workerMetricsPorts.map((p) => `127.0.0.1:${p}`)).trimEnd(),
-    ...(external ? [] : [job('temporal', [`127.0.0.1:${temporalMetricsPort}`]).trimEnd()]),
+    ...(external || profile === 'cluster' ? [] : [job('temporal', [`127.0.0.1:${temporalMetricsPort}`]).trimEnd()]), // the cluster's processes serve no metrics
     '',
   ].join('\n');
   writeFileSync(join(dir, 'prometheus.yml'), config);
@@ -152,6 +173,7 @@ async function shutdown(code: number): Promise<void> {
   for (const group of [supervised.filter((s) => s.name !== 'temporal'), supervised.filter((s) => s.name === 'temporal')]) {
     await Promise.all(group.map((s) => (s.child ? stopProcess(s.child) : Promise.resolve())));
   }
+  if (cluster) await cluster.stop();
   log('stopped');
   process.exit(code);
 }
@@ -162,6 +184,7 @@ async function main(): Promise<void> {
   const t0 = Date.now();
 
   if (external) log(`using the Temporal cluster at ${env.TEMPORAL_ADDRESS} (namespace ${env.TEMPORAL_NAMESPACE ?? 'default'}); no dev server started`);
+  else if (profile === 'cluster') await useLocalCluster();
   else await startDevServer();
 
   const up = /^\{"ready":/m;
@@ -178,6 +201,7 @@ async function main(): Promise<void> {
   await waitUntil(async () => (await fetch(`http://127.0.0.1:${apiPort}/readyz`)).ok, 60_000, 'the API to reach Temporal');
   const prometheus = await startPrometheus(workerGroups.map((_, i) => workerMetricsPort + i));
   const ui = external ? '(your cluster’s Web UI)' : `http://127.0.0.1:${uiPort}`;
+  if (profile === 'cluster') log(`profile cluster: Temporal at ${env.TEMPORAL_ADDRESS} over mTLS (certificates in ${join(DATA_DIR, 'cluster', 'certs')})`);
   log(
     [
       `ready in ${((Date.now() - t0) / 1000).toFixed(1)} s`,

@@ -31,8 +31,8 @@ export function firstJsonLine<T>(child: ChildProcess, accept: (v: unknown) => v 
   });
 }
 
-/** SIGTERM, then SIGKILL after `graceMs`; resolves once the process is gone. */
-export function stopProcess(child: ChildProcess, graceMs = 10_000): Promise<void> {
+/** `signal` (SIGTERM), then SIGKILL after `graceMs`; resolves once the process is gone. */
+export function stopProcess(child: ChildProcess, graceMs = 10_000, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => {
     const kill = setTimeout(() => child.kill('SIGKILL'), graceMs);
@@ -40,7 +40,7 @@ export function stopProcess(child: ChildProcess, graceMs = 10_000): Promise<void
       clearTimeout(kill);
       resolve();
     });
-    child.kill('SIGTERM');
+    child.kill(signal);
   });
 }
 

@@ -2,7 +2,9 @@
  * The README's "Reading decoded payloads in the Web UI", walked through in a real browser: `npm start`
  * (scripts/start.ts) on free ports and a data dir of its own, headless Chromium (Debian's, driven by
  * playwright-core) on the dev server's Web UI, a support sign-in at /codec/session and the UI's
- * codec settings. Runs under `npm run test:browser`, not `npm test`.
+ * codec settings. Runs under `npm run test:browser`, not `npm test`. With SAGA_PROFILE=cluster the
+ * same walk-through runs on the local cluster's Web UI (temporalio/ui-server, mTLS to the frontend),
+ * whose codec settings come from its server config: the browser's are left untouched.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -11,14 +13,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { runningCluster } from '../../scripts/lib/cluster';
 import { ROOT } from '../../scripts/lib/local';
 import { stopProcess } from '../../scripts/lib/processes';
 import { signAccessToken } from '../../src/api/middleware/auth';
 import { loadConfig } from '../../src/config';
+import { connectionOptions } from '../../src/temporal/connection';
 import { orderWorkflowId } from '../../src/contracts/order';
 import { eventually } from '../support/eventually';
 import { supervisorEnv } from '../support/ports';
 
+const CLUSTER = process.env.SAGA_PROFILE === 'cluster';
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 // No sandbox (we may run as root), and nothing that phones home: this machine's network is closed.
 const CHROMIUM_FLAGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
@@ -40,7 +45,7 @@ interface System {
 /** `npm start`'s supervisor with a clean environment: its own data dir and ports, a JWT secret the test signs with. */
 async function startSystem(jwtSecret: string): Promise<System> {
   const dataDir = mkdtempSync(join(tmpdir(), 'saga-browser-'));
-  const env = { PATH: process.env.PATH, HOME: process.env.HOME, ...(await supervisorEnv(dataDir)), JWT_SECRET: jwtSecret };
+  const env = { PATH: process.env.PATH, HOME: process.env.HOME, ...(await supervisorEnv(dataDir)), JWT_SECRET: jwtSecret, ...(CLUSTER ? { SAGA_PROFILE: 'cluster' } : {}) };
   let output = '';
   const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts', 'start.ts')], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   child.stdout!.on('data', (c: Buffer) => (output += c.toString()));
@@ -88,7 +93,10 @@ beforeAll(async () => {
     startSystem(jwtSecret),
     chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_FLAGS, timeout: 30_000 }),
   ]);
-  temporal = await Connection.connect({ address: system.temporal });
+  // On the cluster: its address and client certificate, from the state file it keeps in the data dir.
+  const cluster = CLUSTER ? runningCluster(join(system.dataDir, 'cluster')) : undefined;
+  if (CLUSTER && !cluster) throw new Error('npm start (SAGA_PROFILE=cluster) is ready but no cluster runs from its data dir');
+  temporal = await Connection.connect(cluster ? connectionOptions(loadConfig(cluster.env)) : { address: system.temporal });
 }, 150_000);
 
 afterAll(async () => {
@@ -98,7 +106,7 @@ afterAll(async () => {
 }, 60_000);
 
 /**
- * A fresh browser profile whose Web UI codec settings are the README's step 3: "Use my browser
+ * A fresh browser profile whose Web UI codec settings are the README's step 3 (dev server only): "Use my browser
  * setting", the API's /codec endpoint, "Include cross-origin credentials" on. The UI keeps them in
  * localStorage under these keys (read off Temporal UI 2.54 after clicking through its dialog).
  */
@@ -106,6 +114,7 @@ async function browserWithCodecSettings(): Promise<BrowserContext> {
   const context = await browser!.newContext({ viewport: { width: 1400, height: 1000 } });
   // Only loopback: the UI's news feed and anything else remote would only slow the page down.
   await context.route((url) => url.hostname !== '127.0.0.1' && url.hostname !== 'localhost', (route) => route.abort());
+  if (CLUSTER) return context; // the cluster's UI server already names the endpoint and includes credentials
   await context.addInitScript((endpoint: string) => {
     // Runs in the page (our tsconfig has no DOM types).
     const { location, localStorage } = globalThis as unknown as { location: URL; localStorage: { setItem(key: string, value: string): void } };
@@ -180,7 +189,7 @@ test('support staff signed in at /codec/session see a parked order’s input dec
     expect(text).not.toContain(customer);
     expect(answers.length).toBeGreaterThan(0);
     expect(answers.every((s) => s === 401)).toBe(true);
-    await page.screenshot({ path: join(SHOTS, 'web-ui-input-without-session.png') });
+    await page.screenshot({ path: join(SHOTS, `web-ui-input-without-session${CLUSTER ? '-cluster' : ''}.png`) });
   } finally {
     await anonymous.close();
   }
@@ -203,7 +212,7 @@ test('support staff signed in at /codec/session see a parked order’s input dec
     expect(text).not.toContain(ciphertext.slice(0, 40));
     expect(answers.length).toBeGreaterThan(0);
     expect(answers.every((s) => s === 200)).toBe(true);
-    await page.screenshot({ path: join(SHOTS, 'web-ui-input-decoded.png') });
+    await page.screenshot({ path: join(SHOTS, `web-ui-input-decoded${CLUSTER ? '-cluster' : ''}.png`) });
     process.stdout.write(`screenshots: ${SHOTS}/web-ui-input-{decoded,without-session}.png\n`);
   } finally {
     await support.close();

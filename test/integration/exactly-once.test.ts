@@ -76,7 +76,7 @@ test('a worker killed with SIGKILL mid-activity and started again: the saga fini
   const startWorker = async () => {
     const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src', 'worker.ts')], {
       cwd: ROOT,
-      env: { ...process.env, TEMPORAL_ADDRESS: env.temporalAddress, PAYLOAD_KEYS: env.payloadKeys, TASK_QUEUE_PREFIX: local.config.TASK_QUEUE_PREFIX, WORKER_QUEUES: 'fulfilment', FULFILMENT_URL: env.fulfilmentUrl, FULFILMENT_API_KEYS: local.config.FULFILMENT_API_KEYS.join(','), LOG_LEVEL: 'silent' },
+      env: { ...process.env, ...env.temporalEnv, METRICS_PORT: '0', PAYLOAD_KEYS: env.payloadKeys, TASK_QUEUE_PREFIX: local.config.TASK_QUEUE_PREFIX, WORKER_QUEUES: 'fulfilment', FULFILMENT_URL: env.fulfilmentUrl, FULFILMENT_API_KEYS: local.config.FULFILMENT_API_KEYS.join(','), LOG_LEVEL: 'silent' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     await firstJsonLine(child, (v): v is { ready: string } => (v as { ready?: unknown })?.ready === 'worker');
@@ -117,7 +117,8 @@ test('the workflow worker killed with SIGKILL mid-local-activity (fast path) and
       cwd: ROOT,
       env: {
         ...process.env,
-        TEMPORAL_ADDRESS: env.temporalAddress,
+        ...env.temporalEnv,
+        METRICS_PORT: '0', // a free port: 9464 may be another worker's on a shared machine
         PAYLOAD_KEYS: env.payloadKeys,
         TASK_QUEUE_PREFIX: local.config.TASK_QUEUE_PREFIX,
         LEGACY_URL: env.legacyUrl,

@@ -11,6 +11,7 @@ import { orderWorkflowId } from '../../src/contracts/order';
 import { payloadCodec } from '../../src/temporal/codec';
 import { exportHistory } from '../../scripts/export-history';
 import { TEMPORAL_CLI } from '../../scripts/lib/local';
+import { temporalCliFlags } from '../support/temporal-cli';
 import { eventually } from '../support/eventually';
 import { expectMoneyAndAccessInStep } from '../support/money-and-access';
 import { ORDER_BODY, getOrder, json, newCustomer, postOrder, startStack, type Json, type SimName, type Stack } from '../support/stack';
@@ -213,7 +214,7 @@ describe('replay ("reset"): the runbook table, row by row', () => {
   test("the Temporal CLI's own reset of a compensated order is safe: the new run finds its attempt undone and places it again once", async () => {
     const customer = newCustomer();
     const id = await compensatedOrder(customer, 'cli-reset');
-    const { stdout } = await promisify(execFile)(TEMPORAL_CLI, ['workflow', 'reset', '--address', stack.config.TEMPORAL_ADDRESS, '--workflow-id', id, '--type', 'FirstWorkflowTask', '--reason', 'support: cause fixed'], { timeout: 30_000 });
+    const { stdout } = await promisify(execFile)(TEMPORAL_CLI, ['workflow', 'reset', ...temporalCliFlags(stack.config), '--workflow-id', id, '--type', 'FirstWorkflowTask', '--reason', 'support: cause fixed'], { timeout: 30_000 });
     expect(stdout).toMatch(/Resetting workflow/);
     const done = await until(customer, 'cli-reset', 'completed');
     expect(done).toMatchObject({ attempt: 2, reference: `${id}#2`, undoneAttempts: [expect.objectContaining({ attempt: 1, reference: id })] });
@@ -223,7 +224,7 @@ describe('replay ("reset"): the runbook table, row by row', () => {
     // Reset again: attempt 1 is still undone, attempt 2 stands and is adopted: nothing new happens.
     const handle = stack.client.workflow.getHandle(id);
     const secondRun = (await handle.describe()).runId;
-    await promisify(execFile)(TEMPORAL_CLI, ['workflow', 'reset', '--address', stack.config.TEMPORAL_ADDRESS, '--workflow-id', id, '--type', 'FirstWorkflowTask', '--reason', 'pressed again'], { timeout: 30_000 });
+    await promisify(execFile)(TEMPORAL_CLI, ['workflow', 'reset', ...temporalCliFlags(stack.config), '--workflow-id', id, '--type', 'FirstWorkflowTask', '--reason', 'pressed again'], { timeout: 30_000 });
     await eventually(async () => {
       const d = await handle.describe();
       return d.runId !== secondRun && d.status.name === 'COMPLETED' ? d : undefined;

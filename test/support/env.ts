@@ -4,7 +4,13 @@ import { join } from 'node:path';
 import { DATA_DIR, TEMPORAL_TEST_SERVER } from '../../scripts/lib/local';
 
 export interface TestEnv {
+  /** `dev` (an in-memory dev server) or `cluster` (SAGA_PROFILE=cluster: the local multi-service cluster). */
+  profile: 'dev' | 'cluster';
   temporalAddress: string;
+  /** TEMPORAL_* settings every client and worker of the run uses: the address, plus namespace and mTLS files on the cluster. */
+  temporalEnv: Record<string, string>;
+  /** The cluster's directory (its cluster.json names the current PIDs); cluster profile only. */
+  clusterDir?: string;
   legacyUrl: string;
   paymentsUrl: string;
   fulfilmentUrl: string;

@@ -1,16 +1,7 @@
-/** A TCP port that was free a moment ago on 127.0.0.1. */
-import { createServer } from 'node:net';
+/** Free ports for tests (the helper lives with the scripts, which use it too). */
+import { freePort } from '../../scripts/lib/ports';
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
-}
+export { freePort };
 
 /** Environment for running `npm start`'s supervisor (scripts/start.ts) beside everything else: its own data dir and free ports. */
 export async function supervisorEnv(dataDir: string) {

@@ -99,7 +99,7 @@ export async function startStack(overrides: Record<string, string> = {}, options
   const runsWorkers = overrides.WORKER_QUEUES !== '';
   const env = testEnv();
   const config = loadConfig({
-    TEMPORAL_ADDRESS: env.temporalAddress,
+    ...env.temporalEnv, // the address; on the cluster also the namespace and the mTLS files
     LEGACY_URL: env.legacyUrl,
     PAYMENTS_URL: env.paymentsUrl,
     FULFILMENT_URL: env.fulfilmentUrl,
