@@ -14,13 +14,21 @@ export function idempotencyKeyOf(req: Request): string {
   if (raw === undefined) {
     throw new HttpProblem(400, 'idempotency-key-missing', 'Idempotency-Key required', 'Every command needs an Idempotency-Key header; reuse it when you retry.');
   }
-  const quoted = /^"(.*)"$/.exec(raw.trim());
-  const value = quoted ? quoted[1]! : raw.trim();
-  const parsed = IdempotencyKey.safeParse(value);
+  const parsed = IdempotencyKey.safeParse(unquotedKey(raw));
   if (!parsed.success) {
     throw new HttpProblem(400, 'idempotency-key-invalid', 'Invalid Idempotency-Key', 'The Idempotency-Key must be 1 to 255 visible ASCII characters.');
   }
   return parsed.data;
+}
+
+/**
+ * A key as a client may write it: plain, or as a structured-field string (`"abc"`). The same form is
+ * accepted wherever a key names a resource (`/v1/orders/"abc"` is `/v1/orders/abc`), so a client
+ * that sends the quoted header can build the status URL from it.
+ */
+export function unquotedKey(raw: string): string {
+  const quoted = /^"(.*)"$/.exec(raw.trim());
+  return quoted ? quoted[1]! : raw.trim();
 }
 
 export interface Preferences {

@@ -102,6 +102,16 @@ test('an HS256 token without exp (the embedded default) is refused: every token 
   expect(res.headers.get('www-authenticate')).toMatch(/error="invalid_token", error_description="The exp claim/);
 });
 
+test('a key sent in the quoted (structured-field) form names the same status resource, quoted or not', async () => {
+  const customer = newCustomer();
+  expect((await postOrder(stack, customer, '"quoted-1"')).status).toBe(201);
+  for (const path of ['quoted-1', '%22quoted-1%22']) {
+    const res = await fetch(`${stack.url}/v1/orders/${path}`, { headers: { authorization: `Bearer ${await stack.token(customer)}` } });
+    expect(res.status).toBe(200);
+    expect((await json(res)).idempotencyKey).toBe('quoted-1');
+  }
+});
+
 describe('requests the edge cannot read are 4xx problems, not 500s, and start nothing', () => {
   test.each([
     ['gzip', gzipSync(JSON.stringify(ORDER_BODY))],

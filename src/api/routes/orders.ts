@@ -3,7 +3,7 @@ import { Router } from 'express';
 import { z } from 'zod';
 import { OrderStatus, PlaceOrder, TransactionStatus, orderWorkflowId, searchAttributes, type OrderSagaInput } from '../../contracts/order';
 import { runCommand, sendKeyRetention, statusView, transactionRequest, type CommandContext } from '../commands';
-import { idempotencyKeyOf, parseBody, requireJson } from '../http-semantics';
+import { idempotencyKeyOf, parseBody, requireJson, unquotedKey } from '../http-semantics';
 import { principalOf } from '../middleware/auth';
 import { HttpProblem } from '../problem';
 import type { SagaKind } from '../transactions';
@@ -77,7 +77,7 @@ export function orderRoutes(options: RouteOptions): Router {
 
   router.get('/v1/orders/:idempotencyKey', async (req, res) => {
     const { customerId } = principalOf(res);
-    const key = String(req.params.idempotencyKey);
+    const key = unquotedKey(String(req.params.idempotencyKey));
     const outcome = await transactions.status(ORDER, orderWorkflowId(customerId, key));
     res.setHeader('Cache-Control', 'no-store');
     await sendKeyRetention(res, transactions);

@@ -3,7 +3,7 @@ import { Router } from 'express';
 import { orderWorkflowId, searchAttributes } from '../../contracts/order';
 import { RefundStatus, RequestRefund, refundWorkflowId, type RefundSagaInput } from '../../contracts/refund';
 import { runCommand, statusView, transactionRequest } from '../commands';
-import { idempotencyKeyOf, parseBody, requireJson } from '../http-semantics';
+import { idempotencyKeyOf, parseBody, requireJson, unquotedKey } from '../http-semantics';
 import { principalOf } from '../middleware/auth';
 import { HttpProblem } from '../problem';
 import type { SagaKind } from '../transactions';
@@ -19,7 +19,7 @@ export function refundRoutes(options: RouteOptions): Router {
 
   router.post('/v1/orders/:orderKey/refunds', async (req, res) => {
     const { customerId } = principalOf(res);
-    const orderKey = String(req.params.orderKey);
+    const orderKey = unquotedKey(String(req.params.orderKey));
     const idempotencyKey = idempotencyKeyOf(req);
     if (req.headers['content-length'] !== '0') requireJson(req);
     const body = parseBody(RequestRefund, req.body ?? {});
@@ -49,7 +49,7 @@ export function refundRoutes(options: RouteOptions): Router {
 
   router.get('/v1/orders/:orderKey/refund', async (req, res) => {
     const { customerId } = principalOf(res);
-    const orderKey = String(req.params.orderKey);
+    const orderKey = unquotedKey(String(req.params.orderKey));
     const outcome = await transactions.status(REFUND, refundWorkflowId(customerId, orderKey));
     res.setHeader('Cache-Control', 'no-store');
     if (!outcome) throw new HttpProblem(404, 'not-refunded', 'No refund', 'No refund was ever requested for this order.', { orderKey });
