@@ -4,7 +4,7 @@
  * activity) when tracing is on; per-activity metrics and log lines that carry requestId,
  * workflowId, runId, activity and attempt; and the sinks the workflow interceptors report to.
  */
-import { context as otelContext, type Context as OtelContext } from '@opentelemetry/api';
+import { context as otelContext } from '@opentelemetry/api';
 import type { Info as ActivityInfo } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { WorkflowClientInterceptor } from '@temporalio/client';
@@ -13,6 +13,7 @@ import {
   OpenTelemetryActivityOutboundInterceptor,
   OpenTelemetryWorkflowClientInterceptor,
   makeWorkflowExporter,
+  type OpenTelemetrySinks,
 } from '@temporalio/interceptors-opentelemetry';
 import type { ActivityInterceptorsFactory, InjectedSinks } from '@temporalio/worker';
 import { ORDER_COMPENSATIONS } from '../contracts/order';
@@ -99,7 +100,7 @@ export function activityInterceptors({ metrics, tracing, logger }: Observability
           const started = performance.now();
           const run = () => next(input);
           try {
-            const result = await otelContext.with(withRequestId(otelContext.active() as OtelContext, requestId), run);
+            const result = await otelContext.with(withRequestId(otelContext.active(), requestId), run);
             metrics?.activityDuration.observe({ ...labels, outcome: 'ok' }, (performance.now() - started) / 1000);
             logger?.info({ ...fields, durationMs: Math.round(performance.now() - started) }, 'activity completed');
             return result;
@@ -124,13 +125,13 @@ export function activityInterceptors({ metrics, tracing, logger }: Observability
 }
 
 /** Sinks the workflow interceptors call (never during replay): saga outcomes into metrics, workflow spans to the exporter. */
-export function workerSinks({ metrics, tracing }: ObservabilityDeps): InjectedSinks<SagaSinks & { exporter: { export(...args: unknown[]): void } }> {
+export function workerSinks({ metrics, tracing }: ObservabilityDeps): InjectedSinks<SagaSinks & OpenTelemetrySinks> {
   return {
     sagaMetrics: {
       started: { fn: (_info, kind) => metrics?.transactionsStarted.inc({ kind }) },
       settled: { fn: (_info, kind, outcome) => metrics?.transactionsSettled.inc({ kind, outcome }) },
     },
-    // Always present, so a bundle built with tracing finds its sink even where tracing is off.
-    exporter: tracing ? (makeWorkflowExporter(tracing.spanProcessor, tracing.resource) as never) : { export: { fn: () => undefined } },
+    // Always present: the bundle's tracing interceptors call it whether or not this worker exports spans.
+    exporter: tracing ? makeWorkflowExporter(tracing.spanProcessor, tracing.resource) : { export: { fn: () => undefined } },
   };
 }

@@ -1,12 +1,17 @@
 /**
  * Telemetry switches and shapes that need no Temporal: traces are exported over OTLP/HTTP only
  * when the standard OTEL_EXPORTER_OTLP_* variables say where; the Temporal SDK's log lines come out
- * through pino in our field names, without the activity task token; secrets are redacted.
+ * through pino in our field names, without the activity task token; secrets are redacted; a
+ * breaker's state reaches its metric.
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { loadConfig } from '../../src/config';
 import { createLogger, temporalLogger } from '../../src/logger';
+import { createMetrics } from '../../src/metrics';
 import { setupTracing, tracingRequested } from '../../src/tracing';
+import { createDownstreamClients } from '../../src/worker';
+import { freePort } from '../support/ports';
 
 test('tracing is off unless an OTLP endpoint is configured', () => {
   expect(tracingRequested({})).toBe(false);
@@ -67,4 +72,18 @@ test('payment tokens, authorization headers and API keys are redacted wherever a
   const all = out.join('');
   for (const secret of ['eyJhbGciOi', 'tok_visa', 'sk_live_1', 'sk_live_2', 'sk_live_3', 'tok_mastercard']) expect(all).not.toContain(secret);
   expect(all.match(/\[redacted\]/g)).toHaveLength(6);
+});
+
+test('a downstream breaker that opens shows in saga_circuit_breaker_state', async () => {
+  const metrics = createMetrics();
+  const down = `http://127.0.0.1:${await freePort()}`; // nothing listens: every call is refused
+  const clients = createDownstreamClients(loadConfig({ PAYMENTS_URL: down, BREAKER_THRESHOLD: '2', BREAKER_HALF_OPEN_MS: '60000' }), undefined, metrics);
+  const state = async () => (await metrics.registry.getSingleMetricAsString('saga_circuit_breaker_state')).split('\n').filter((l) => l.includes('downstream="payments"') && l.endsWith(' 1'));
+  try {
+    expect(await state()).toEqual(['saga_circuit_breaker_state{downstream="payments",state="closed"} 1']);
+    for (let i = 0; i < 2; i++) await expect(clients.payments.findChargeByReference('r')).rejects.toThrow();
+    expect(await state()).toEqual(['saga_circuit_breaker_state{downstream="payments",state="open"} 1']);
+  } finally {
+    await Promise.all(Object.values(clients).map((c) => c.http.close()));
+  }
 });
