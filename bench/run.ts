@@ -15,7 +15,7 @@
  * use; e.g. `--dynamic-config-value history.transferProcessorMaxPollRPS=20` for the server's stock limit).
  */
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { arch, availableParallelism, cpus, loadavg, platform, release } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -34,7 +34,8 @@ const settings = {
   burst: intFromEnv('BENCH_BURST', 50),
   concurrency: intFromEnv('BENCH_CONCURRENCY', 10),
   deadlineMs: intFromEnv('BENCH_DEADLINE_S', 600) * 1000,
-  cluster: intFromEnv('BENCH_CLUSTER', 1) === 1,
+  /** 1: the topology comparison after the rest; 0: not; `only`: only it, its section updated in place in docs/benchmarks.md. */
+  cluster: process.env.BENCH_CLUSTER === 'only' ? ('only' as const) : intFromEnv('BENCH_CLUSTER', 1) === 1,
   devServerArgs: (process.env.BENCH_DEV_SERVER_ARGS ?? '').split(/\s+/).filter(Boolean),
 };
 /** Simulator latency per downstream call, in ms. */
@@ -243,23 +244,7 @@ function renderReport(samples: Samples, bench: Bench, dispatch: Map<number, Summ
     bursts.map((b) => [b.label, (b.wallMs / 1000).toFixed(2), (b.count / (b.wallMs / 1000)).toFixed(1), ms(b.latency.p50), ms(b.latency.p99)]),
   );
 
-  const topologyTable = topologies.length
-    ? markdownTable(
-        ['edge sync POST → 201 @0ms, by Temporal topology', 'up in s', 'p50 ms', 'p99 ms', 'mean ms', `burst sagas/s (${settings.burst}, ${settings.concurrency} concurrent)`, 'burst p50 ms', 'burst p99 ms'],
-        topologies.map((t) => [t.label, (t.startMs / 1000).toFixed(1), ms(t.sequential.p50), ms(t.sequential.p99), ms(t.sequential.mean), (t.burst.count / (t.burst.wallMs / 1000)).toFixed(1), ms(t.burst.latency.p50), ms(t.burst.latency.p99)]),
-      )
-    : '(not measured: BENCH_CLUSTER=0, or the cluster is not installed)';
-  const byLabel = (n: number) => topologies.find((t) => t.label === TOPOLOGIES[n]!.label);
-  const rate = (t?: Topology) => (t ? t.burst.count / (t.burst.wallMs / 1000) : NaN);
-  const topologyRatios = topologies.length
-    ? markdownTable(
-        ['ratio', 'sequential p50', 'burst sagas/s'],
-        [
-          ['cluster (2 history) / dev server', ratio(byLabel(1)?.sequential.p50, byLabel(0)?.sequential.p50), ratio(rate(byLabel(1)), rate(byLabel(0)))],
-          ['2 history processes / 1', ratio(byLabel(1)?.sequential.p50, byLabel(2)?.sequential.p50), ratio(rate(byLabel(1)), rate(byLabel(2)))],
-        ],
-      )
-    : '';
+  const topologySection = renderTopologies(topologies);
 
   const findings = LATENCIES.map((l) => {
     const eager = bench.eager.get(l) ?? { requested: 0, started: 0 };
@@ -275,7 +260,7 @@ function renderReport(samples: Samples, bench: Bench, dispatch: Map<number, Summ
     );
   }).join('\n');
 
-  const tables = [latencyTable, ratioTable, pairedLine, burstTable, topologyTable, topologyRatios, findings].join('\n\n');
+  const tables = [latencyTable, ratioTable, pairedLine, burstTable, topologySection, findings].join('\n\n');
   const command = `${Object.entries(process.env)
     .filter(([k]) => k.startsWith('BENCH_'))
     .map(([k, v = '']) => `${k}=${/[\s'"]/.test(v) ? `'${v}'` : v} `)
@@ -318,17 +303,7 @@ ${burstTable}
 
 ## Cluster vs dev server
 
-${topologyTable}
-
-${topologyRatios}
-
-Each topology on a fresh environment (the same API, workers and simulators), no added downstream
-latency, ${settings.warmup} warm-up calls, ${settings.n} sequential calls, then the burst. The cluster is \`npm run cluster\`'s
-(scripts/lib/cluster): frontend, matching, history and internal worker as separate processes on
-PostgreSQL 15 (persistence and visibility, default settings: fsync on), clients over mTLS; "up in"
-counts from nothing to a ready API, with the cluster's database and certificates already made.
-Everything shares this machine's ${availableParallelism()} cores, so a second history process adds work and no cores: this
-measures overhead, not scale-out.
+${topologySection}
 
 ## Findings
 
@@ -383,6 +358,63 @@ was in force. To see the stock limit, run
   return { tables, document };
 }
 
+/** The "Cluster vs dev server" section's body: the tables and how they were made. */
+function renderTopologies(topologies: Topology[]): string {
+  const topologyTable = topologies.length
+    ? markdownTable(
+        ['edge sync POST → 201 @0ms, by Temporal topology', 'up in s', 'p50 ms', 'p99 ms', 'mean ms', `burst sagas/s (${settings.burst}, ${settings.concurrency} concurrent)`, 'burst p50 ms', 'burst p99 ms'],
+        topologies.map((t) => [t.label, (t.startMs / 1000).toFixed(1), ms(t.sequential.p50), ms(t.sequential.p99), ms(t.sequential.mean), (t.burst.count / (t.burst.wallMs / 1000)).toFixed(1), ms(t.burst.latency.p50), ms(t.burst.latency.p99)]),
+      )
+    : '(not measured: BENCH_CLUSTER=0, or the cluster is not installed)';
+  const byLabel = (n: number) => topologies.find((t) => t.label === TOPOLOGIES[n]!.label);
+  const rate = (t?: Topology) => (t ? t.burst.count / (t.burst.wallMs / 1000) : NaN);
+  const topologyRatios = topologies.length
+    ? markdownTable(
+        ['ratio', 'sequential p50', 'burst sagas/s'],
+        [
+          ['cluster (2 history) / dev server', ratio(byLabel(1)?.sequential.p50, byLabel(0)?.sequential.p50), ratio(rate(byLabel(1)), rate(byLabel(0)))],
+          ['2 history processes / 1', ratio(byLabel(1)?.sequential.p50, byLabel(2)?.sequential.p50), ratio(rate(byLabel(1)), rate(byLabel(2)))],
+        ],
+      )
+    : '';
+
+  return `${topologyTable}
+
+${topologyRatios}
+
+Each topology on a fresh environment (the same API, workers and simulators), no added downstream
+latency, ${settings.warmup} warm-up calls, ${settings.n} sequential calls, then the burst. The cluster is \`npm run cluster\`'s
+(scripts/lib/cluster): frontend, matching, history and internal worker as separate processes on
+PostgreSQL 15 (persistence and visibility, default settings: fsync on), clients over mTLS; "up in"
+counts from nothing to a ready API, with the cluster's database and certificates already made.
+Everything shares this machine's ${availableParallelism()} cores, so a second history process adds work and no cores: this
+measures overhead, not scale-out.`;
+}
+
+/** BENCH_CLUSTER=only: measures the topologies alone and replaces that section of docs/benchmarks.md (or adds it before Findings). */
+async function topologiesOnly(): Promise<void> {
+  const startedAt = Date.now();
+  const deadline = startedAt + settings.deadlineMs;
+  Runtime.install({ logger: new DefaultLogger('ERROR'), telemetryOptions: { logging: { filter: { core: 'ERROR', other: 'ERROR' } } }, shutdownSignals: [] });
+  const topologies = await compareTopologies(() => {
+    if (Date.now() > deadline) throw new Error(`global deadline of ${settings.deadlineMs / 1000} s passed (BENCH_DEADLINE_S)`);
+  });
+  const section = `## Cluster vs dev server
+
+Measured by \`BENCH_CLUSTER=only npm run bench\` on ${new Date(startedAt).toISOString()} at ${gitDescribe()} (${clusterVersions()}),
+load average ${loadAtStart.toFixed(1)} at the start and ${loadavg()[0]!.toFixed(1)} at the end; the rest of this file comes from its own run.
+
+${renderTopologies(topologies)}
+
+`;
+  const doc = readFileSync(DOC, 'utf8');
+  const at = /^## Cluster vs dev server\n[\s\S]*?(?=^## )/m;
+  const updated = at.test(doc) ? doc.replace(at, section) : doc.replace(/^## Findings$/m, `${section}## Findings`);
+  writeFileSync(DOC, updated);
+  process.stdout.write(section);
+  log(`updated the cluster section of ${DOC}`);
+}
+
 function temporalVersion(): string {
   return execFileSync(TEMPORAL_CLI, ['--version'], { encoding: 'utf8' }).trim();
 }
@@ -410,7 +442,7 @@ function intFromEnv(name: string, fallback: number, min = 0): number {
   return value;
 }
 
-main()
+(settings.cluster === 'only' ? topologiesOnly() : main())
   .catch((err: unknown) => {
     log(`failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
     process.exitCode = 1;
