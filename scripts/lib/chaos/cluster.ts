@@ -7,10 +7,10 @@
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { spawnDevServer, waitForTemporal } from '../dev-server';
 import { writeWorkflowBundle } from '../bundle';
+import { freePort } from '../ports';
 import { firstJsonLine, spawnTs, stopProcess, waitUntil } from '../processes';
 
 export type Role = 'temporal' | 'legacy' | 'payments' | 'fulfilment' | 'api' | `worker-${number}`;
@@ -30,17 +30,6 @@ export interface ClusterOptions {
   workers: number;
   /** Extra environment for the API and workers (timeouts, payment confirmation timeout…). */
   env?: Record<string, string>;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
 }
 
 export async function startCluster(options: ClusterOptions) {
