@@ -99,7 +99,7 @@ export async function startCluster(options: ClusterOptions) {
   const sims = (['legacy', 'payments', 'fulfilment'] as const).map((name) =>
     add(name, () => spawnTs('sim/main.ts', [name === 'legacy' ? 'legacy-ecommerce' : name, String({ legacy: legacyPort, payments: paymentsPort, fulfilment: fulfilmentPort }[name])], env), readyLine),
   );
-  const workers = Array.from({ length: options.workers }, (_, i) => add(`worker-${i}`, () => spawnTs('src/worker.ts', [], env), readyLine));
+  const workers = Array.from({ length: options.workers }, (_, i) => add(`worker-${i}`, () => spawnTs('src/worker.ts', [], { ...env, METRICS_PORT: '0' }), readyLine));
   const api = add('api', () => spawnTs('src/api/server.ts', [], env), readyLine);
 
   await launch(temporal);
