@@ -36,6 +36,11 @@ test('with Temporal frozen, commands and reads answer 503 + Retry-After within s
   expect((await postOrder(stack, customer, 'before')).status).toBe(201); // warm: the connection is up
   server.kill('SIGSTOP');
   try {
+    // Frozen for certain before the edge is asked: a direct call to this dev server no longer answers.
+    await eventually(async () => {
+      const answered = await stack.client.withDeadline(Date.now() + 500, () => stack.client.workflowService.getSystemInfo({})).then(() => true, () => false);
+      return answered ? undefined : true;
+    }, 10_000);
     const t0 = Date.now();
     const post = await postOrder(stack, customer, 'frozen', undefined, { prefer: 'respond-async' });
     const postMs = Date.now() - t0;
