@@ -54,6 +54,14 @@ export interface BenchEnvironment {
   api: Pool;
   /** Keep-alive pool to a second API, with workers of its own, that has metrics and tracing on. */
   apiObserved: Pool;
+  /** Keep-alive pool to a third API on the first one's workers, with FAST_PATH=false: every step on its downstream's queue. */
+  apiQueued: Pool;
+  /** The environment the API and workers were configured from: a child process started with it joins this system. */
+  childEnv: Record<string, string>;
+  /** Bundles for bench/worker-process.ts: the product's workflows and the bench's no-op workflows. */
+  bundles: { product: string; noop: string };
+  /** Starts a TypeScript entry point with `childEnv` plus `env`; it is stopped with everything else at the latest. */
+  spawn(file: string, env: Record<string, string>): ChildProcess;
   token(customerId: string): Promise<string>;
   /** Replaces a simulator's fault rules, in order. */
   setFaults(sim: SimName, rules: FaultRule[]): Promise<void>;
@@ -82,17 +90,18 @@ export async function startEnvironment({ log, devServerArgs }: EnvironmentOption
     })());
 
   try {
-    const [temporalAddress, legacy, payments, fulfilment, bundlePath] = await Promise.all([
+    const [temporalAddress, legacy, payments, fulfilment, bundlePath, noopBundlePath] = await Promise.all([
       startDevServer(children, devServerArgs),
       startSimulator(SIM_NAMES.legacy, children),
       startSimulator(SIM_NAMES.payments, children),
       startSimulator(SIM_NAMES.fulfilment, children),
-      bundleWorkflows(),
+      bundleWorkflows(join(ROOT, 'src', 'workflows', 'index.ts'), 'workflow-bundle.js'),
+      bundleWorkflows(join(ROOT, 'bench', 'noop-workflows.ts'), 'noop-bundle.js', []),
     ]);
     log(`dev server at ${temporalAddress}; simulators at ${legacy}, ${payments}, ${fulfilment}`);
     const simUrls: Record<SimName, string> = { legacy, payments, fulfilment };
 
-    const config = loadConfig({
+    const childEnv: Record<string, string> = {
       TEMPORAL_ADDRESS: temporalAddress,
       LEGACY_URL: legacy,
       PAYMENTS_URL: payments,
@@ -101,7 +110,12 @@ export async function startEnvironment({ log, devServerArgs }: EnvironmentOption
       JWT_SECRET: randomBytes(32).toString('base64url'),
       PAYMENTS_WEBHOOK_SECRETS: BENCH_WEBHOOK_SECRET,
       LOG_LEVEL: 'silent',
-    });
+      // The benchmark measures latency and throughput, not the edge's per-customer rate limits.
+      RATE_LIMIT_COMMANDS_PER_CUSTOMER: '1000000',
+      RATE_LIMIT_READS_PER_CUSTOMER: '1000000',
+      RATE_LIMIT_PER_IP: '1000000',
+    };
+    const config = loadConfig(childEnv);
 
     const client = await createClient(config);
     teardown.push({ name: 'client connection', run: () => client.connection.close() });
@@ -142,6 +156,13 @@ export async function startEnvironment({ log, devServerArgs }: EnvironmentOption
     const api = new Pool(apiUrl, { connections: 32 });
     teardown.push({ name: 'API pool', run: () => api.close() });
     log(`API at ${apiUrl}`);
+    // FAST_PATH=false: the same workers, the saga input says "every step on its queue".
+    const queuedApp = createApp({ client, config: { ...config, FAST_PATH: false }, logger: createLogger('silent', 'bench-api-queued') });
+    const queuedServer: Server = queuedApp.listen(0, '127.0.0.1');
+    await new Promise((r) => queuedServer.once('listening', r));
+    teardown.push({ name: 'queued API server', run: () => (queuedServer.closeAllConnections(), new Promise((r) => queuedServer.close(r))) });
+    const apiQueued = new Pool(`http://127.0.0.1:${(queuedServer.address() as AddressInfo).port}`, { connections: 32 });
+    teardown.push({ name: 'queued API pool', run: () => apiQueued.close() });
     const apiObserved = await startObservedEdge({ config, connection, bundlePath, teardown, log });
 
     return {
@@ -152,6 +173,15 @@ export async function startEnvironment({ log, devServerArgs }: EnvironmentOption
       direct,
       api,
       apiObserved,
+      apiQueued,
+      childEnv,
+      bundles: { product: bundlePath, noop: noopBundlePath },
+      spawn(file, extra) {
+        const child = spawnTs(file, [], { ...process.env, ...childEnv, ...extra });
+        children.push(child);
+        child.stderr?.pipe(process.stderr);
+        return child;
+      },
       token: (customerId) => signAccessToken({ secret: config.JWT_SECRET!, issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE, subject: customerId }),
       async setFaults(sim, rules) {
         const base = `${simUrls[sim]}/_sim/faults`;
@@ -254,12 +284,12 @@ async function startSimulator(name: string, children: ChildProcess[]): Promise<s
   return ready.url;
 }
 
-/** Bundled once per run; createWorkers takes a bundle by path. */
-async function bundleWorkflows(): Promise<string> {
-  const { code } = await bundleWorkflowCode({ workflowsPath: join(ROOT, 'src', 'workflows', 'index.ts'), workflowInterceptorModules: WORKFLOW_INTERCEPTOR_MODULES, logger: new DefaultLogger('WARN') });
+/** Bundled once per run; createWorkers takes a bundle by path. The no-op workflows go without our interceptors: the engine's own ceiling. */
+async function bundleWorkflows(workflowsPath: string, file: string, interceptors: string[] = WORKFLOW_INTERCEPTOR_MODULES): Promise<string> {
+  const { code } = await bundleWorkflowCode({ workflowsPath, workflowInterceptorModules: interceptors, logger: new DefaultLogger('WARN') });
   const dir = join(DATA_DIR, 'bench');
   mkdirSync(dir, { recursive: true });
-  const codePath = join(dir, 'workflow-bundle.js');
+  const codePath = join(dir, file);
   writeFileSync(codePath, code);
   return codePath;
 }
