@@ -107,12 +107,18 @@ export function budgetSegments(events: HistoryEvent[], t0: number, t1: number): 
       push(`workflow task ${wft}: dispatch (scheduled → started)`, at);
     } else if (e.workflowTaskCompletedEventAttributes) {
       // The local activities this task ran follow it as markers (among patch markers and search
-      // attribute upserts); each says when it completed, which splits the task's run into steps.
+      // attribute upserts); each says when it was scheduled (its core's `original_schedule_time`),
+      // which splits the task's run: until the first is scheduled, the workflow's own start; between
+      // two, the earlier one's call and the code after it. (The markers' `complete_time` did not
+      // agree with these on this machine, so it is not used.)
+      let last: string | undefined;
       for (let j = i + 1; j < events.length && (events[j]!.markerRecordedEventAttributes || events[j]!.upsertWorkflowSearchAttributesEventAttributes); j++) {
         const local = localActivity(events[j]!);
-        if (local) push(`workflow task ${wft}: local activity ${local.type} (until it completed)`, local.completedAt);
+        if (!local) continue;
+        push(`workflow task ${wft}: ${last ? `local activity ${last} (call + code after it)` : 'workflow code until the first local activity'} → ${local.type} scheduled`, local.scheduledAt);
+        last = local.type;
       }
-      push(`workflow task ${wft}: ${out.at(-1)?.name.startsWith(`workflow task ${wft}: local`) ? 'after the last local activity → task completed' : 'run on the worker'}`, at);
+      push(`workflow task ${wft}: ${last ? `local activity ${last} (call + code after it) → task completed` : 'run on the worker'}`, at);
     } else if (e.activityTaskScheduledEventAttributes) {
       activityName.set(id, e.activityTaskScheduledEventAttributes.activityType?.name ?? 'activity');
       push(`workflow task ${wft} → ${activityName.get(id)} scheduled`, at);
@@ -128,15 +134,16 @@ export function budgetSegments(events: HistoryEvent[], t0: number, t1: number): 
   return out;
 }
 
-/** A local activity's marker: its type and completion time, in its `data` detail (JSON written by the SDK's core). */
-function localActivity(e: HistoryEvent): { type: string; completedAt: number } | undefined {
+/** A local activity's marker: its type and when it was scheduled, in its `data` detail (JSON written by the SDK's core). */
+function localActivity(e: HistoryEvent): { type: string; scheduledAt: number } | undefined {
   const marker = e.markerRecordedEventAttributes;
   if (marker?.markerName !== 'core_local_activity') return undefined;
   try {
     const data = marker.details?.data?.payloads?.[0]?.data;
-    const parsed = JSON.parse(Buffer.from(data ?? []).toString('utf8')) as { activity_type?: string; complete_time?: { seconds: number; nanos: number } };
-    if (!parsed.activity_type || !parsed.complete_time) return undefined;
-    return { type: parsed.activity_type, completedAt: parsed.complete_time.seconds * 1000 + parsed.complete_time.nanos / 1e6 };
+    const parsed = JSON.parse(Buffer.from(data ?? []).toString('utf8')) as { activity_type?: string; original_schedule_time?: { seconds: number; nanos: number } };
+    const at = parsed.original_schedule_time;
+    if (!parsed.activity_type || !at) return undefined;
+    return { type: parsed.activity_type, scheduledAt: at.seconds * 1000 + at.nanos / 1e6 };
   } catch {
     return undefined;
   }
