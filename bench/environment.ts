@@ -1,6 +1,6 @@
 /**
  * The benchmark's own system, all on 127.0.0.1 and gone when it stops: an in-memory Temporal dev
- * server (or the Temporal named by `temporalEnv`, e.g. the local cluster), the three simulators as processes, in-process workers and the API on port 0, wired the
+ * server, the three simulators as processes, in-process workers and the API on port 0, wired the
  * way test/support/stack.ts wires the integration tests.
  */
 import type { ChildProcess } from 'node:child_process';
@@ -54,6 +54,14 @@ export interface BenchEnvironment {
   api: Pool;
   /** Keep-alive pool to a second API, with workers of its own, that has metrics and tracing on. */
   apiObserved: Pool;
+  /** Keep-alive pool to a third API on the first one's workers, with FAST_PATH=false: every step on its downstream's queue. */
+  apiQueued: Pool;
+  /** The environment the API and workers were configured from: a child process started with it joins this system. */
+  childEnv: Record<string, string>;
+  /** Bundles for bench/worker-process.ts: the product's workflows and the bench's no-op workflows. */
+  bundles: { product: string; noop: string };
+  /** Starts a TypeScript entry point with `childEnv` plus `env`; it is stopped with everything else at the latest. */
+  spawn(file: string, env: Record<string, string>): ChildProcess;
   token(customerId: string): Promise<string>;
   /** Replaces a simulator's fault rules, in order. */
   setFaults(sim: SimName, rules: FaultRule[]): Promise<void>;
@@ -67,7 +75,7 @@ export interface EnvironmentOptions {
   log: (message: string) => void;
   /** Appended to `temporal server start-dev`, e.g. more `--dynamic-config-value` settings. */
   devServerArgs: readonly string[];
-  /** TEMPORAL_* settings of a running Temporal (address, namespace, mTLS files): no dev server is started. */
+  /** Use this Temporal (TEMPORAL_* settings, e.g. the local cluster's, mTLS included) instead of starting a dev server. */
   temporalEnv?: Record<string, string>;
 }
 
@@ -84,17 +92,18 @@ export async function startEnvironment({ log, devServerArgs, temporalEnv }: Envi
     })());
 
   try {
-    const [temporalAddress, legacy, payments, fulfilment, bundlePath] = await Promise.all([
-      temporalEnv ? temporalEnv.TEMPORAL_ADDRESS! : startDevServer(children, devServerArgs),
+    const [temporalAddress, legacy, payments, fulfilment, bundlePath, noopBundlePath] = await Promise.all([
+      temporalEnv ? Promise.resolve(temporalEnv.TEMPORAL_ADDRESS!) : startDevServer(children, devServerArgs),
       startSimulator(SIM_NAMES.legacy, children),
       startSimulator(SIM_NAMES.payments, children),
       startSimulator(SIM_NAMES.fulfilment, children),
-      bundleWorkflows(),
+      bundleWorkflows(join(ROOT, 'src', 'workflows', 'index.ts'), 'workflow-bundle.js'),
+      bundleWorkflows(join(ROOT, 'bench', 'noop-workflows.ts'), 'noop-bundle.js', []),
     ]);
     log(`${temporalEnv ? 'Temporal' : 'dev server'} at ${temporalAddress}; simulators at ${legacy}, ${payments}, ${fulfilment}`);
     const simUrls: Record<SimName, string> = { legacy, payments, fulfilment };
 
-    const config = loadConfig({
+    const childEnv: Record<string, string> = {
       ...temporalEnv,
       TEMPORAL_ADDRESS: temporalAddress,
       LEGACY_URL: legacy,
@@ -104,7 +113,12 @@ export async function startEnvironment({ log, devServerArgs, temporalEnv }: Envi
       JWT_SECRET: randomBytes(32).toString('base64url'),
       PAYMENTS_WEBHOOK_SECRETS: BENCH_WEBHOOK_SECRET,
       LOG_LEVEL: 'silent',
-    });
+      // The benchmark measures latency and throughput, not the edge's per-customer rate limits.
+      RATE_LIMIT_COMMANDS_PER_CUSTOMER: '1000000',
+      RATE_LIMIT_READS_PER_CUSTOMER: '1000000',
+      RATE_LIMIT_PER_IP: '1000000',
+    };
+    const config = loadConfig(childEnv);
 
     const client = await createClient(config);
     teardown.push({ name: 'client connection', run: () => client.connection.close() });
@@ -145,6 +159,13 @@ export async function startEnvironment({ log, devServerArgs, temporalEnv }: Envi
     const api = new Pool(apiUrl, { connections: 32 });
     teardown.push({ name: 'API pool', run: () => api.close() });
     log(`API at ${apiUrl}`);
+    // FAST_PATH=false: the same workers, the saga input says "every step on its queue".
+    const queuedApp = createApp({ client, config: { ...config, FAST_PATH: false }, logger: createLogger('silent', 'bench-api-queued') });
+    const queuedServer: Server = queuedApp.listen(0, '127.0.0.1');
+    await new Promise((r) => queuedServer.once('listening', r));
+    teardown.push({ name: 'queued API server', run: () => (queuedServer.closeAllConnections(), new Promise((r) => queuedServer.close(r))) });
+    const apiQueued = new Pool(`http://127.0.0.1:${(queuedServer.address() as AddressInfo).port}`, { connections: 32 });
+    teardown.push({ name: 'queued API pool', run: () => apiQueued.close() });
     const apiObserved = await startObservedEdge({ config, connection, bundlePath, teardown, log });
 
     return {
@@ -155,6 +176,15 @@ export async function startEnvironment({ log, devServerArgs, temporalEnv }: Envi
       direct,
       api,
       apiObserved,
+      apiQueued,
+      childEnv,
+      bundles: { product: bundlePath, noop: noopBundlePath },
+      spawn(file, extra) {
+        const child = spawnTs(file, [], { ...process.env, ...childEnv, ...extra });
+        children.push(child);
+        child.stderr?.pipe(process.stderr);
+        return child;
+      },
       token: (customerId) => signAccessToken({ secret: config.JWT_SECRET!, issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE, subject: customerId }),
       async setFaults(sim, rules) {
         const base = `${simUrls[sim]}/_sim/faults`;
@@ -257,12 +287,12 @@ async function startSimulator(name: string, children: ChildProcess[]): Promise<s
   return ready.url;
 }
 
-/** Bundled once per run; createWorkers takes a bundle by path. */
-async function bundleWorkflows(): Promise<string> {
-  const { code } = await bundleWorkflowCode({ workflowsPath: join(ROOT, 'src', 'workflows', 'index.ts'), workflowInterceptorModules: WORKFLOW_INTERCEPTOR_MODULES, logger: new DefaultLogger('WARN') });
+/** Bundled once per run; createWorkers takes a bundle by path. The no-op workflows go without our interceptors: the engine's own ceiling. */
+async function bundleWorkflows(workflowsPath: string, file: string, interceptors: string[] = WORKFLOW_INTERCEPTOR_MODULES): Promise<string> {
+  const { code } = await bundleWorkflowCode({ workflowsPath, workflowInterceptorModules: interceptors, logger: new DefaultLogger('WARN') });
   const dir = join(DATA_DIR, 'bench');
   mkdirSync(dir, { recursive: true });
-  const codePath = join(dir, 'workflow-bundle.js');
+  const codePath = join(dir, file);
   writeFileSync(codePath, code);
   return codePath;
 }

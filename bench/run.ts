@@ -3,111 +3,87 @@
  * way it can be built side by side in one run (bench/scenarios.ts), prints the figures and ratios,
  * writes them to docs/benchmarks.md, and stops everything. Bounded: N rounds and a global deadline.
  *
- * Then the same sync order path on three Temporal topologies, each on a fresh environment: the dev
- * server, the local cluster (scripts/lib/cluster: PostgreSQL, mTLS, 8 shards) with two history
- * processes, and with one; BENCH_CLUSTER=0 skips that part.
- *
- * BENCH_N (rounds, default 20), BENCH_WARMUP (default 3), BENCH_BURST (default 50),
- * BENCH_CONCURRENCY (default 10), BENCH_DEADLINE_S (default 600), BENCH_OBSERVABILITY (`off`: the
+ * BENCH_N (rounds, default 20), BENCH_WARMUP (default 3), BENCH_BURST (orders per throughput burst,
+ * default 200), BENCH_CONCURRENCY (default 20), BENCH_WORKER_PROCESSES (default `1,2,4`),
+ * BENCH_BUDGET_N (sagas sampled for the latency budget, default 10), BENCH_MEMORY_ORDERS (default
+ * 15000; the memory part stops early, and says so, when the deadline nears), BENCH_FAST=1 (a quick
+ * run: 8 rounds, bursts of 60, 1 and 2 worker processes, 1,500 memory orders), BENCH_DEADLINE_S
+ * (default 1200), BENCH_OBSERVABILITY (`off`: the
  * "metrics + tracing on" edge runs with them off, a control for the pairing; `metrics` or `tracing`:
- * only that one), BENCH_CLUSTER (default 1), BENCH_DEV_SERVER_ARGS (extra
+ * only that one), BENCH_DEV_SERVER_ARGS (extra
  * `temporal server start-dev` arguments, space-separated, added after the flags `npm start` and the tests
  * use; e.g. `--dynamic-config-value history.transferProcessorMaxPollRPS=20` for the server's stock limit).
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { arch, availableParallelism, cpus, loadavg, platform, release } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
-import { clusterInstalled, startCluster } from '../scripts/lib/cluster';
-import { PG_BIN } from '../scripts/lib/cluster/postgres';
-import { TEMPORAL_SERVER } from '../scripts/lib/cluster/temporal';
-import { DATA_DIR, ROOT, TEMPORAL_CLI } from '../scripts/lib/local';
+import { ROOT, TEMPORAL_CLI } from '../scripts/lib/local';
+import { updateTopologySection } from './topologies';
 import { SIM_NAMES, startEnvironment, type BenchEnvironment, type SimName } from './environment';
-import { ROWS, check, createBench, latencyRules, type Bench, type RowId } from './scenarios';
+import { randomUUID } from 'node:crypto';
+import { latencySpec, memorySpec, throughputSpec, writeCharts } from './charts';
+import { SERIES, burst, measureMemory, measureThroughput, syncOrder, type MemoryPoint, type ThroughputRow } from './processes';
+import { ROWS, createBench, latencyRules, shuffle, type Bench, type BudgetSample, type RowId } from './scenarios';
 import { Samples, markdownTable, ms, ratio, summarize, type Summary } from './stats';
 
+const fast = process.env.BENCH_FAST === '1';
 const settings = {
-  n: intFromEnv('BENCH_N', 20, 1),
-  warmup: intFromEnv('BENCH_WARMUP', 3),
-  burst: intFromEnv('BENCH_BURST', 50),
-  concurrency: intFromEnv('BENCH_CONCURRENCY', 10),
-  deadlineMs: intFromEnv('BENCH_DEADLINE_S', 600) * 1000,
-  /** 1: the topology comparison after the rest; 0: not; `only`: only it, its section updated in place in docs/benchmarks.md. */
-  cluster: process.env.BENCH_CLUSTER === 'only' ? ('only' as const) : intFromEnv('BENCH_CLUSTER', 1) === 1,
+  n: intFromEnv('BENCH_N', fast ? 8 : 20, 1),
+  warmup: intFromEnv('BENCH_WARMUP', fast ? 2 : 3),
+  burst: intFromEnv('BENCH_BURST', fast ? 60 : 200, 1),
+  concurrency: intFromEnv('BENCH_CONCURRENCY', 20, 1),
+  workerProcesses: (process.env.BENCH_WORKER_PROCESSES ?? (fast ? '1,2' : '1,2,4')).split(',').map(Number).filter((n) => Number.isInteger(n) && n > 0),
+  budgetN: intFromEnv('BENCH_BUDGET_N', 10, 1),
+  memoryOrders: intFromEnv('BENCH_MEMORY_ORDERS', fast ? 1_500 : 15_000),
+  deadlineMs: intFromEnv('BENCH_DEADLINE_S', 1200) * 1000,
   devServerArgs: (process.env.BENCH_DEV_SERVER_ARGS ?? '').split(/\s+/).filter(Boolean),
 };
 /** Simulator latency per downstream call, in ms. */
 const LATENCIES = [0, 20] as const;
 const DOC = join(ROOT, 'docs', 'benchmarks.md');
+const LOAD_AT_START = loadavg().map((v) => v.toFixed(2)).join(', ');
+
+/** Median of each span over the samples, in the order of the first sample; the total is the median of the sums. */
+function budgetTable(budgets: BudgetSample[]): string {
+  const names: string[] = [];
+  const values = new Map<string, number[]>();
+  for (const sample of budgets) {
+    for (const { name, ms: v } of sample) {
+      if (!values.has(name)) {
+        names.push(name);
+        values.set(name, []);
+      }
+      values.get(name)!.push(v);
+    }
+  }
+  const total = summarize(budgets.map((b) => b.reduce((sum, seg) => sum + seg.ms, 0)));
+  return markdownTable(
+    ['span', 'median ms', 'p99 ms', 'sagas'],
+    [...names.map((n) => { const v = summarize(values.get(n)!); return [n, ms(v.p50), ms(v.p99), String(v.n)]; }), ['total (client: request → 201)', ms(total.p50), ms(total.p99), String(total.n)]],
+  );
+}
 
 const log = (message: string) => process.stderr.write(`[bench] ${message}\n`);
-const loadAtStart = loadavg()[0]!;
 
 interface Burst {
   label: string;
   count: number;
   wallMs: number;
   latency: Summary;
+  answered202: number;
 }
 
-interface Topology {
-  label: string;
-  /** Sequential edge sync POSTs, ms. */
-  sequential: Summary;
-  burst: Burst;
-  /** Time until the topology answered (cluster: PostgreSQL, schema check, every service, namespace). */
-  startMs: number;
+interface Extra {
+  budgets: { fast: BudgetSample[]; queued: BudgetSample[] };
+  throughput: ThroughputRow[];
+  memory: MemoryPoint[];
+  charts: string[];
 }
 
-const TOPOLOGIES = [
-  { label: 'dev server: 1 process, 1 shard, SQLite in memory', historyProcesses: 0 },
-  { label: 'cluster: 2 history processes, 8 shards, PostgreSQL, mTLS', historyProcesses: 2 },
-  { label: 'cluster: 1 history process, 8 shards, PostgreSQL, mTLS', historyProcesses: 1 },
-] as const;
-
-/**
- * The sync order path (edge POST → 201) on each topology, each on a fresh environment and with no
- * added downstream latency: `settings.n` sequential calls after the warm-up, then one burst.
- */
-async function compareTopologies(checkDeadline: () => void): Promise<Topology[]> {
-  if (!clusterInstalled()) {
-    log('the cluster is not installed (bash scripts/install-cluster.sh): no cluster column');
-    return [];
-  }
-  const results: Topology[] = [];
-  for (const topology of TOPOLOGIES) {
-    checkDeadline();
-    log(`topology: ${topology.label}`);
-    const t0 = performance.now();
-    // A new namespace per start: the database is kept in .data/bench/cluster between runs.
-    const cluster = topology.historyProcesses
-      ? await startCluster({ dir: join(DATA_DIR, 'bench', 'cluster'), historyProcesses: topology.historyProcesses, namespace: `bench-${Date.now().toString(36)}`, restartDelayMs: 0, log })
-      : undefined;
-    try {
-      const env = await startEnvironment({ log, devServerArgs: settings.devServerArgs, temporalEnv: cluster?.env });
-      const startMs = performance.now() - t0;
-      try {
-        const bench = await createBench(env, 'bench-topology');
-        const sync = () => bench.postOrder().then((r) => check(r.status === 201 && r.body.status === 'completed', 'topology POST', r));
-        for (let i = 0; i < settings.warmup; i++) await sync();
-        const latencies: number[] = [];
-        for (let i = 0; i < settings.n; i++) {
-          const t = performance.now();
-          await sync();
-          latencies.push(performance.now() - t);
-        }
-        results.push({ label: topology.label, sequential: summarize(latencies), burst: await burst(topology.label, sync), startMs });
-      } finally {
-        await env.stop();
-      }
-    } finally {
-      await cluster?.stop();
-    }
-  }
-  return results;
-}
+const CHART_LABELS = { direct: 'direct (no Temporal)', edgeSync: 'edge sync, fast path on', edgeSyncQueued: 'edge sync, fast path off' } as const;
 
 async function main(): Promise<void> {
   const startedAt = Date.now();
@@ -145,13 +121,40 @@ async function main(): Promise<void> {
       dispatch.set(latencyMs, summarize(await bench.dispatchDelays()));
     }
     await setLatency(env, 0);
-    const bursts = [
-      await burst('edge sync POST → 201', () => bench.postOrder().then((r) => check(r.status === 201 && r.body.status === 'completed', 'burst POST', r))),
-      await burst('direct: 4 downstream calls', () => bench.directOrder()),
-    ];
-    await env.stop();
-    const topologies = settings.cluster ? await compareTopologies(checkDeadline) : [];
-    const report = renderReport(samples, bench, dispatch, bursts, topologies, startedAt);
+    log(`latency budget: ${settings.budgetN} sagas each way at 0 ms`);
+    const budgets = { fast: [] as BudgetSample[], queued: [] as BudgetSample[] };
+    for (let i = 0; i < settings.budgetN; i++) {
+      checkDeadline();
+      for (const fastPath of shuffle([true, false])) (fastPath ? budgets.fast : budgets.queued).push(await bench.budgetSample(fastPath));
+    }
+    let answered202 = 0;
+    const authorization = `Bearer ${await env.token('bench-burst')}`;
+    const postVia = (api: BenchEnvironment['api']) => () => syncOrder(env, api, authorization, `burst-${randomUUID()}`, () => (answered202 += 1));
+    const bursts: Burst[] = [];
+    for (const [label, call] of [
+      ['edge sync POST (in-process workers)', postVia(env.api)],
+      ['edge sync POST, FAST_PATH=false', postVia(env.apiQueued)],
+      ['direct: 4 downstream calls', () => bench.directOrder()],
+    ] as const) {
+      checkDeadline();
+      answered202 = 0;
+      const b = await burst(settings.burst, settings.concurrency, call);
+      bursts.push({ label, count: settings.burst, answered202, ...b });
+    }
+    const context = { env, log, checkDeadline };
+    log(`throughput with ${settings.workerProcesses.join(', ')} worker process(es)`);
+    const throughput = await measureThroughput(context, { workerCounts: settings.workerProcesses, count: settings.burst, concurrency: settings.concurrency });
+    log(`memory over ${settings.memoryOrders} orders`);
+    const memory = settings.memoryOrders > 0 ? await measureMemory(context, { orders: settings.memoryOrders, concurrency: settings.concurrency, stopEarly: () => Date.now() > deadline - 30_000 }) : [];
+    const charts = await writeCharts(join(ROOT, 'docs'), {
+      'bench-latency': latencySpec(
+        LATENCIES.flatMap((l) => (['direct', 'edgeSync', 'edgeSyncQueued'] as const).flatMap((row) => samples.raw(row, l).map((v) => ({ latency: `${l} ms`, scenario: CHART_LABELS[row], ms: v })))),
+      ),
+      'bench-throughput': throughputSpec(throughput.map((r) => ({ workers: r.workers, perSecond: r.perSecond, series: r.series, kind: r.series.startsWith('orders') ? 'orders' : 'no-op ceiling' }))),
+      'bench-memory': memorySpec(memory.flatMap((p) => [{ orders: p.orders, MiB: p.workerMiB, process: 'worker' }, { orders: p.orders, MiB: p.apiMiB, process: 'API' }])),
+    });
+    log(`wrote ${charts.join(', ')}`);
+    const report = renderReport(samples, bench, dispatch, bursts, { budgets, throughput, memory, charts }, startedAt);
     process.stdout.write(`\n${report.tables}\n`);
     writeFileSync(DOC, report.document);
     log(`wrote ${DOC}`);
@@ -159,6 +162,17 @@ async function main(): Promise<void> {
     await env.stop();
     clearTimeout(watchdog);
   }
+  // The cluster column (issue 14): each topology on a fresh environment, written into its own section.
+  if (process.env.BENCH_CLUSTER !== '0') await updateTopologySection(DOC, settings, log, checkDeadline, gitDescribe());
+}
+
+/** BENCH_CLUSTER=only: the topology comparison alone; the rest of docs/benchmarks.md stays as its own run left it. */
+async function topologiesOnly(): Promise<void> {
+  const deadline = Date.now() + settings.deadlineMs;
+  Runtime.install({ logger: new DefaultLogger('ERROR'), telemetryOptions: { logging: { filter: { core: 'ERROR', other: 'ERROR' } } }, shutdownSignals: [] });
+  await updateTopologySection(DOC, settings, log, () => {
+    if (Date.now() > deadline) throw new Error(`global deadline of ${settings.deadlineMs / 1000} s passed (BENCH_DEADLINE_S)`);
+  }, gitDescribe());
 }
 
 /**
@@ -176,42 +190,15 @@ async function rounds(bench: Bench, latencyMs: number, count: number, samples: S
   for (let round = 0; round < count; round++) {
     checkDeadline();
     if (round % 5 === 0) log(`latency ${latencyMs} ms: ${what} round ${round + 1}/${count}`);
-    for (const scenario of shuffled(bench.scenarios)) await scenario.run(time, latencyMs);
+    for (const scenario of shuffle(bench.scenarios)) await scenario.run(time, latencyMs);
   }
-}
-
-/** Fisher–Yates on a copy. */
-function shuffled<T>(items: readonly T[]): T[] {
-  const copy = [...items];
-  for (let i = copy.length - 1; i > 0; i--) {
-    const j = Math.floor(Math.random() * (i + 1));
-    [copy[i], copy[j]] = [copy[j]!, copy[i]!];
-  }
-  return copy;
-}
-
-/** `settings.burst` calls, `settings.concurrency` at a time: throughput of the whole system on this machine. */
-async function burst(label: string, call: () => Promise<void>): Promise<Burst> {
-  const latencies: number[] = [];
-  let next = 0;
-  const t0 = performance.now();
-  const lane = async () => {
-    while (next < settings.burst) {
-      next += 1;
-      const t = performance.now();
-      await call();
-      latencies.push(performance.now() - t);
-    }
-  };
-  await Promise.all(Array.from({ length: settings.concurrency }, lane));
-  return { label, count: settings.burst, wallMs: performance.now() - t0, latency: summarize(latencies) };
 }
 
 async function setLatency(env: BenchEnvironment, latencyMs: number): Promise<void> {
   await Promise.all((Object.keys(SIM_NAMES) as SimName[]).map((sim) => env.setFaults(sim, latencyRules(latencyMs))));
 }
 
-function renderReport(samples: Samples, bench: Bench, dispatch: Map<number, Summary>, bursts: Burst[], topologies: Topology[], startedAt: number): { tables: string; document: string } {
+function renderReport(samples: Samples, bench: Bench, dispatch: Map<number, Summary>, bursts: Burst[], extra: Extra, startedAt: number): { tables: string; document: string } {
   const s = (row: RowId, latencyMs: number) => samples.summary(row, latencyMs);
   const at = (l: number) => `@${l}ms`;
 
@@ -222,6 +209,8 @@ function renderReport(samples: Samples, bench: Bench, dispatch: Map<number, Summ
 
   const ratios: [string, RowId, RowId][] = [
     ['edge sync / direct', 'edgeSync', 'direct'],
+    ['edge sync FAST_PATH=false / direct', 'edgeSyncQueued', 'direct'],
+    ['edge sync, fast path on / off', 'edgeSync', 'edgeSyncQueued'],
     ['edge sync / SDK start + result', 'edgeSync', 'sdk'],
     ['edge sync, metrics + tracing on / off', 'edgeSyncObserved', 'edgeSync'],
     ['(c) eager start / (a)', 'mechC', 'mechA'],
@@ -233,18 +222,72 @@ function renderReport(samples: Samples, bench: Bench, dispatch: Map<number, Summ
     ['webhook POST / SDK signal', 'webhookSignal', 'signalRunning'],
   ];
   const ratioTable = markdownTable(
-    ['ratio', ...LATENCIES.flatMap((l) => [`p50 ${at(l)}`, `mean ${at(l)}`])],
-    ratios.map(([label, a, b]) => [label, ...LATENCIES.flatMap((l) => [ratio(s(a, l)?.p50, s(b, l)?.p50), ratio(s(a, l)?.mean, s(b, l)?.mean)])]),
+    ['ratio', ...LATENCIES.flatMap((l) => [`p50 ${at(l)}`, `p99 ${at(l)}`, `mean ${at(l)}`])],
+    ratios.map(([label, a, b]) => [label, ...LATENCIES.flatMap((l) => [ratio(s(a, l)?.p50, s(b, l)?.p50), ratio(s(a, l)?.p99, s(b, l)?.p99), ratio(s(a, l)?.mean, s(b, l)?.mean)])]),
   );
+
+  const r = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined || !b ? NaN : a / b);
+  const verdict = (value: number, ok: (v: number) => boolean) => (Number.isNaN(value) ? '–' : ok(value) ? 'met' : 'not met');
+  const x = (v: number) => (Number.isNaN(v) ? '–' : `${v.toFixed(2)}×`);
+  const tp = (workers: number, series: string) => extra.throughput.find((t) => t.workers === workers && t.series === series);
+  const workerCounts = [...new Set(extra.throughput.map((t) => t.workers))];
+  const third = extra.memory.length ? Math.round(settings.memoryOrders / 3) : 0;
+  const memAt = (orders: number) => extra.memory.find((p) => p.orders === orders);
+  const growth = (which: 'workerMiB' | 'apiMiB') => {
+    const a = memAt(2 * third)?.[which];
+    const b = memAt(3 * third)?.[which];
+    return a === undefined || b === undefined ? undefined : b - a;
+  };
+  const targetRows: string[][] = [
+    ...(['edgeSync', 'edgeSyncQueued'] as const).flatMap((row) => {
+      const name = row === 'edgeSync' ? 'fast path on' : 'fast path off';
+      const p50 = r(s(row, 20)?.p50, s('direct', 20)?.p50);
+      const p99 = r(s(row, 20)?.p99, s('direct', 20)?.p99);
+      return [
+        [`sync POST / direct, p50 @20ms, ${name}`, '≤ 1.25×', x(p50), verdict(p50, (v) => v <= 1.25)],
+        [`sync POST / direct, p99 @20ms, ${name}`, '≤ 1.6×', x(p99), verdict(p99, (v) => v <= 1.6)],
+        [`sync POST / direct, p50 @0ms, ${name}`, 'state it', `${x(r(s(row, 0)?.p50, s('direct', 0)?.p50))} (${ms(s(row, 0)?.p50)} vs ${ms(s('direct', 0)?.p50)} ms)`, '–'],
+      ];
+    }),
+    ...workerCounts.flatMap((w) => {
+      const fastRatio = r(tp(w, SERIES.ordersFast)?.perSecond, tp(w, SERIES.noopLocal)?.perSecond);
+      const queuedRatio = r(tp(w, SERIES.ordersQueued)?.perSecond, tp(w, SERIES.noopQueued)?.perSecond);
+      return [
+        [`orders/s / no-op ceiling, ${w} worker process(es), fast path on`, '≥ 0.8×', `${x(fastRatio)} (${tp(w, SERIES.ordersFast)?.perSecond.toFixed(1)} vs ${tp(w, SERIES.noopLocal)?.perSecond.toFixed(1)}/s; SDK floor 35/s on 4 cores)`, verdict(fastRatio, (v) => v >= 0.8)],
+        [`orders/s / no-op ceiling, ${w} worker process(es), fast path off`, '≥ 0.8×', `${x(queuedRatio)} (${tp(w, SERIES.ordersQueued)?.perSecond.toFixed(1)} vs ${tp(w, SERIES.noopQueued)?.perSecond.toFixed(1)}/s)`, verdict(queuedRatio, (v) => v >= 0.8)],
+      ];
+    }),
+    ...LATENCIES.flatMap((l) => {
+      const running = r(s('getRunning', l)?.p50, s('queryRunning', l)?.p50);
+      const completed = r(s('getCompleted', l)?.p50, s('resultCompleted', l)?.p50);
+      return [
+        [`GET running / bare query, p50 @${l}ms`, '≤ 1.5×', x(running), verdict(running, (v) => v <= 1.5)],
+        [`GET completed / bare result(), p50 @${l}ms`, '≤ 1.5×', x(completed), verdict(completed, (v) => v <= 1.5)],
+      ];
+    }),
+    ...(['workerMiB', 'apiMiB'] as const).map((which) => {
+      const g = growth(which);
+      return [`RSS growth, ${which === 'workerMiB' ? 'worker' : 'API'}, orders ${2 * third} → ${3 * third}`, '~0', g === undefined ? '– (not reached)' : `${g >= 0 ? '+' : ''}${g.toFixed(1)} MiB`, '–'];
+    }),
+  ];
+  const targetTable = markdownTable(['target', 'goal', 'measured', ''], targetRows);
+
+  const throughputTable = markdownTable(
+    [`burst: ${settings.burst} sync calls, ${settings.concurrency} concurrent`, 'worker processes', 'completed/s', 'p50 ms', 'p99 ms', 'answered 202'],
+    extra.throughput.map((t) => [t.series, String(t.workers), t.perSecond.toFixed(1), ms(t.latency.p50), ms(t.latency.p99), t.series.startsWith('orders') ? String(t.answered202) : '–']),
+  );
+  const memoryTable = markdownTable(
+    ['orders completed', 'worker RSS MiB', 'API RSS MiB'],
+    extra.memory.map((p) => [String(p.orders), p.workerMiB.toFixed(1), p.apiMiB.toFixed(1)]),
+  );
+  const budgetTables = (['fast', 'queued'] as const).map((which) => `${which === 'fast' ? 'Fast path on' : 'Fast path off (FAST_PATH=false)'}, median of ${extra.budgets[which].length} sagas:\n\n${budgetTable(extra.budgets[which])}`).join('\n\n');
 
   const paired = LATENCIES.map((l) => `${ratio(samples.pairedRatio('edgeSyncObserved', 'edgeSync', l), 1)} ${at(l)}`).join(', ');
   const pairedLine = `Metrics + tracing on / off, the median of the per-round ratios (each pair back to back): ${paired}.`;
   const burstTable = markdownTable(
-    [`burst @0ms: ${settings.burst} calls, ${settings.concurrency} concurrent`, 'wall s', 'sagas/s', 'p50 ms', 'p99 ms'],
-    bursts.map((b) => [b.label, (b.wallMs / 1000).toFixed(2), (b.count / (b.wallMs / 1000)).toFixed(1), ms(b.latency.p50), ms(b.latency.p99)]),
+    [`burst @0ms: ${settings.burst} calls, ${settings.concurrency} concurrent`, 'wall s', 'sagas/s', 'p50 ms', 'p99 ms', 'answered 202'],
+    bursts.map((b) => [b.label, (b.wallMs / 1000).toFixed(2), (b.count / (b.wallMs / 1000)).toFixed(1), ms(b.latency.p50), ms(b.latency.p99), String(b.answered202)]),
   );
-
-  const topologySection = renderTopologies(topologies);
 
   const findings = LATENCIES.map((l) => {
     const eager = bench.eager.get(l) ?? { requested: 0, started: 0 };
@@ -260,7 +303,7 @@ function renderReport(samples: Samples, bench: Bench, dispatch: Map<number, Summ
     );
   }).join('\n');
 
-  const tables = [latencyTable, ratioTable, pairedLine, burstTable, topologySection, findings].join('\n\n');
+  const tables = [targetTable, latencyTable, ratioTable, pairedLine, budgetTables, burstTable, throughputTable, memoryTable, findings].join('\n\n');
   const command = `${Object.entries(process.env)
     .filter(([k]) => k.startsWith('BENCH_'))
     .map(([k, v = '']) => `${k}=${/[\s'"]/.test(v) ? `'${v}'` : v} `)
@@ -273,11 +316,9 @@ Rerun it to refresh this file; it overwrites it.
 | machine | |
 |:--|:--|
 | nproc | ${availableParallelism()} (${cpus()[0]?.model ?? 'unknown CPU'}) |
-| load average (1 min) | ${loadAtStart.toFixed(1)} at the start, ${loadavg()[0]!.toFixed(1)} at the end (other work on the machine makes every figure slower and noisier) |
 | OS | ${platform()} ${release()} ${arch()} |
 | Node.js | ${process.version} |
 | Temporal CLI | ${temporalVersion()} |
-| cluster | ${clusterVersions()} |
 | commit | ${gitDescribe()} |
 | extra dev server args | ${settings.devServerArgs.length ? `\`${settings.devServerArgs.join(' ')}\`` : 'none'} |
 
@@ -286,6 +327,17 @@ start enabled), the three simulators as processes, in-process workers and the AP
 is added to every downstream call (four per order). Each scenario had ${settings.warmup} warm-up rounds, then
 ${settings.n} measured rounds, one call at a time; the scenarios run in a new random order each round. With
 fewer than 100 samples, p99 is the maximum.
+
+Load average when it started: ${LOAD_AT_START}; when it ended: ${loadavg().map((v) => v.toFixed(2)).join(', ')} (1, 5, 15 min). Above 2 on this
+2-core machine, other work competed with every figure below.
+
+## Targets (issue 11)
+
+${targetTable}
+
+Charts (Vega-Lite, rendered to SVG by bench/charts.ts): ${extra.charts.map((c) => `[${c}](${c})`).join(', ')}.
+
+![sync latency](bench-latency.svg)
 
 ## Latency
 
@@ -297,13 +349,39 @@ ${ratioTable}
 
 ${pairedLine}
 
+## Where the milliseconds go (0 ms simulator latency)
+
+From each sampled saga's history: every gap between consecutive events (server timestamps), named
+after the pair, plus the edge's part before the start and after the completion (client clock, same
+machine). Local activities run inside a workflow task; their time is that task's run.
+
+${budgetTables}
+
 ## Throughput
+
+In-process workers (the latency part's), ${settings.burst} calls, ${settings.concurrency} concurrent, at 0 ms. A sync POST
+the edge answered 202 (its sync wait ran out) is awaited to completion and counted in the time:
 
 ${burstTable}
 
-## Cluster vs dev server
+Worker processes (bench/worker-process.ts: src/worker.ts's createWorkers with every queue, its
+limits and data converter, one process each, plus the no-op workflows), API processes
+(src/api/server.ts, one with FAST_PATH=true, one with false), at 0 ms. The no-op rows are the
+engine's ceiling for the saga's shape: four steps that return at once, started and awaited with the
+SDK. The TypeScript SDK's stress-test floor is 35 workflows/s on 4 cores; this machine has 2.
 
-${topologySection}
+${throughputTable}
+
+![throughput](bench-throughput.svg)
+
+## Memory
+
+One worker process and one API process, fresh, at rest (0) and after every ${settings.memoryOrders > 0 ? Math.round(settings.memoryOrders / 15) : 0} sync orders
+(BENCH_MEMORY_ORDERS=${settings.memoryOrders}, ${settings.concurrency} concurrent).
+
+${memoryTable}
+
+![memory](bench-memory.svg)
 
 ## Findings
 
@@ -314,7 +392,10 @@ ${findings}
 - **direct**: legacy createOrder → payments charge → fulfilment grant → legacy completeOrder with
   the project's clients (src/clients), each with its own Idempotency-Key: a synchronous proxy with
   no durability.
-- **edge sync**: \`POST /v1/orders\` with a new Idempotency-Key, no \`Prefer\`, answered 201.
+- **edge sync**: \`POST /v1/orders\` with a new Idempotency-Key, no \`Prefer\`, answered 201. The
+  fast path is on (the default): the forward steps run as local activities in the saga's workflow task.
+- **edge sync, FAST_PATH=false**: the same to a third API on the same workers whose saga input says
+  \`fastPath: false\`: every step an activity on its downstream's queue, as before the fast path.
 - **edge sync, metrics + tracing on**: the same, to a second API with workers of its own (same
   process, same dev server and simulators) that has Prometheus metrics and OpenTelemetry tracing
   on: every span batched and sent over OTLP/HTTP to a local sink, both \`/metrics\` scraped every
@@ -328,7 +409,9 @@ ${findings}
   the same client without eager start, to separate the connection from the eager start.
 - **respond-async**: \`POST\` with \`Prefer: respond-async\` until its 202 (the saga is then awaited untimed).
 - **GET completed / running** against the bare SDK call the edge makes for it: \`result()\` of a
-  closed saga, \`query(orderStatus)\` of one held in grantAccess (fault rule on that call only).
+  closed saga, \`query(orderStatus)\` of one held in grantAccess (fault rule on that call only). The
+  held saga runs with the fast path off: mid local activity a saga holds its workflow task, and a
+  query waits until that task ends, so a held local step would measure the hold, not the read.
 - **webhook POST**: a payment event signed as the provider signs it (\`Stripe-Signature\`), verified
   with the \`stripe\` library and signalled to a saga held in grantAccess, until the 200 the
   provider waits for; against the bare \`signal()\` it makes.
@@ -346,8 +429,9 @@ accepting commands while no worker runs.
 
 ## Reading the numbers
 
-A saga is nine task dispatches (five workflow tasks, four activity tasks) plus its four
-downstream calls, so per-dispatch cost dominates the Temporal rows. The dev server runs one history
+With the fast path off a saga is nine task dispatches (five workflow tasks, four activity tasks)
+plus its four downstream calls, so per-dispatch cost dominates; with it on, the happy path is one
+workflow task that runs the four calls as local activities (see the budget tables above). The dev server runs one history
 shard whose transfer-queue reader is rate-limited by \`history.transferProcessorMaxPollRPS\` (server
 default 20 per second): once its burst is spent, each dispatch waits for the next read, up to 50 ms,
 and a saga takes ~450 ms whatever the downstreams do. \`npm start\`, the tests and this benchmark
@@ -358,72 +442,8 @@ was in force. To see the stock limit, run
   return { tables, document };
 }
 
-/** The "Cluster vs dev server" section's body: the tables and how they were made. */
-function renderTopologies(topologies: Topology[]): string {
-  const topologyTable = topologies.length
-    ? markdownTable(
-        ['edge sync POST → 201 @0ms, by Temporal topology', 'up in s', 'p50 ms', 'p99 ms', 'mean ms', `burst sagas/s (${settings.burst}, ${settings.concurrency} concurrent)`, 'burst p50 ms', 'burst p99 ms'],
-        topologies.map((t) => [t.label, (t.startMs / 1000).toFixed(1), ms(t.sequential.p50), ms(t.sequential.p99), ms(t.sequential.mean), (t.burst.count / (t.burst.wallMs / 1000)).toFixed(1), ms(t.burst.latency.p50), ms(t.burst.latency.p99)]),
-      )
-    : '(not measured: BENCH_CLUSTER=0, or the cluster is not installed)';
-  const byLabel = (n: number) => topologies.find((t) => t.label === TOPOLOGIES[n]!.label);
-  const rate = (t?: Topology) => (t ? t.burst.count / (t.burst.wallMs / 1000) : NaN);
-  const topologyRatios = topologies.length
-    ? markdownTable(
-        ['ratio', 'sequential p50', 'burst sagas/s'],
-        [
-          ['cluster (2 history) / dev server', ratio(byLabel(1)?.sequential.p50, byLabel(0)?.sequential.p50), ratio(rate(byLabel(1)), rate(byLabel(0)))],
-          ['2 history processes / 1', ratio(byLabel(1)?.sequential.p50, byLabel(2)?.sequential.p50), ratio(rate(byLabel(1)), rate(byLabel(2)))],
-        ],
-      )
-    : '';
-
-  return `${topologyTable}
-
-${topologyRatios}
-
-Each topology on a fresh environment (the same API, workers and simulators), no added downstream
-latency, ${settings.warmup} warm-up calls, ${settings.n} sequential calls, then the burst. The cluster is \`npm run cluster\`'s
-(scripts/lib/cluster): frontend, matching, history and internal worker as separate processes on
-PostgreSQL 15 (persistence and visibility, default settings: fsync on), clients over mTLS; "up in"
-counts from nothing to a ready API, with the cluster's database and certificates already made.
-Everything shares this machine's ${availableParallelism()} cores, so a second history process adds work and no cores: this
-measures overhead, not scale-out.`;
-}
-
-/** BENCH_CLUSTER=only: measures the topologies alone and replaces that section of docs/benchmarks.md (or adds it before Findings). */
-async function topologiesOnly(): Promise<void> {
-  const startedAt = Date.now();
-  const deadline = startedAt + settings.deadlineMs;
-  Runtime.install({ logger: new DefaultLogger('ERROR'), telemetryOptions: { logging: { filter: { core: 'ERROR', other: 'ERROR' } } }, shutdownSignals: [] });
-  const topologies = await compareTopologies(() => {
-    if (Date.now() > deadline) throw new Error(`global deadline of ${settings.deadlineMs / 1000} s passed (BENCH_DEADLINE_S)`);
-  });
-  const section = `## Cluster vs dev server
-
-Measured by \`BENCH_CLUSTER=only npm run bench\` on ${new Date(startedAt).toISOString()} at ${gitDescribe()} (${clusterVersions()}),
-load average ${loadAtStart.toFixed(1)} at the start and ${loadavg()[0]!.toFixed(1)} at the end; the rest of this file comes from its own run.
-
-${renderTopologies(topologies)}
-
-`;
-  const doc = readFileSync(DOC, 'utf8');
-  const at = /^## Cluster vs dev server\n[\s\S]*?(?=^## )/m;
-  const updated = at.test(doc) ? doc.replace(at, section) : doc.replace(/^## Findings$/m, `${section}## Findings`);
-  writeFileSync(DOC, updated);
-  process.stdout.write(section);
-  log(`updated the cluster section of ${DOC}`);
-}
-
 function temporalVersion(): string {
   return execFileSync(TEMPORAL_CLI, ['--version'], { encoding: 'utf8' }).trim();
-}
-
-function clusterVersions(): string {
-  if (!clusterInstalled()) return 'not installed';
-  const server = execFileSync(TEMPORAL_SERVER, ['--version'], { encoding: 'utf8' }).trim();
-  const postgres = execFileSync(join(PG_BIN, 'postgres'), ['--version'], { encoding: 'utf8' }).trim();
-  return `${server}; ${postgres}`;
 }
 
 function gitDescribe(): string {
@@ -442,7 +462,7 @@ function intFromEnv(name: string, fallback: number, min = 0): number {
   return value;
 }
 
-(settings.cluster === 'only' ? topologiesOnly() : main())
+(process.env.BENCH_CLUSTER === 'only' ? topologiesOnly() : main())
   .catch((err: unknown) => {
     log(`failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
     process.exitCode = 1;

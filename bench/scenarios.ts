@@ -26,6 +26,7 @@ import { BENCH_WEBHOOK_SECRET, type BenchEnvironment, type FaultRule } from './e
 export const ROWS = {
   direct: 'direct: 4 downstream calls in sequence (no Temporal)',
   edgeSync: 'edge sync: POST /v1/orders → 201',
+  edgeSyncQueued: 'edge sync, FAST_PATH=false (every step queued) → 201',
   edgeSyncObserved: 'edge sync, metrics + tracing on → 201',
   sdk: 'SDK start + result',
   mechA: '(a) start + describe + result (edge today)',
@@ -68,6 +69,84 @@ export interface Bench {
   directOrder(): Promise<void>;
   /** Runs one saga (untimed) and returns each task's wait from scheduled to handed to a worker, from its history. */
   dispatchDelays(): Promise<number[]>;
+  /** One sync POST (fast path on or off) split into the spans its saga's history shows. */
+  budgetSample(fastPath: boolean): Promise<BudgetSample>;
+  request(method: 'GET' | 'POST', path: string, headers?: Record<string, string>, api?: BenchEnvironment['api']): Promise<{ status: number; body: Record<string, unknown> }>;
+}
+
+/** Named spans of one saga's sync POST, in order; the same name in every sample of the same shape. */
+export type BudgetSample = { name: string; ms: number }[];
+
+type HistoryEvent = NonNullable<Awaited<ReturnType<ReturnType<Client['workflow']['getHandle']>['fetchHistory']>>['events']>[number];
+
+/**
+ * Splits [request sent, response received] at every history event: edge until the start, then
+ * each gap between consecutive events named after the pair (a workflow task's dispatch and run,
+ * with the local activities it recorded; an activity's dispatch and run), then result + reply.
+ */
+export function budgetSegments(events: HistoryEvent[], t0: number, t1: number): BudgetSample {
+  const out: BudgetSample = [];
+  let wft = 0;
+  const activityName = new Map<number, string>();
+  let prev = t0;
+  const edgeName = 'edge: request → workflow started (auth, validation, start RPC)';
+  const push = (name: string, at: number) => {
+    out.push({ name, ms: at - prev });
+    prev = at;
+  };
+  for (let i = 0; i < events.length; i++) {
+    const e = events[i]!;
+    const at = tsToMs(e.eventTime);
+    const id = Number(e.eventId);
+    if (e.workflowExecutionStartedEventAttributes) {
+      push(edgeName, at);
+    } else if (e.workflowTaskScheduledEventAttributes) {
+      wft += 1;
+      push(wft === 1 ? 'start → workflow task 1 scheduled' : `→ workflow task ${wft} scheduled`, at);
+    } else if (e.workflowTaskStartedEventAttributes) {
+      push(`workflow task ${wft}: dispatch (scheduled → started)`, at);
+    } else if (e.workflowTaskCompletedEventAttributes) {
+      // The local activities this task ran follow it as markers (among patch markers and search
+      // attribute upserts); each says when it was scheduled (its core's `original_schedule_time`),
+      // which splits the task's run: until the first is scheduled, the workflow's own start; between
+      // two, the earlier one's call and the code after it. (The markers' `complete_time` did not
+      // agree with these on this machine, so it is not used.)
+      let last: string | undefined;
+      for (let j = i + 1; j < events.length && (events[j]!.markerRecordedEventAttributes || events[j]!.upsertWorkflowSearchAttributesEventAttributes); j++) {
+        const local = localActivity(events[j]!);
+        if (!local) continue;
+        push(`workflow task ${wft}: ${last ? `local activity ${last} (call + code after it)` : 'workflow code until the first local activity'} → ${local.type} scheduled`, local.scheduledAt);
+        last = local.type;
+      }
+      push(`workflow task ${wft}: ${last ? `local activity ${last} (call + code after it) → task completed` : 'run on the worker'}`, at);
+    } else if (e.activityTaskScheduledEventAttributes) {
+      activityName.set(id, e.activityTaskScheduledEventAttributes.activityType?.name ?? 'activity');
+      push(`workflow task ${wft} → ${activityName.get(id)} scheduled`, at);
+    } else if (e.activityTaskStartedEventAttributes) {
+      push(`${activityName.get(Number(e.activityTaskStartedEventAttributes.scheduledEventId)) ?? 'activity'}: dispatch`, at);
+    } else if (e.activityTaskCompletedEventAttributes) {
+      push(`${activityName.get(Number(e.activityTaskCompletedEventAttributes.scheduledEventId)) ?? 'activity'}: run (downstream call)`, at);
+    } else if (e.workflowExecutionCompletedEventAttributes) {
+      push(`workflow task ${wft} → workflow completed`, at);
+    }
+  }
+  push('result long-poll answered → 201 at the client (edge reply)', t1);
+  return out;
+}
+
+/** A local activity's marker: its type and when it was scheduled, in its `data` detail (JSON written by the SDK's core). */
+function localActivity(e: HistoryEvent): { type: string; scheduledAt: number } | undefined {
+  const marker = e.markerRecordedEventAttributes;
+  if (marker?.markerName !== 'core_local_activity') return undefined;
+  try {
+    const data = marker.details?.data?.payloads?.[0]?.data;
+    const parsed = JSON.parse(Buffer.from(data ?? []).toString('utf8')) as { activity_type?: string; original_schedule_time?: { seconds: number; nanos: number } };
+    const at = parsed.original_schedule_time;
+    if (!parsed.activity_type || !at) return undefined;
+    return { type: parsed.activity_type, scheduledAt: at.seconds * 1000 + at.nanos / 1e6 };
+  } catch {
+    return undefined;
+  }
 }
 
 export async function createBench(env: BenchEnvironment, customerId: string): Promise<Bench> {
@@ -153,7 +232,8 @@ export async function createBench(env: BenchEnvironment, customerId: string): Pr
 
   /** Starts a saga and holds it at grantAccess (the rule wins over the latency rule), for reads and signals mid-flight. */
   async function heldSaga(latencyMs: number) {
-    const input = sagaInput();
+    // On its queue: a saga mid local activity holds its workflow task, and a query waits for that task to end.
+    const input = { ...sagaInput(), fastPath: false };
     const workflowId = orderWorkflowId(input.customerId, input.idempotencyKey);
     const hold: FaultRule = { idempotencyKey: downstreamKey(workflowId, 'grantAccess', '1'), latencyMs: HOLD_MS, times: 1 };
     await env.setFaults('fulfilment', [hold, ...latencyRules(latencyMs)]);
@@ -164,15 +244,20 @@ export async function createBench(env: BenchEnvironment, customerId: string): Pr
   const scenarios: Scenario[] = [
     { rows: ['direct'], run: (time) => time('direct', directOrder) },
     {
-      // The plain edge and the one with metrics and tracing on, back to back in a random order: pairs measured under the same load.
-      rows: ['edgeSync', 'edgeSyncObserved'],
+      // The plain edge, the one with metrics and tracing on, and the one with the fast path off, back
+      // to back in a random order: measured under the same load.
+      rows: ['edgeSync', 'edgeSyncObserved', 'edgeSyncQueued'],
       async run(time) {
         const plain = () => time('edgeSync', postOrder).then((res) => check(res.status === 201 && res.body.status === 'completed', 'edge sync POST', res));
         const observed = () =>
           time('edgeSyncObserved', () => request('POST', '/v1/orders', { 'idempotency-key': nextKey() }, env.apiObserved)).then((res) =>
             check(res.status === 201 && res.body.status === 'completed', 'edge sync POST, observed', res),
           );
-        for (const run of Math.random() < 0.5 ? [plain, observed] : [observed, plain]) await run();
+        const queued = () =>
+          time('edgeSyncQueued', () => request('POST', '/v1/orders', { 'idempotency-key': nextKey() }, env.apiQueued)).then((res) =>
+            check(res.status === 201 && res.body.status === 'completed', 'edge sync POST, FAST_PATH=false', res),
+          );
+        for (const run of shuffle([plain, observed, queued])) await run();
       },
     },
     {
@@ -291,7 +376,21 @@ export async function createBench(env: BenchEnvironment, customerId: string): Pr
     });
   }
 
-  return { scenarios, eager, postOrder, directOrder, dispatchDelays };
+  /**
+   * One sync POST timed at the client, then its saga's history: where the milliseconds went, from
+   * the event timestamps (server clock, same machine as the client's).
+   */
+  async function budgetSample(fastPath: boolean): Promise<BudgetSample> {
+    const key = nextKey();
+    const t0 = Date.now();
+    const res = await request('POST', '/v1/orders', { 'idempotency-key': key }, fastPath ? env.api : env.apiQueued);
+    const t1 = Date.now();
+    check(res.status === 201 && res.body.status === 'completed', 'budget POST', res);
+    const events = (await env.client.workflow.getHandle(orderWorkflowId(customerId, key)).fetchHistory()).events ?? [];
+    return budgetSegments(events, t0, t1);
+  }
+
+  return { scenarios, eager, postOrder, directOrder, dispatchDelays, budgetSample, request };
 }
 
 /** The rules that give every call of a simulator `latencyMs`. */
@@ -308,6 +407,16 @@ async function waitForStep(workflowId: string, step: string, client: Client): Pr
     if (Date.now() > deadline) throw new Error(`${workflowId}: ${step} never seen running (${status.status})`);
     await new Promise((r) => setTimeout(r, 5));
   }
+}
+
+/** Fisher–Yates on a copy. */
+export function shuffle<T>(items: readonly T[]): T[] {
+  const copy = [...items];
+  for (let i = copy.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [copy[i], copy[j]] = [copy[j]!, copy[i]!];
+  }
+  return copy;
 }
 
 /**

@@ -37,6 +37,10 @@ export class Samples {
     return summarize(as.map((v, i) => v / bs[i]!)).p50;
   }
 
+  raw(row: string, latencyMs: number): readonly number[] {
+    return this.byKey.get(`${row}@${latencyMs}`) ?? [];
+  }
+
   summary(row: string, latencyMs: number): Summary | undefined {
     const list = this.byKey.get(`${row}@${latencyMs}`);
     return list?.length ? summarize(list) : undefined;

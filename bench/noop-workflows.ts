@@ -1,0 +1,26 @@
+/**
+ * Bench only: the engine's ceiling for a workflow of the order saga's shape whose steps do nothing.
+ * Four sequential steps, either as local activities in the workflow's own task (the fast path's
+ * shape) or as regular activities on four task queues (the queued shape). Registered only by
+ * bench/worker-process.ts, from its own bundle; nothing in src/ knows it.
+ */
+import { proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
+
+export interface NoopActivities {
+  step(n: number): Promise<number>;
+}
+
+const local = proxyLocalActivities<NoopActivities>({ startToCloseTimeout: '10s', retry: { maximumAttempts: 1 } });
+
+export async function noopSagaLocal(): Promise<number> {
+  let n = 0;
+  for (let i = 0; i < 4; i++) n = await local.step(n);
+  return n;
+}
+
+/** `queues`: the four task queues, one per step, as the order saga has one per downstream. */
+export async function noopSagaQueued(queues: string[]): Promise<number> {
+  let n = 0;
+  for (const taskQueue of queues) n = await proxyActivities<NoopActivities>({ taskQueue, startToCloseTimeout: '10s' }).step(n);
+  return n;
+}
