@@ -60,7 +60,7 @@ export const PROBLEM_TYPES = {
   'decision-unconfirmed': [503, 'Decision not confirmed', 'The decision could not be confirmed in time: it may or may not have been taken. Look at the transaction before deciding again.'],
   'auth-unavailable': [503, 'Authentication temporarily unavailable', "The identity provider's keys could not be fetched; try again shortly."],
   'order-history-unavailable': [503, 'Order history temporarily unavailable', 'The order service is not answering and no copy of your history is cached yet.'],
-  'event-not-recorded': [503, 'Event not recorded', 'The event could not be recorded right now; nothing was lost on our side. Retry later.'],
+  'event-not-recorded': [503, 'Event not recorded', 'The event could not be confirmed as recorded in time. Retry later: if it was recorded after all, the redelivery is dropped as a duplicate.'],
   'not-ready': [503, 'Not ready', 'Temporal is not answering.'],
 } as const satisfies Record<string, readonly [number, string, string]>;
 export type ProblemSlug = keyof typeof PROBLEM_TYPES;

@@ -65,7 +65,7 @@ async function recordOr503(logger: Logger, deliver: () => Promise<IntakeResult>)
       throw new HttpProblem(400, 'invalid-webhook-payload', 'Unusable webhook event', 'The event cannot be recorded as sent; retrying it will not help.');
     }
     logger.warn({ err }, 'webhook event not recorded; asking the sender to retry');
-    throw new HttpProblem(503, 'event-not-recorded', 'Event not recorded', 'The event could not be recorded right now; nothing was lost on our side. Retry later.', {}, { 'Retry-After': '5' });
+    throw new HttpProblem(503, 'event-not-recorded', 'Event not recorded', 'The event could not be confirmed as recorded in time. Retry later: if it was recorded after all, the redelivery is dropped as a duplicate.', {}, { 'Retry-After': '5' });
   }
 }
 
