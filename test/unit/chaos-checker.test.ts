@@ -79,6 +79,8 @@ test('a planted stuck transaction is reported; one waiting for a retry or an ope
   obs.workflows.push(workflow('order:bob:k2', 'RUNNING', { sagaStatus: 'running' }));
   obs.workflows.push(workflow('order:bob:k3', 'RUNNING', { sagaStatus: 'running', openRetry: true }));
   obs.workflows.push(workflow('order:bob:k4', 'RUNNING', { sagaStatus: 'needs_attention' }));
+  // Webhook events held for a saga that has not started: a bounded hold on its own timer, no transaction.
+  obs.workflows.push({ ...workflow('webhook-held:order:bob:k9', 'RUNNING'), type: 'heldWebhookEvents' });
   obs.requests.push(...['k2', 'k3', 'k4'].map((k) => ({ kind: 'order' as const, workflowId: `order:bob:${k}`, body: 'original' as const, answers: [{ status: 202 }] })));
   const verdict = check(obs);
   expect(verdict.violations).toEqual([{ kind: 'stuck', workflowId: 'order:bob:k2', detail: expect.stringMatching(/still running/) }]);

@@ -164,6 +164,8 @@ export function refundIdOf(orderWorkflowId: string): string {
   return orderWorkflowId.replace(/^order:/, 'refund:');
 }
 
+/** The workflow type that holds webhook events which came before their saga (src/workflows/webhook-event.ts). */
+export const HELD_EVENTS_WORKFLOW = 'heldWebhookEvents';
 const isRunning = (w: WorkflowFact | undefined) => w?.status === 'RUNNING';
 const isParked = (w: WorkflowFact | undefined) => isRunning(w) && w?.sagaStatus === 'needs_attention';
 const is2xx = (a: Answer) => typeof a.status === 'number' && a.status >= 200 && a.status < 300;
@@ -186,6 +188,9 @@ export function check(obs: Observations): Verdict {
 
   // 1. Every transaction settles (terminal or parked); nothing runs on without an open retry.
   for (const w of obs.workflows) {
+    // Events held for a saga that had not started are no transaction: the holder waits on its own
+    // timer (an open retry of its delivery) for a bounded hour, then ends.
+    if (w.type === HELD_EVENTS_WORKFLOW) continue;
     if (isRunning(w) && !isParked(w) && !w.openRetry) flag('stuck', w.workflowId, `still running (saga status ${w.sagaStatus ?? 'unknown'}) with no activity waiting for a retry`);
   }
 
