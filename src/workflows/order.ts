@@ -32,29 +32,47 @@ export async function orderSaga(input: OrderSagaInput): Promise<OrderStatus> {
   const compensation = (step: keyof typeof ORDER_COMPENSATIONS, run: (idempotencyKey: string) => Promise<unknown>) => ({ name: ORDER_COMPENSATIONS[step], run });
 
   // An asynchronous payment's outcome arrives by webhook, possibly before the charge call returns.
+  // It counts only for the charge this attempt made: an event naming another charge (or one sent
+  // before any charge existed) is kept but never pays for the order.
   let payment: { outcome: 'succeeded' | 'failed'; reason?: string } | undefined;
+  let chargeId: string | undefined;
+  const early = new Map<string, { outcome: 'succeeded' | 'failed'; reason?: string }>();
   const onEvent = (event: WebhookEvent, status: SagaStatus): string => {
     if (event.type !== 'payment.succeeded' && event.type !== 'payment.failed') return 'recorded';
     if (SETTLED_STATUSES.includes(status)) return `ignored: the order is already ${status}`;
     if (event.reference !== undefined && event.reference !== saga.reference) return `ignored: it is about an earlier attempt (${event.reference})`;
     if (payment) return `ignored: the payment already ${payment.outcome}`; // out of order: never un-charge
-    payment = { outcome: event.type === 'payment.succeeded' ? 'succeeded' : 'failed', reason: event.reason };
+    const outcome = { outcome: event.type === 'payment.succeeded' ? ('succeeded' as const) : ('failed' as const), reason: event.reason };
+    if (event.objectId !== undefined && chargeId === undefined) {
+      // Before the charge call answered: held until we know which charge is ours.
+      if (!early.has(event.objectId)) early.set(event.objectId, outcome);
+      return 'held: the charge call has not answered yet';
+    }
+    if (event.objectId !== undefined && event.objectId !== chargeId) return `ignored: it is about charge ${event.objectId}, not this order's ${chargeId}`;
+    payment = outcome;
     return 'applied';
   };
-  const paymentOutcome = async (chargeId: string) => {
+  const paymentOutcome = async (id: string) => {
+    chargeId = id;
+    payment ??= early.get(id);
     const seconds = input.paymentTimeoutSeconds ?? DEFAULT_PAYMENT_TIMEOUT_SECONDS;
     if (!(await condition(() => payment !== undefined, seconds * 1000))) {
       // The compensation finds the charge still pending and cancels it.
-      throw ApplicationFailure.create({ type: 'PaymentTimedOut', message: `No outcome for charge ${chargeId} within ${seconds} s`, nonRetryable: true });
+      throw ApplicationFailure.create({ type: 'PaymentTimedOut', message: `No outcome for charge ${id} within ${seconds} s`, nonRetryable: true });
     }
     if (payment!.outcome === 'failed') {
-      throw ApplicationFailure.create({ type: 'PaymentDeclined', message: payment!.reason ?? `Charge ${chargeId} failed`, nonRetryable: true });
+      throw ApplicationFailure.create({ type: 'PaymentDeclined', message: payment!.reason ?? `Charge ${id} failed`, nonRetryable: true });
     }
   };
 
   return runTransaction(input, saga, async (): Promise<{ order: PlacedOrder }> => {
     const attempt = saga.attempt;
-    if (attempt > (input.attempt ?? 1)) payment = undefined; // a new attempt waits for its own payment's outcome
+    if (attempt > (input.attempt ?? 1)) {
+      // A new attempt waits for its own charge's outcome.
+      payment = undefined;
+      chargeId = undefined;
+      early.clear();
+    }
     const created = await saga.run(
       'createOrder',
       (idempotencyKey) =>
@@ -71,8 +89,10 @@ export async function orderSaga(input: OrderSagaInput): Promise<OrderStatus> {
       'chargePayment',
       async (idempotencyKey) => {
         const result = await forward.payments.chargePayment({ ...common(), idempotencyKey, amountMinor, currency: input.order.currency, token: input.order.paymentMethod.token });
-        if (result.status === 'succeeded') payment ??= { outcome: 'succeeded' };
-        else await paymentOutcome(result.chargeId);
+        if (result.status === 'succeeded') {
+          chargeId = result.chargeId;
+          payment ??= { outcome: 'succeeded' };
+        } else await paymentOutcome(result.chargeId);
         return result;
       },
       { compensation: compensation('chargePayment', (idempotencyKey) => undo.payments.refundPayment({ ...common(), idempotencyKey })) },
