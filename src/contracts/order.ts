@@ -1,13 +1,15 @@
 /**
  * The order saga's contract: what the edge accepts, what the workflow takes and reports, and the
- * workflow ID that ties a request to its effects. Re-exports the shared transaction contract.
- * Shared by the API, the workflows and the activities, so: zod and constants only.
+ * workflow ID that ties a request to its effects. Re-exports the shared transaction contract and
+ * order-protocol.ts, the part the workflows use (steps, money arithmetic, workflow IDs; no zod).
  */
 import { z } from 'zod';
 import type { QueryDefinition } from '@temporalio/workflow';
 import { TransactionRequest, TransactionStatus, transactionStatusQuery } from './transaction';
+import { MAX_ORDER_TOTAL_MINOR, MIN_ORDER_TOTAL_MINOR, formatMinorUnits, totalMinorUnits } from './order-protocol';
 
 export * from './transaction';
+export * from './order-protocol';
 
 /** Currencies with two minor units; amounts are decimal strings so no float ever touches money. */
 export const Currency = z.enum(['USD', 'EUR', 'GBP', 'CAD', 'AUD']);
@@ -21,13 +23,6 @@ export const OrderItem = z.strictObject({
   unitPrice: Money,
 });
 export type OrderItem = z.infer<typeof OrderItem>;
-
-/**
- * The largest total anything downstream of the edge holds: our own `Money` (7 integer digits) in
- * the order's result. The smallest is one minor unit: a payment provider charges nothing below it.
- */
-export const MAX_ORDER_TOTAL_MINOR = 999_999_999;
-export const MIN_ORDER_TOTAL_MINOR = 1;
 
 export const PlaceOrder = z
   .strictObject({
@@ -56,8 +51,6 @@ export const OrderSagaInput = TransactionRequest.extend({
   paymentTimeoutSeconds: z.number().int().positive().optional(),
 });
 
-/** Used when the input does not say (histories from before the setting existed). */
-export const DEFAULT_PAYMENT_TIMEOUT_SECONDS = 600;
 export type OrderSagaInput = z.infer<typeof OrderSagaInput>;
 
 export const PlacedOrder = z.object({
@@ -75,33 +68,3 @@ export type OrderStatus = z.infer<typeof OrderStatus>;
 
 /** The status query every saga answers, typed for orders. */
 export const orderStatusQuery = transactionStatusQuery as QueryDefinition<OrderStatus>;
-
-/** The forward steps, in order; each compensation is named after the step it undoes. */
-export const ORDER_STEPS = ['createOrder', 'chargePayment', 'grantAccess', 'completeOrder'] as const;
-export type OrderStep = (typeof ORDER_STEPS)[number];
-export const ORDER_COMPENSATIONS = { createOrder: 'cancelOrder', chargePayment: 'refundPayment', grantAccess: 'revokeAccess' } as const;
-
-/**
- * Workflow IDs come from business keys, so a retried request lands on the same workflow. Both parts
- * are percent-encoded so that no (customer, key) pair can collide with another through the separator.
- */
-export function orderWorkflowId(customerId: string, idempotencyKey: string): string {
-  return `order:${encodeURIComponent(customerId)}:${encodeURIComponent(idempotencyKey)}`;
-}
-
-/** A decimal amount in minor units without floating point: "49.9" → 4990. */
-export function toMinorUnits(amount: string): number {
-  const [whole = '0', fraction = ''] = amount.split('.');
-  return Number(whole) * 100 + Number(fraction.padEnd(2, '0'));
-}
-
-/** Sums items in minor units: "49.90" x 2 → 9980. */
-export function totalMinorUnits(items: readonly OrderItem[]): number {
-  return items.reduce((sum, item) => sum + toMinorUnits(item.unitPrice) * item.quantity, 0);
-}
-
-export function formatMinorUnits(minor: number): string {
-  const whole = Math.floor(minor / 100);
-  const cents = String(minor % 100).padStart(2, '0');
-  return `${whole}.${cents}`;
-}

@@ -7,6 +7,8 @@ import { z } from 'zod';
 import type { QueryDefinition } from '@temporalio/workflow';
 import { TransactionRequest, TransactionStatus, transactionStatusQuery } from './transaction';
 
+export * from './refund-protocol';
+
 export const RequestRefund = z.strictObject({ reason: z.string().max(500).optional() });
 export type RequestRefund = z.infer<typeof RequestRefund>;
 
@@ -26,9 +28,3 @@ export type RefundOutcome = z.infer<typeof RefundOutcome>;
 export const RefundStatus = TransactionStatus.extend({ refund: RefundOutcome.optional() });
 export type RefundStatus = z.infer<typeof RefundStatus>;
 export const refundStatusQuery = transactionStatusQuery as QueryDefinition<RefundStatus>;
-
-export const REFUND_STEPS = ['refundPayment', 'revokeAccess', 'markOrderRefunded'] as const;
-
-export function refundWorkflowId(customerId: string, orderKey: string): string {
-  return `refund:${encodeURIComponent(customerId)}:${encodeURIComponent(orderKey)}`;
-}

@@ -5,7 +5,8 @@
 import { ActivityFailure, ApplicationFailure, TimeoutFailure, proxyActivities, proxyLocalActivities, workflowInfo, type ActivityOptions, type LocalActivityOptions } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { LocalActivities } from '../activities/local';
-import { prefixOfOrdersQueue, taskQueues, type TransactionRequest } from '../contracts/transaction';
+import type { TransactionRequest } from '../contracts/transaction';
+import { prefixOfOrdersQueue, taskQueues } from '../contracts/transaction-protocol';
 
 /**
  * Forward steps retry transient failures (5xx, timeouts, 429) for five minutes, then the saga

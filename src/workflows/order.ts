@@ -5,12 +5,9 @@
  * workflow fails with the business reason and the final step states in its details.
  */
 import { ApplicationFailure, condition, patched, workflowInfo } from '@temporalio/workflow';
-import {
-  DEFAULT_PAYMENT_TIMEOUT_SECONDS,
-  ORDER_COMPENSATIONS,
-  ORDER_STEPS,
-  SETTLED_STATUSES,
-  formatMinorUnits, toMinorUnits, totalMinorUnits, type OrderSagaInput, type OrderStatus, type PlacedOrder, type SagaStatus, type WebhookEvent } from '../contracts/order';
+import type { OrderSagaInput, OrderStatus, PlacedOrder, SagaStatus, WebhookEvent } from '../contracts/order';
+import { DEFAULT_PAYMENT_TIMEOUT_SECONDS, ORDER_COMPENSATIONS, ORDER_STEPS, formatMinorUnits, toMinorUnits, totalMinorUnits } from '../contracts/order-protocol';
+import { SETTLED_STATUSES } from '../contracts/transaction-protocol';
 import { activityProxies, fastOrQueued, localProxies } from './activity-options';
 import { EPOCH_KEYS_PATCH, FAST_PATH_PATCH, Saga } from './saga';
 import { runTransaction } from './transaction';

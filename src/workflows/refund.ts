@@ -5,7 +5,8 @@
  * saga (needs_attention) until an operator retries, skips or aborts it.
  */
 import { patched, workflowInfo } from '@temporalio/workflow';
-import { REFUND_STEPS, type RefundOutcome, type RefundSagaInput, type RefundStatus } from '../contracts/refund';
+import type { RefundOutcome, RefundSagaInput, RefundStatus } from '../contracts/refund';
+import { REFUND_STEPS } from '../contracts/refund-protocol';
 import { activityProxies } from './activity-options';
 import { EPOCH_KEYS_PATCH, Saga } from './saga';
 import { runTransaction } from './transaction';

@@ -29,7 +29,8 @@
  *   as it takes, without spending the step's budget and without compensating anything.
  */
 import { ActivityFailure, ApplicationFailure, CancellationScope, TemporalFailure, sleep } from '@temporalio/workflow';
-import { ATTEMPT_UNDONE, OPERATIONAL_FAILURES, attemptReference, downstreamKey, type OperatorDecision, type StepError, type StepStatus } from '../contracts/transaction';
+import type { OperatorDecision, StepError, StepStatus } from '../contracts/transaction';
+import { ATTEMPT_UNDONE, OPERATIONAL_FAILURES, attemptReference, downstreamKey } from '../contracts/transaction-protocol';
 
 /**
  * Marks runs started after support actions became safe by construction: their keys carry an epoch

@@ -9,21 +9,8 @@
  * Read it as: the state (one object), the handlers that read or change it, parking, then the flow.
  */
 import { ApplicationFailure, TemporalFailure, allHandlersFinished, condition, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
-import {
-  ATTEMPT_UNDONE,
-  decideUpdate,
-  searchAttributes,
-  transactionStatusQuery,
-  webhookEventSignal,
-  type OperatorDecision,
-  type Parked,
-  type RecordedDecision,
-  type RecordedEvent,
-  type SagaStatus,
-  type TransactionRequest,
-  type TransactionStatus,
-  type WebhookEvent,
-} from '../contracts/transaction';
+import type { OperatorDecision, Parked, RecordedDecision, RecordedEvent, SagaStatus, TransactionRequest, TransactionStatus, WebhookEvent } from '../contracts/transaction';
+import { ATTEMPT_UNDONE, decideUpdate, searchAttributes, transactionStatusQuery, webhookEventSignal } from '../contracts/transaction-protocol';
 import { Saga, describeFailure, failureType } from './saga';
 
 export interface TransactionOptions {

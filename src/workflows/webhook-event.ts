@@ -11,7 +11,8 @@
  * here while its saga runs; after EARLY_EVENT_HOLD_MS without a saga it ends, listing what it kept.
  */
 import { allHandlersFinished, condition, getExternalWorkflowHandle, setHandler, workflowInfo } from '@temporalio/workflow';
-import { EARLY_EVENT_HOLD_MS, holdEventSignal, sagaStartedSignal, webhookEventSignal, type WebhookEvent } from '../contracts/transaction';
+import type { WebhookEvent } from '../contracts/transaction';
+import { EARLY_EVENT_HOLD_MS, holdEventSignal, sagaStartedSignal, webhookEventSignal } from '../contracts/transaction-protocol';
 
 export async function webhookEventRecord(event: WebhookEvent & { target: string }): Promise<WebhookEvent & { target: string }> {
   return event;
