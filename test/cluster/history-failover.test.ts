@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ClusterState } from '../../scripts/lib/cluster';
+import { everyShardServes, type ClusterState } from '../../scripts/lib/cluster';
 import { orderWorkflowId } from '../../src/contracts/order';
 import { eventually } from '../support/eventually';
 import { testEnv } from '../support/env';
@@ -92,6 +92,12 @@ test('a history process killed with SIGKILL mid-flight: every order completes, w
       fulfilment: ['grant'],
     });
   }
-  // The killed process was started again (a new PID), as an orchestrator would.
+  // The killed process was started again (a new PID), as an orchestrator would...
   await eventually(async () => (clusterState().pids['history-1'] !== victim ? true : undefined), 45_000, 500);
-});
+  const restartedAt = Date.now();
+  // ...and took shards back: the cluster is whole again, so the suites after this one do not meet
+  // the hand-back (a start whose shard is moving is refused; the edge answers 503 + Retry-After).
+  await eventually(async () => (shardsAcquiredSince(join(before.logs, 'history-1.log'), restartedAt).length > 0 ? true : undefined), 60_000, 250);
+  const whole = () => everyShardServes(stack.client.connection, stack.client.options.namespace);
+  await eventually(async () => ((await whole()) && (await whole())), 60_000, 500);
+}, 180_000);

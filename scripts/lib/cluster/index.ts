@@ -296,7 +296,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
  * True when a lookup of a random workflow ID is answered "not found" by its shard, for 128 random IDs
  * (all 8 shards are hit with probability > 1 - 1e-7); a shard without a live owner fails or times out.
  */
-async function everyShardServes(connection: Connection, namespace: string): Promise<true | undefined> {
+export async function everyShardServes(connection: Pick<Connection, 'withDeadline' | 'workflowService'>, namespace: string): Promise<true | undefined> {
   const NOT_FOUND = 5;
   const answers = await Promise.all(
     Array.from({ length: 128 }, () =>
