@@ -21,7 +21,7 @@ import type { z } from 'zod';
 import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow';
 import { TransactionStatus, searchAttributes, transactionStatusQuery, type SagaStatus, type TaskQueues, type TransactionRequest } from '../contracts/transaction';
 import { HttpProblem } from './problem';
-import { announceSagaStarted } from './webhook-intake';
+import { announceSagaStarted, heldEventsFor } from './webhook-intake';
 
 /** Deadlines of the edge's calls to Temporal: a start (and its describe), and a read. */
 export const TEMPORAL_DEADLINES = { startMs: 5_000, readMs: 3_000, queryMs: 2_000 } as const;
@@ -99,11 +99,14 @@ export function createTransactions({ client, queues, fastPath = true }: { client
     extraSearchAttributes: SearchAttributePair[] = [],
   ): Promise<{ handle: WorkflowHandle; attached: boolean; running: boolean }> {
     let handle: WorkflowHandle;
+    // Webhook events that came before the saga existed go in its start: it has them before its
+    // first step, however fast it finishes (a signal from their holder could come too late).
+    const earlyEvents = await heldEventsFor(openOnly, workflowId, TEMPORAL_DEADLINES.queryMs);
     try {
       handle = await within(TEMPORAL_DEADLINES.startMs, () => client.workflow.start(kind.workflowType, {
         taskQueue,
         workflowId,
-        args: [{ ...input, taskQueues: input.taskQueues ?? activityQueues, fastPath: input.fastPath ?? fastPath }],
+        args: [{ ...input, taskQueues: input.taskQueues ?? activityQueues, fastPath: input.fastPath ?? fastPath, ...(earlyEvents.length > 0 ? { earlyEvents } : {}) }],
         // A retry of a running transaction attaches to it; a finished one is never started again.
         workflowIdConflictPolicy: 'USE_EXISTING',
         workflowIdReusePolicy: 'REJECT_DUPLICATE',
@@ -129,7 +132,7 @@ export function createTransactions({ client, queues, fastPath = true }: { client
       throw new HttpProblem(422, 'idempotency-key-reused', 'Idempotency-Key already used for another request', 'This Idempotency-Key was first used with a different request body. Use a new key for a new request.');
     }
     const attached = memo.startToken !== input.startToken;
-    if (!attached) announceSagaStarted(client, workflowId); // webhook events that came before it are handed over now
+    if (!attached) announceSagaStarted(client, workflowId, earlyEvents); // the holder signals any event that came since, or records it as late
     return { handle, attached, running: description.status.name === 'RUNNING' };
   }
 
@@ -250,7 +253,7 @@ export function createTransactions({ client, queues, fastPath = true }: { client
     const started = history.events?.[0]?.workflowExecutionStartedEventAttributes;
     const input = (await decodeFromPayloadsAtIndex(client.options.loadedDataConverter, 0, started?.input?.payloads)) as TransactionRequest;
     const attempt = (outcome.status.attempt ?? input.attempt ?? 1) + 1;
-    const next: TransactionRequest = { ...input, taskQueues: input.taskQueues ?? activityQueues, attempt, replay: { ...replayOf, previousRunId: description.runId } };
+    const next: TransactionRequest = { ...input, taskQueues: input.taskQueues ?? activityQueues, attempt, replay: { ...replayOf, previousRunId: description.runId }, earlyEvents: undefined };
     try {
       const replayed = await within(TEMPORAL_DEADLINES.startMs, () =>
         client.workflow.start(description.type, {

@@ -6,8 +6,9 @@
  * Temporal cannot take it, the caller answers 5xx and the provider retries: a 2xx is never sent for
  * an event that was not recorded.
  */
-import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
-import { HELD_EVENTS_WORKFLOW, LATE_EVENT_WORKFLOW, SAGA_ID_PREFIXES, heldEventsWorkflowId, holdEventSignal, sagaStartedSignal, lateEventWorkflowId, searchAttributes, transactionOfReference, webhookEventSignal, type WebhookEvent } from '../contracts/transaction';
+import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client, type WorkflowClient } from '@temporalio/client';
+import type { SearchAttributePair } from '@temporalio/common';
+import { HELD_EVENTS_WORKFLOW, LATE_EVENT_WORKFLOW, SAGA_ID_PREFIXES, heldEventsQuery, heldEventsWorkflowId, holdEventSignal, sagaStartedSignal, lateEventWorkflowId, customerOfTransaction, searchAttributes, transactionOfReference, webhookEventSignal, type WebhookEvent } from '../contracts/transaction';
 
 export type IntakeResult = 'signalled' | 'held-until-started' | 'recorded-late' | 'duplicate-late';
 
@@ -66,7 +67,7 @@ async function record(client: Client, taskQueue: string, target: string, event: 
         args: [{ target }],
         signal: holdEventSignal,
         signalArgs: [event],
-        typedSearchAttributes: customerOf(target) ? [{ key: searchAttributes.customerId, value: customerOf(target)! }] : [],
+        typedSearchAttributes: customerAttribute(target),
       });
       return 'held-until-started';
     }
@@ -77,7 +78,7 @@ async function record(client: Client, taskQueue: string, target: string, event: 
       workflowId: lateEventWorkflowId(event.source, event.eventId),
       args: [{ ...event, target }],
       workflowIdReusePolicy: 'REJECT_DUPLICATE',
-      typedSearchAttributes: customerOf(target) ? [{ key: searchAttributes.customerId, value: customerOf(target)! }] : [],
+      typedSearchAttributes: customerAttribute(target),
     });
     return 'recorded-late';
   } catch (err) {
@@ -86,16 +87,30 @@ async function record(client: Client, taskQueue: string, target: string, event: 
   }
 }
 
-/** Tells the events held for a saga that it has started (best effort: they also look by themselves). */
-export function announceSagaStarted(client: Client, sagaId: string): void {
+/**
+ * The events held for a saga that is about to start (usually none: the query finds no holder and
+ * costs one round trip; give a client that refuses queries to closed workflows, so an ended hold
+ * wakes no worker). Best effort within `deadlineMs`: whatever is not handed over in the start
+ * the holder signals to the saga once told it started.
+ */
+export async function heldEventsFor(workflows: WorkflowClient, sagaId: string, deadlineMs: number): Promise<WebhookEvent[]> {
+  try {
+    return await workflows.withDeadline(Date.now() + deadlineMs, () => workflows.getHandle(heldEventsWorkflowId(sagaId)).query(heldEventsQuery));
+  } catch {
+    return []; // none held (no such workflow, or its hold ended), or not readable now
+  }
+}
+
+/** Tells the events held for a saga that it has started, and which it got in its start (best effort: they also look by themselves). */
+export function announceSagaStarted(client: Client, sagaId: string, handedOver: WebhookEvent[] = []): void {
   client.workflow
     .getHandle(heldEventsWorkflowId(sagaId))
-    .signal(sagaStartedSignal)
+    .signal(sagaStartedSignal, { handedOver: handedOver.map(({ source, eventId }) => ({ source, eventId })) })
     .catch(() => undefined); // usually none are held: nothing to tell
 }
 
-/** `order:<customer>:<key>` → the customer, so late events show up in "everything for customer X". */
-function customerOf(target: string): string | undefined {
-  const part = /^(?:order|refund):([^:]+):/.exec(target)?.[1];
-  return part ? decodeURIComponent(part) : undefined;
+/** Late and held events show up in "everything for customer X". */
+function customerAttribute(target: string): SearchAttributePair[] {
+  const customer = customerOfTransaction(target);
+  return customer ? [{ key: searchAttributes.customerId, value: customer }] : [];
 }

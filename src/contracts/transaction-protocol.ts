@@ -21,8 +21,11 @@ export const LATE_EVENT_WORKFLOW = 'webhookEventRecord';
 
 /**
  * Events that came before their saga started are held, per saga, by a workflow of this type (ID
- * `webhook-held:<sagaId>`) and handed to the saga as soon as it starts: the edge tells it when it
- * starts a saga, and it also tries now and then by itself. Held for up to EARLY_EVENT_HOLD_MS.
+ * `webhook-held:<sagaId>`). The edge reads them (heldEventsQuery) just before it starts the saga
+ * and hands them over in the start (`earlyEvents`), then tells the holder which it handed over
+ * (sagaStartedSignal); any other is signalled to the saga, or recorded as late if the saga has
+ * already finished. For sagas started elsewhere the holder tries now and then by itself. Held for
+ * up to EARLY_EVENT_HOLD_MS.
  */
 export const HELD_EVENTS_WORKFLOW = 'heldWebhookEvents';
 export const EARLY_EVENT_HOLD_MS = 3_600_000;
@@ -30,9 +33,20 @@ export function heldEventsWorkflowId(sagaId: string): string {
   return `webhook-held:${sagaId}`;
 }
 export const holdEventSignal = defineSignal<[WebhookEvent]>('holdEvent');
-export const sagaStartedSignal = defineSignal<[]>('sagaStarted');
+export const heldEventsQuery = defineQuery<WebhookEvent[]>('heldEvents');
+/** The saga has started; `handedOver`: the events it got in its start. (Older senders give no argument.) */
+export const sagaStartedSignal = defineSignal<[SagaStarted?]>('sagaStarted');
+export interface SagaStarted {
+  handedOver: Array<Pick<WebhookEvent, 'source' | 'eventId'>>;
+}
 export function lateEventWorkflowId(source: string, eventId: string): string {
   return `webhook:${encodeURIComponent(source)}:${encodeURIComponent(eventId)}`;
+}
+
+/** `order:<customer>:<key>` → the customer (search attribute of the records kept for its events). */
+export function customerOfTransaction(target: string): string | undefined {
+  const part = /^(?:order|refund):([^:]+):/.exec(target)?.[1];
+  return part ? decodeURIComponent(part) : undefined;
 }
 
 /** Only our own sagas may be signalled by a webhook: their workflow IDs start with these. */

@@ -16,6 +16,20 @@ export const IdempotencyKey = z.string().regex(/^[\x21-\x7e]{1,255}$/, '1 to 255
 
 export const Region = z.string().regex(/^[a-z0-9-]{1,32}$/, 'a region or tier name (a-z, 0-9, -)');
 
+/** A verified webhook event for a running saga; the saga ignores an eventId it has seen (per source). */
+export const WebhookEvent = z.object({
+  source: z.string(),
+  eventId: z.string(),
+  type: z.string(),
+  receivedAt: z.string(),
+  /** The provider's object the event is about, e.g. a charge ID. */
+  objectId: z.string().optional(),
+  /** Our reference the event named (an attempt's reference, e.g. `order:…#2`); older events lack it. */
+  reference: z.string().optional(),
+  reason: z.string().optional(),
+});
+export type WebhookEvent = z.infer<typeof WebhookEvent>;
+
 /** The request that started a transaction, as every saga input carries it. */
 export const TransactionRequest = z.strictObject({
   customerId: CustomerId,
@@ -45,6 +59,12 @@ export const TransactionRequest = z.strictObject({
   attempt: z.number().int().min(1).optional(),
   /** Who replayed it, why, and under which Idempotency-Key (admin replay); absent on a customer's own run. */
   replay: z.object({ operator: z.string(), reason: z.string(), key: z.string(), previousRunId: z.string() }).optional(),
+  /**
+   * Webhook events that came before the saga existed (held by its `heldWebhookEvents` workflow),
+   * handed over in the start itself: the saga has them before its first step, however fast it
+   * finishes. Given by the edge; absent when none were held.
+   */
+  earlyEvents: z.array(WebhookEvent).optional(),
 });
 export type TransactionRequest = z.infer<typeof TransactionRequest>;
 
@@ -127,16 +147,3 @@ export const TransactionStatus = z.object({
 });
 export type TransactionStatus = z.infer<typeof TransactionStatus>;
 
-/** A verified webhook event for a running saga; the saga ignores an eventId it has seen (per source). */
-export const WebhookEvent = z.object({
-  source: z.string(),
-  eventId: z.string(),
-  type: z.string(),
-  receivedAt: z.string(),
-  /** The provider's object the event is about, e.g. a charge ID. */
-  objectId: z.string().optional(),
-  /** Our reference the event named (an attempt's reference, e.g. `order:…#2`); older events lack it. */
-  reference: z.string().optional(),
-  reason: z.string().optional(),
-});
-export type WebhookEvent = z.infer<typeof WebhookEvent>;

@@ -57,6 +57,7 @@ export async function runTransaction<R extends object>(request: TransactionReque
   };
   setHandler(transactionStatusQuery, frame.snapshot);
   setHandler(webhookEventSignal, (event) => takeEvent(frame, event, options));
+  for (const event of request.earlyEvents ?? []) takeEvent(frame, event, options); // held before it started, handed over in its start
   registerDecisions(frame);
   saga.parker = parker(frame);
 

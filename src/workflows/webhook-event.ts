@@ -5,14 +5,21 @@
  * was ours). Its workflow ID is the event's ID, so a redelivery is recognised, and support finds
  * it in the Web UI next to the saga. It does nothing else.
  *
- * heldWebhookEvents: the events that came *before* their saga started, held per saga and handed to
- * it as soon as it exists — woken by the edge when it starts the saga, and trying now and then by
- * itself (250 ms doubling to 30 s) in case the saga was started elsewhere. An event is never left
- * here while its saga runs; after EARLY_EVENT_HOLD_MS without a saga it ends, listing what it kept.
+ * heldWebhookEvents: the events that came *before* their saga started, held per saga. The edge
+ * reads them just before it starts the saga and hands them over in the start itself, so the saga
+ * has them before its first step however fast it runs; then it tells this workflow which it handed
+ * over. Any other (one that came while the saga was being started) is signalled to the saga; if
+ * the saga has already finished, it is recorded as late, like any event for a finished saga. For a
+ * saga started elsewhere it tries now and then by itself (250 ms doubling to 30 s); after
+ * EARLY_EVENT_HOLD_MS without a saga it ends, listing what it kept.
  */
-import { allHandlersFinished, condition, getExternalWorkflowHandle, setHandler, workflowInfo } from '@temporalio/workflow';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import { ParentClosePolicy, WorkflowIdReusePolicy, allHandlersFinished, condition, getExternalWorkflowHandle, patched, setHandler, startChild, workflowInfo } from '@temporalio/workflow';
 import type { WebhookEvent } from '../contracts/transaction';
-import { EARLY_EVENT_HOLD_MS, holdEventSignal, sagaStartedSignal, webhookEventSignal } from '../contracts/transaction-protocol';
+import { EARLY_EVENT_HOLD_MS, LATE_EVENT_WORKFLOW, customerOfTransaction, heldEventsQuery, holdEventSignal, lateEventWorkflowId, sagaStartedSignal, searchAttributes, webhookEventSignal } from '../contracts/transaction-protocol';
+
+/** Histories from before it kept an event the finished saga could not take, instead of recording it as late. */
+const LATE_HELD_EVENTS_PATCH = 'held-events-recorded-late';
 
 export async function webhookEventRecord(event: WebhookEvent & { target: string }): Promise<WebhookEvent & { target: string }> {
   return event;
@@ -22,21 +29,31 @@ export interface HeldEventsOutcome {
   target: string;
   delivered: string[];
   undelivered: string[];
+  /** Came while the saga was being started, and it finished before they could be handed over: kept as `webhookEventRecord`s. */
+  recordedLate?: string[];
 }
 
 export async function heldWebhookEvents({ target }: { target: string }): Promise<HeldEventsOutcome> {
   const pending: WebhookEvent[] = [];
   const seen = new Set<string>();
   const delivered: string[] = [];
+  const recordedLate: string[] = [];
+  const idOf = (e: Pick<WebhookEvent, 'source' | 'eventId'>) => `${e.source}\u0000${e.eventId}`;
   let woken = false;
+  let started = false;
   setHandler(holdEventSignal, (event) => {
-    const id = `${event.source}\u0000${event.eventId}`;
-    if (seen.has(id)) return; // a redelivery
-    seen.add(id);
+    if (seen.has(idOf(event))) return; // a redelivery
+    seen.add(idOf(event));
     pending.push(event);
   });
-  setHandler(sagaStartedSignal, () => {
+  setHandler(heldEventsQuery, () => pending.map((e) => ({ ...e })));
+  setHandler(sagaStartedSignal, (news) => {
     woken = true;
+    started = true;
+    const handedOver = new Set((news?.handedOver ?? []).map(idOf));
+    for (let i = pending.length - 1; i >= 0; i--) {
+      if (handedOver.has(idOf(pending[i]!))) delivered.push(pending.splice(i, 1)[0]!.eventId);
+    }
   });
 
   const deadline = workflowInfo().startTime.getTime() + EARLY_EVENT_HOLD_MS;
@@ -46,13 +63,34 @@ export async function heldWebhookEvents({ target }: { target: string }): Promise
         await getExternalWorkflowHandle(target).signal(webhookEventSignal, pending[0]!);
         delivered.push(pending.shift()!.eventId);
       } catch {
-        break; // the saga does not exist yet (or no longer runs)
+        break; // the saga does not exist yet, or no longer runs
       }
+    }
+    // The edge said it started the saga, and it cannot be signalled: it has already finished.
+    if (pending.length > 0 && started && patched(LATE_HELD_EVENTS_PATCH)) {
+      for (const event of pending.splice(0)) recordedLate.push(await recordLate(event, target));
     }
     if (pending.length === 0 || Date.now() + waitMs > deadline) break;
     woken = false;
     await condition(() => woken, waitMs);
   }
   await condition(allHandlersFinished);
-  return { target, delivered, undelivered: pending.map((e) => e.eventId) };
+  return { target, delivered, undelivered: pending.map((e) => e.eventId), ...(recordedLate.length > 0 ? { recordedLate } : {}) };
+}
+
+/** The same record the receiver keeps for an event whose saga has finished (its ID is the event's: once). */
+async function recordLate(event: WebhookEvent, target: string): Promise<string> {
+  const customer = customerOfTransaction(target);
+  try {
+    await startChild(LATE_EVENT_WORKFLOW, {
+      workflowId: lateEventWorkflowId(event.source, event.eventId),
+      args: [{ ...event, target }],
+      parentClosePolicy: ParentClosePolicy.ABANDON,
+      workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+      typedSearchAttributes: customer ? [{ key: searchAttributes.customerId, value: customer }] : [],
+    });
+  } catch (err) {
+    if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+  }
+  return event.eventId;
 }
