@@ -161,12 +161,12 @@ export function createTransactions({ client, queues, fastPath = true }: { client
     }
   }
 
-  /** The transaction behind a workflow ID, or undefined when it was never received. */
   /**
    * The transaction behind a workflow ID, or undefined when it was never received. Three calls go
    * out at once, so a read costs about one round trip: describe (does it exist, is it running, its
    * live retry state), the status query (answered by a worker while it runs; refused by the server
    * at once, without a worker, when it has closed) and the result (returned at once when closed).
+   * A closed transaction is answered as soon as its result is there, without waiting for describe.
    */
   async function status<S extends TransactionStatus>(kind: SagaKind<S>, workflowId: string): Promise<Outcome<S> | undefined> {
     const handle = client.workflow.getHandle(workflowId);
@@ -175,6 +175,9 @@ export function createTransactions({ client, queues, fastPath = true }: { client
     const described = settle(within(TEMPORAL_DEADLINES.readMs, () => handle.describe()));
     const queried = settle(within(TEMPORAL_DEADLINES.queryMs, () => openOnly.getHandle(workflowId).query(transactionStatusQuery)));
     const closed = settle(waitForOutcome(kind, handle, TEMPORAL_DEADLINES.readMs, stopWaiting.signal));
+    // The result of a closed run is all there is to say about it (the other two calls end by themselves).
+    const settled = await Promise.race([closed.then((c) => ('value' in c && c.value.state !== 'running' ? c.value : undefined)), described.then(() => undefined)]);
+    if (settled) return settled;
     const d = await described;
     if ('error' in d) {
       stopWaiting.abort();
