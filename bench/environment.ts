@@ -182,7 +182,7 @@ export async function startEnvironment({ log, devServerArgs, temporalEnv }: Envi
       spawn(file, extra) {
         const child = spawnTs(file, [], { ...process.env, ...childEnv, ...extra });
         children.push(child);
-        child.stderr?.pipe(process.stderr);
+        forwardStderr(child);
         return child;
       },
       token: (customerId) => signAccessToken({ secret: config.JWT_SECRET!, issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE, subject: customerId }),
@@ -266,6 +266,14 @@ async function startObservedEdge({ config, connection, bundlePath, teardown, log
   return pool;
 }
 
+/**
+ * A child's stderr on ours. Not `pipe`: every pipe into process.stderr adds its listeners there, and
+ * a run spawns more than ten children (Node's MaxListenersExceededWarning).
+ */
+function forwardStderr(child: ChildProcess): void {
+  child.stderr?.on('data', (chunk: Buffer) => process.stderr.write(chunk));
+}
+
 /** The payments webhook secret the benchmark's API accepts (scenarios sign with it). */
 export const BENCH_WEBHOOK_SECRET = 'whsec_bench_only';
 
@@ -282,7 +290,7 @@ async function startDevServer(children: ChildProcess[], extraArgs: readonly stri
 async function startSimulator(name: string, children: ChildProcess[]): Promise<string> {
   const child = spawnTs('sim/main.ts', [name, '0'], process.env);
   children.push(child);
-  child.stderr?.pipe(process.stderr);
+  forwardStderr(child);
   const ready = await firstJsonLine(child, (v): v is { url: string } => typeof (v as { url?: unknown })?.url === 'string');
   return ready.url;
 }
