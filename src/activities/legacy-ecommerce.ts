@@ -14,25 +14,31 @@ export interface CreateOrderInput {
 }
 
 export function createLegacyEcommerceActivities({ legacy }: { legacy: LegacyEcommerceClient }) {
-  /** Reconciles a replayed answer: the order under this attempt's reference must not be cancelled or refunded. */
-  async function notUndone(reference: string, ctx: { requestId: string; region?: string }): Promise<void> {
+  /**
+   * Reconciles a replayed answer: the order under this attempt's reference must not have been
+   * cancelled (the attempt was compensated: a reset of it places the order again). `refunded`: the
+   * attempt completed and the customer was refunded since (the refund saga) — a reset adopts it as
+   * it stands and places nothing again; a refund is the customer's decision, not an undo.
+   */
+  async function reconcile(reference: string, ctx: { requestId: string; region?: string }): Promise<{ refunded: boolean }> {
     const now = await legacy.findByReference(reference, ctx);
-    if (now?.status === 'cancelled' || now?.status === 'refunded') throw attemptUndone('legacy-ecommerce', reference, `order ${now.orderNumber} is ${now.status}`);
+    if (now?.status === 'cancelled') throw attemptUndone('legacy-ecommerce', reference, `order ${now.orderNumber} is ${now.status}`);
+    return { refunded: now?.status === 'refunded' };
   }
 
   return {
-    async createOrder(input: CreateOrderInput): Promise<{ orderNumber: string; totalMinor: number }> {
+    /** `refunded`: a reset found this attempt completed and refunded since; the saga adopts it and places nothing again. */
+    async createOrder(input: CreateOrderInput): Promise<{ orderNumber: string; totalMinor: number; refunded?: true }> {
       const ctx = { idempotencyKey: input.idempotencyKey, requestId: input.requestId, region: input.region };
       const order = await callDownstream(
         () => 'OrderRejected',
         async () => {
           const created = await legacy.createOrder(input, ctx);
-          // A stored answer describes the order as it was then: check it was not cancelled or refunded since.
-          if (created.replayed) await notUndone(input.reference, ctx);
-          return created;
+          // A stored answer describes the order as it was then: was it cancelled or refunded since?
+          return created.replayed ? { ...created, ...(await reconcile(input.reference, ctx)) } : { ...created, refunded: false };
         },
       );
-      return { orderNumber: order.orderNumber, totalMinor: order.totalMinor };
+      return { orderNumber: order.orderNumber, totalMinor: order.totalMinor, ...(order.refunded ? { refunded: true as const } : {}) };
     },
 
     async completeOrder(input: { reference?: string; orderNumber: string; idempotencyKey: string; requestId: string; region?: string }): Promise<{ status: string }> {
@@ -41,7 +47,7 @@ export function createLegacyEcommerceActivities({ legacy }: { legacy: LegacyEcom
         () => 'OrderRejected',
         async () => {
           const completed = await legacy.completeOrder(input.orderNumber, ctx);
-          if (completed.replayed && input.reference) await notUndone(input.reference, ctx);
+          if (completed.replayed && input.reference) await reconcile(input.reference, ctx);
           return completed;
         },
       );

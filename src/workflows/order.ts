@@ -82,10 +82,13 @@ export async function orderSaga(input: OrderSagaInput): Promise<OrderStatus> {
         }),
       { compensation: compensation('createOrder', (idempotencyKey) => undo.legacyEcommerce.cancelOrder({ ...common(), idempotencyKey })) },
     );
+    // A reset of an order completed and refunded since: every step adopts what stands (the refunded
+    // charge, the revoked grant) and nothing is placed again. A refund is the customer's decision.
+    const afterRefund = created.refunded ? { afterRefund: true } : {};
     const charge = await saga.run(
       'chargePayment',
       async (idempotencyKey) => {
-        const result = await forward.payments.chargePayment({ ...common(), idempotencyKey, amountMinor, currency: input.order.currency, token: input.order.paymentMethod.token });
+        const result = await forward.payments.chargePayment({ ...common(), ...afterRefund, idempotencyKey, amountMinor, currency: input.order.currency, token: input.order.paymentMethod.token });
         if (result.status === 'succeeded') {
           chargeId = result.chargeId;
           payment ??= { outcome: 'succeeded' };
@@ -96,7 +99,7 @@ export async function orderSaga(input: OrderSagaInput): Promise<OrderStatus> {
     );
     const access = await saga.run(
       'grantAccess',
-      (idempotencyKey) => forward.fulfilment.grantAccess({ ...common(), idempotencyKey, customerId: input.customerId, skus: input.order.items.map((i) => i.sku) }),
+      (idempotencyKey) => forward.fulfilment.grantAccess({ ...common(), ...afterRefund, idempotencyKey, customerId: input.customerId, skus: input.order.items.map((i) => i.sku) }),
       {
         compensation: compensation('grantAccess', (idempotencyKey) => undo.fulfilment.revokeAccess({ ...common(), idempotencyKey })),
         // Money has moved: an operator decides (retry the grant, skip it as granted by hand, or abort and refund).

@@ -24,7 +24,9 @@
  *     and lookups find exactly that attempt's charge, order and grant. Support's replay starts one
  *     explicitly; a Temporal reset of a compensated run discovers it: a forward step that gets a
  *     stored answer checks the object still stands, and one that was cancelled, refunded or revoked
- *     (`AttemptUndone`) makes the saga finish undoing that attempt and begin the next.
+ *     (`AttemptUndone`) makes the saga finish undoing that attempt and begin the next. Not when the
+ *     attempt completed and the customer was refunded since (the legacy order says `refunded`): that
+ *     is adopted as it stands, and nothing is placed again (workflows/order.ts, `afterRefund`).
  * - Operational faults (our credentials refused) wait and try again with the same key, for as long
  *   as it takes, without spending the step's budget and without compensating anything.
  */

@@ -14,7 +14,7 @@ import { TEMPORAL_CLI } from '../../scripts/lib/local';
 import { temporalCliFlags } from '../support/temporal-cli';
 import { eventually } from '../support/eventually';
 import { expectMoneyAndAccessInStep } from '../support/money-and-access';
-import { ORDER_BODY, getOrder, json, newCustomer, postOrder, startStack, type Json, type SimName, type Stack } from '../support/stack';
+import { ORDER_BODY, getOrder, json, newCustomer, postOrder, postRefund, startStack, type Json, type SimName, type Stack } from '../support/stack';
 
 let stack: Stack;
 beforeAll(async () => {
@@ -233,5 +233,28 @@ describe('replay ("reset"): the runbook table, row by row', () => {
     expect(await ops('payments', id)).toEqual(['charge chargePayment/1', 'refund refundPayment/1', 'charge chargePayment/2']);
     expect(await expectMoneyAndAccessInStep(stack.sims, id, 2)).toEqual(['none', 'held']);
     await record(id, 'order-cli-reset-after-compensation');
+  });
+
+  test("the Temporal CLI's own reset of an order completed and then refunded places nothing again: no second charge, access stays revoked", async () => {
+    const customer = newCustomer();
+    const id = orderWorkflowId(customer, 'refunded-reset');
+    expect((await postOrder(stack, customer, 'refunded-reset')).status).toBe(201);
+    expect((await postRefund(stack, customer, 'refunded-reset', 'refund-1')).status).toBe(201);
+    expect(await expectMoneyAndAccessInStep(stack.sims, id, 1)).toEqual(['none']);
+    const handle = stack.client.workflow.getHandle(id);
+    const firstRun = (await handle.describe()).runId;
+
+    await promisify(execFile)(TEMPORAL_CLI, ['workflow', 'reset', ...temporalCliFlags(stack.config), '--workflow-id', id, '--type', 'FirstWorkflowTask', '--reason', 'support: pressed by mistake'], { timeout: 30_000 });
+    const reset = await eventually(async () => {
+      const d = await handle.describe();
+      return d.runId !== firstRun && d.status.name !== 'RUNNING' ? d : undefined;
+    }, 30_000);
+    // The new run adopted what stands (its own keys' stored answers) and ended as the order had.
+    expect(reset.status.name).toBe('COMPLETED');
+    expect(await until(customer, 'refunded-reset', 'completed')).toMatchObject({ attempt: 1, reference: id });
+    expect(await ops('payments', id)).toEqual(['charge chargePayment/1']);
+    expect(await ops('fulfilment', id)).toEqual(['grant grantAccess/1']);
+    expect(await ops('legacy', id)).toEqual(['create createOrder/1', 'complete completeOrder/1']);
+    expect(await expectMoneyAndAccessInStep(stack.sims, id, 1)).toEqual(['none']);
   });
 });
