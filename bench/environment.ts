@@ -43,6 +43,8 @@ export interface FaultRule {
 
 export interface BenchEnvironment {
   config: Config;
+  /** Process IDs of the parts started here (no dev server when running against a given Temporal): for the CPU accounting. */
+  pids: { devServer?: number; simulators: number[] };
   taskQueue: string;
   /** The API's own kind of client (grpc-js Connection). */
   client: Client;
@@ -170,6 +172,10 @@ export async function startEnvironment({ log, devServerArgs, temporalEnv }: Envi
 
     return {
       config,
+      pids: {
+        devServer: temporalEnv ? undefined : children.find((c) => c.spawnfile !== process.execPath)?.pid,
+        simulators: children.filter((c) => c.spawnfile === process.execPath).map((c) => c.pid!),
+      },
       taskQueue: taskQueues(config.TASK_QUEUE_PREFIX).orders,
       client,
       nativeClient,

@@ -34,6 +34,48 @@ export interface ThroughputRow {
   latency: Summary;
   /** Sync POSTs the edge answered 202 (its sync wait, SYNC_WAIT_MAX_MS, ran out); awaited to completion, counted in the time. */
   answered202: number;
+  /** CPU time (user + system) per saga, by process, over the burst: where an order's cost goes. */
+  cpuMsPerSaga: CpuShare;
+}
+
+/** engine: the dev server; api: the API process (orders only); workers: the worker processes; simulators: the three; bench: this process (the callers, and the SDK client for the no-op rows). */
+export interface CpuShare {
+  engine?: number;
+  api: number;
+  workers: number;
+  simulators: number;
+  bench: number;
+}
+
+const CLOCK_TICKS_PER_S = 100; // USER_HZ: what /proc/<pid>/stat counts in on Linux
+
+/** utime + stime of a process, in ms (0 once it is gone). */
+function cpuMsOf(pid: number | undefined): number {
+  if (pid === undefined) return 0;
+  try {
+    // The command name (field 2) may contain spaces: count fields after its closing parenthesis.
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_S;
+  } catch {
+    return 0;
+  }
+}
+
+/** Snapshots the CPU time of every part; the returned function gives each part's share per saga since. */
+function cpuMeter(env: BenchEnvironment, api: ChildProcess | undefined, workers: ChildProcess[]): (sagas: number) => CpuShare {
+  const read = () => ({
+    engine: cpuMsOf(env.pids.devServer),
+    api: cpuMsOf(api?.pid),
+    workers: workers.reduce((sum, w) => sum + cpuMsOf(w.pid), 0),
+    simulators: env.pids.simulators.reduce((sum, pid) => sum + cpuMsOf(pid), 0),
+    bench: (process.cpuUsage().user + process.cpuUsage().system) / 1000,
+  });
+  const before = read();
+  return (sagas) => {
+    const after = read();
+    const per = (k: keyof typeof before) => (after[k] - before[k]) / sagas;
+    return { ...(env.pids.devServer !== undefined ? { engine: per('engine') } : {}), api: per('api'), workers: per('workers'), simulators: per('simulators'), bench: per('bench') };
+  };
 }
 
 export interface MemoryPoint {
@@ -127,19 +169,20 @@ export async function measureThroughput(
           const n = await env.client.workflow.execute(workflow, { taskQueue: queues.workflows, workflowId: `noop-${randomUUID()}`, args: workflow === 'noopSagaQueued' ? [queues.steps] : [] });
           check(n === 4, workflow, n);
         };
-        const calls: [string, () => Promise<void>][] = [
-          [SERIES.ordersFast, order(apis.fast.pool)],
-          [SERIES.noopLocal, noop('noopSagaLocal')],
-          [SERIES.ordersQueued, order(apis.queued.pool)],
-          [SERIES.noopQueued, noop('noopSagaQueued')],
+        const calls: [string, () => Promise<void>, ChildProcess | undefined][] = [
+          [SERIES.ordersFast, order(apis.fast.pool), apis.fast.child],
+          [SERIES.noopLocal, noop('noopSagaLocal'), undefined],
+          [SERIES.ordersQueued, order(apis.queued.pool), apis.queued.child],
+          [SERIES.noopQueued, noop('noopSagaQueued'), undefined],
         ];
         // A short warm-up of each (caches, connections, V8), then the measured bursts.
         for (const [, call] of calls) await burst(concurrency, concurrency, call);
-        for (const [series, call] of calls) {
+        for (const [series, call, api] of calls) {
           checkDeadline();
           answered202 = 0;
+          const cpu = cpuMeter(env, api, children);
           const b = await burst(count, concurrency, call);
-          const row = { workers, series, count, wallMs: b.wallMs, perSecond: count / (b.wallMs / 1000), latency: b.latency, answered202 };
+          const row = { workers, series, count, wallMs: b.wallMs, perSecond: count / (b.wallMs / 1000), latency: b.latency, answered202, cpuMsPerSaga: cpu(count) };
           log(`throughput, ${workers} worker process(es): ${series}: ${row.perSecond.toFixed(1)}/s (p50 ${b.latency.p50.toFixed(0)} ms)`);
           rows.push(row);
         }

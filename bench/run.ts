@@ -276,6 +276,15 @@ function renderReport(samples: Samples, bench: Bench, dispatch: Map<number, Summ
     [`burst: ${settings.burst} sync calls, ${settings.concurrency} concurrent`, 'worker processes', 'completed/s', 'p50 ms', 'p99 ms', 'answered 202'],
     extra.throughput.map((t) => [t.series, String(t.workers), t.perSecond.toFixed(1), ms(t.latency.p50), ms(t.latency.p99), t.series.startsWith('orders') ? String(t.answered202) : '–']),
   );
+  const cpuCell = (v: number | undefined) => (v === undefined ? '–' : v.toFixed(1));
+  const cpuTotal = (c: ThroughputRow['cpuMsPerSaga']) => (c.engine ?? 0) + c.api + c.workers + c.simulators + c.bench;
+  const cpuTable = markdownTable(
+    ['CPU ms per saga, by process', 'worker processes', 'engine', 'API', 'workers', 'simulators', 'bench (callers)', 'total', 'cores busy'],
+    extra.throughput.map((t) => {
+      const c = t.cpuMsPerSaga;
+      return [t.series, String(t.workers), cpuCell(c.engine), t.series.startsWith('orders') ? cpuCell(c.api) : '–', cpuCell(c.workers), cpuCell(c.simulators), cpuCell(c.bench), cpuTotal(c).toFixed(1), ((cpuTotal(c) * t.perSecond) / 1000).toFixed(2)];
+    }),
+  );
   const memoryTable = markdownTable(
     ['orders completed', 'worker RSS MiB', 'API RSS MiB'],
     extra.memory.map((p) => [String(p.orders), p.workerMiB.toFixed(1), p.apiMiB.toFixed(1)]),
@@ -303,7 +312,7 @@ function renderReport(samples: Samples, bench: Bench, dispatch: Map<number, Summ
     );
   }).join('\n');
 
-  const tables = [targetTable, latencyTable, ratioTable, pairedLine, budgetTables, burstTable, throughputTable, memoryTable, findings].join('\n\n');
+  const tables = [targetTable, latencyTable, ratioTable, pairedLine, budgetTables, burstTable, throughputTable, cpuTable, memoryTable, findings].join('\n\n');
   const command = `${Object.entries(process.env)
     .filter(([k]) => k.startsWith('BENCH_'))
     .map(([k, v = '']) => `${k}=${/[\s'"]/.test(v) ? `'${v}'` : v} `)
@@ -373,6 +382,13 @@ SDK. The TypeScript SDK's stress-test floor is 35 workflows/s on 4 cores; this m
 ${throughputTable}
 
 ![throughput](bench-throughput.svg)
+
+Where each saga's CPU goes during those bursts (user + system time from /proc, per completed saga;
+"cores busy" is the total times the rate: this machine has 2). The engine is the dev server; an
+order's API time is the edge's (HTTP, auth, start, describe, result); the simulators are the four
+downstream calls' other end, which the no-op rows do not have:
+
+${cpuTable}
 
 ## Memory
 
