@@ -107,16 +107,20 @@ export function createTransactions({ client, queues, fastPath = true }: { client
         taskQueue,
         workflowId,
         args: [{ ...input, taskQueues: input.taskQueues ?? activityQueues, fastPath: input.fastPath ?? fastPath, ...(earlyEvents.length > 0 ? { earlyEvents } : {}) }],
-        // A retry of a running transaction attaches to it; a finished one is never started again.
-        workflowIdConflictPolicy: 'USE_EXISTING',
+        // One that exists, running or finished, is never started again: the request is found below.
+        workflowIdConflictPolicy: 'FAIL',
         workflowIdReusePolicy: 'REJECT_DUPLICATE',
         memo: { idempotencyKey: input.idempotencyKey, fingerprint: input.fingerprint, startToken: input.startToken } satisfies EdgeMemo,
         typedSearchAttributes: [{ key: searchAttributes.customerId, value: input.customerId }, { key: searchAttributes.sagaStatus, value: 'running' }, ...extraSearchAttributes],
       }));
+      // Started by this request: nothing to compare (a retry of our own lost start is told by its token below).
+      announceSagaStarted(client, workflowId, earlyEvents); // the holder signals any event that came since, or records it as late
+      return { handle, attached: false, running: true };
     } catch (err) {
       if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw notConfirmed(location);
       handle = client.workflow.getHandle(workflowId);
     }
+    // It exists: a retry (attach to it), our own start whose first answer was lost, or a conflict.
     let description;
     try {
       description = await within(TEMPORAL_DEADLINES.readMs, () => handle.describe());
