@@ -427,7 +427,9 @@ ${findings}
   diagnostics channel) are on for both.
 - **SDK start + result**: \`client.workflow.start('orderSaga')\` and \`handle.result()\`, the same start
   request the edge sends, without Express and HTTP.
-- **(a)** the edge's round trips today: start, describe (memo check), long-poll result.
+- **(a)** start, describe (memo check), long-poll result: the edge's round trips for a request
+  whose workflow already exists (a retry); for a new one the edge checks for held webhook events
+  before the start instead of describing after it (one round trip either way).
   **(c)** start with
   \`requestEagerStart\` on a Client over the orders worker's NativeConnection, then result; **(c0)**
   the same client without eager start, to separate the connection from the eager start.
@@ -442,9 +444,10 @@ ${findings}
 
 ## Which mechanism the sync path uses
 
-The edge uses (a): start (conflict policy USE_EXISTING, reuse policy REJECT_DUPLICATE), describe
-(the memo says whether this request created the saga and whether its body matches the key), then
-the server's long poll on the result. Measured side by side in earlier runs, update-with-start
+The edge uses (a)'s shape: start (conflict policy FAIL, reuse policy REJECT_DUPLICATE) — after a
+query for webhook events held for the saga, handed over in its start — then the server's long poll
+on the result; only when the workflow already exists does it describe it (the memo says whether
+this request created the saga and whether its body matches the key). Measured side by side in earlier runs, update-with-start
 with an early-return update was no faster (that update is gone: one mechanism decides "is this the
 same request?", the memo), and (c) eager start saves one task dispatch (a few ms once the
 dev server's poll limit is raised, ~45 ms under the stock limit) but requires the API process to

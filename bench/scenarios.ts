@@ -29,7 +29,7 @@ export const ROWS = {
   edgeSyncQueued: 'edge sync, FAST_PATH=false (every step queued) → 201',
   edgeSyncObserved: 'edge sync, metrics + tracing on → 201',
   sdk: 'SDK start + result',
-  mechA: '(a) start + describe + result (edge today)',
+  mechA: '(a) start + describe + result (edge, existing workflow)',
   mechC: '(c) eager start + result (NativeConnection)',
   mechC0: '(c0) start + result on NativeConnection, not eager',
   edgeAsync: 'edge POST, Prefer: respond-async → 202',
@@ -269,7 +269,7 @@ export async function createBench(env: BenchEnvironment, customerId: string): Pr
     },
     {
       rows: ['mechA'],
-      // The edge's round trips today: start, describe (its memo tells creator from retry), long-poll the result.
+      // The edge's round trips for a request whose workflow exists: start, describe (its memo tells creator from retry), long-poll the result.
       async run(time) {
         const status = await time('mechA', async () => {
           const handle = await startSaga(env.client, sagaInput());
