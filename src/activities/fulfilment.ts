@@ -4,8 +4,8 @@ import { attemptUndone, callDownstream } from './call-downstream';
 
 export function createFulfilmentActivities({ fulfilment }: { fulfilment: FulfilmentClient }) {
   return {
-    /** `afterRefund`: the order was found completed and refunded since (a reset); its revoked grant is the stored answer. */
-    async grantAccess(input: { reference: string; idempotencyKey: string; requestId: string; region?: string; customerId: string; skus: string[]; afterRefund?: boolean }): Promise<{ enrollmentId: string }> {
+    /** `completedBefore`: this attempt's order was found completed (a reset); a revoked grant is the customer's refund, adopted as the stored answer. */
+    async grantAccess(input: { reference: string; idempotencyKey: string; requestId: string; region?: string; customerId: string; skus: string[]; completedBefore?: boolean }): Promise<{ enrollmentId: string }> {
       const enrollment = await callDownstream(
         () => 'AccessRejected',
         async () => {
@@ -13,7 +13,7 @@ export function createFulfilmentActivities({ fulfilment }: { fulfilment: Fulfilm
           if (!granted.replayed) return granted;
           // A stored answer describes the grant as it was then: was access revoked since?
           const now = await fulfilment.findByReference(input.reference, { requestId: input.requestId, region: input.region });
-          if (now?.status === 'revoked' && !input.afterRefund) throw attemptUndone('fulfilment', input.reference, `enrollment ${now.id} is revoked`);
+          if (now?.status === 'revoked' && !input.completedBefore) throw attemptUndone('fulfilment', input.reference, `enrollment ${now.id} is revoked`);
           return granted;
         },
       );

@@ -16,29 +16,30 @@ export interface CreateOrderInput {
 export function createLegacyEcommerceActivities({ legacy }: { legacy: LegacyEcommerceClient }) {
   /**
    * Reconciles a replayed answer: the order under this attempt's reference must not have been
-   * cancelled (the attempt was compensated: a reset of it places the order again). `refunded`: the
-   * attempt completed and the customer was refunded since (the refund saga) — a reset adopts it as
-   * it stands and places nothing again; a refund is the customer's decision, not an undo.
+   * cancelled (the attempt was compensated: a reset of it places the order again). `completedBefore`:
+   * the order was completed (and maybe refunded since, or being refunded: the refund saga marks it
+   * last) — the attempt finished, so whatever was undone since was the customer's refund, not the
+   * saga's compensation: a reset adopts it as it stands and places nothing again.
    */
-  async function reconcile(reference: string, ctx: { requestId: string; region?: string }): Promise<{ refunded: boolean }> {
+  async function reconcile(reference: string, ctx: { requestId: string; region?: string }): Promise<{ completedBefore: boolean }> {
     const now = await legacy.findByReference(reference, ctx);
     if (now?.status === 'cancelled') throw attemptUndone('legacy-ecommerce', reference, `order ${now.orderNumber} is ${now.status}`);
-    return { refunded: now?.status === 'refunded' };
+    return { completedBefore: now?.status === 'completed' || now?.status === 'refunded' };
   }
 
   return {
-    /** `refunded`: a reset found this attempt completed and refunded since; the saga adopts it and places nothing again. */
-    async createOrder(input: CreateOrderInput): Promise<{ orderNumber: string; totalMinor: number; refunded?: true }> {
+    /** `completedBefore`: a reset found this attempt's order completed (refunded since, or not); the saga adopts what stands. */
+    async createOrder(input: CreateOrderInput): Promise<{ orderNumber: string; totalMinor: number; completedBefore?: true }> {
       const ctx = { idempotencyKey: input.idempotencyKey, requestId: input.requestId, region: input.region };
       const order = await callDownstream(
         () => 'OrderRejected',
         async () => {
           const created = await legacy.createOrder(input, ctx);
           // A stored answer describes the order as it was then: was it cancelled or refunded since?
-          return created.replayed ? { ...created, ...(await reconcile(input.reference, ctx)) } : { ...created, refunded: false };
+          return created.replayed ? { ...created, ...(await reconcile(input.reference, ctx)) } : { ...created, completedBefore: false };
         },
       );
-      return { orderNumber: order.orderNumber, totalMinor: order.totalMinor, ...(order.refunded ? { refunded: true as const } : {}) };
+      return { orderNumber: order.orderNumber, totalMinor: order.totalMinor, ...(order.completedBefore ? { completedBefore: true as const } : {}) };
     },
 
     async completeOrder(input: { reference?: string; orderNumber: string; idempotencyKey: string; requestId: string; region?: string }): Promise<{ status: string }> {

@@ -11,8 +11,8 @@ export interface ChargePaymentInput {
   amountMinor: number;
   currency: string;
   token: string;
-  /** The order was found completed and refunded since (a reset): its refunded charge is the stored answer, not an undone attempt. */
-  afterRefund?: boolean;
+  /** This attempt's order was found completed (a reset): a refunded charge is the customer's refund, adopted as the stored answer. */
+  completedBefore?: boolean;
 }
 
 export function createPaymentActivities({ payments }: { payments: PaymentsClient }) {
@@ -26,7 +26,7 @@ export function createPaymentActivities({ payments }: { payments: PaymentsClient
           if (!answer.replayed) return answer;
           // A stored answer describes the charge as it was then: was it refunded or cancelled since?
           const now = await payments.findChargeByReference(input.reference, { requestId: input.requestId, region: input.region });
-          if (now?.status === 'canceled' || (now?.refunded && !input.afterRefund)) throw attemptUndone('payments', input.reference, `charge ${now.id} is ${now.refunded ? 'refunded' : 'cancelled'}`);
+          if (now?.status === 'canceled' || (now?.refunded && !input.completedBefore)) throw attemptUndone('payments', input.reference, `charge ${now.id} is ${now.refunded ? 'refunded' : 'cancelled'}`);
           return now ? { ...now, replayed: true } : answer;
         },
       );

@@ -69,6 +69,10 @@ async function record(client: Client, taskQueue: string, target: string, event: 
         signalArgs: [event],
         typedSearchAttributes: customerAttribute(target),
       });
+      // The saga may have started (and even finished) since we looked, and its edge told no holder:
+      // tell it now, so it hands the event over or records it as late instead of holding it for an hour.
+      const since = await client.workflow.getHandle(target).describe().then(() => true, () => false);
+      if (since) announceSagaStarted(client, target);
       return 'held-until-started';
     }
   }

@@ -82,13 +82,14 @@ export async function orderSaga(input: OrderSagaInput): Promise<OrderStatus> {
         }),
       { compensation: compensation('createOrder', (idempotencyKey) => undo.legacyEcommerce.cancelOrder({ ...common(), idempotencyKey })) },
     );
-    // A reset of an order completed and refunded since: every step adopts what stands (the refunded
-    // charge, the revoked grant) and nothing is placed again. A refund is the customer's decision.
-    const afterRefund = created.refunded ? { afterRefund: true } : {};
+    // A reset of an order that had completed (refunded since, or being refunded): every step adopts
+    // what stands (a refunded charge, a revoked grant) and nothing is placed again. A refund is the
+    // customer's decision, not an undo.
+    const adopt = created.completedBefore ? { completedBefore: true } : {};
     const charge = await saga.run(
       'chargePayment',
       async (idempotencyKey) => {
-        const result = await forward.payments.chargePayment({ ...common(), ...afterRefund, idempotencyKey, amountMinor, currency: input.order.currency, token: input.order.paymentMethod.token });
+        const result = await forward.payments.chargePayment({ ...common(), ...adopt, idempotencyKey, amountMinor, currency: input.order.currency, token: input.order.paymentMethod.token });
         if (result.status === 'succeeded') {
           chargeId = result.chargeId;
           payment ??= { outcome: 'succeeded' };
@@ -99,7 +100,7 @@ export async function orderSaga(input: OrderSagaInput): Promise<OrderStatus> {
     );
     const access = await saga.run(
       'grantAccess',
-      (idempotencyKey) => forward.fulfilment.grantAccess({ ...common(), ...afterRefund, idempotencyKey, customerId: input.customerId, skus: input.order.items.map((i) => i.sku) }),
+      (idempotencyKey) => forward.fulfilment.grantAccess({ ...common(), ...adopt, idempotencyKey, customerId: input.customerId, skus: input.order.items.map((i) => i.sku) }),
       {
         compensation: compensation('grantAccess', (idempotencyKey) => undo.fulfilment.revokeAccess({ ...common(), idempotencyKey })),
         // Money has moved: an operator decides (retry the grant, skip it as granted by hand, or abort and refund).

@@ -25,8 +25,9 @@
  *     explicitly; a Temporal reset of a compensated run discovers it: a forward step that gets a
  *     stored answer checks the object still stands, and one that was cancelled, refunded or revoked
  *     (`AttemptUndone`) makes the saga finish undoing that attempt and begin the next. Not when the
- *     attempt completed and the customer was refunded since (the legacy order says `refunded`): that
- *     is adopted as it stands, and nothing is placed again (workflows/order.ts, `afterRefund`).
+ *     attempt had completed (its legacy order says `completed` or `refunded`): what was undone since
+ *     was the customer's refund; it is adopted as it stands, and nothing is placed again
+ *     (workflows/order.ts, `completedBefore`).
  * - Operational faults (our credentials refused) wait and try again with the same key, for as long
  *   as it takes, without spending the step's budget and without compensating anything.
  */

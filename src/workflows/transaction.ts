@@ -8,9 +8,9 @@
  *
  * Read it as: the state (one object), the handlers that read or change it, parking, then the flow.
  */
-import { ApplicationFailure, TemporalFailure, allHandlersFinished, condition, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, TemporalFailure, allHandlersFinished, condition, getExternalWorkflowHandle, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { OperatorDecision, Parked, RecordedDecision, RecordedEvent, SagaStatus, TransactionRequest, TransactionStatus, WebhookEvent } from '../contracts/transaction';
-import { ATTEMPT_UNDONE, decideUpdate, searchAttributes, transactionStatusQuery, webhookEventSignal } from '../contracts/transaction-protocol';
+import { ATTEMPT_UNDONE, decideUpdate, heldEventsWorkflowId, sagaStartedSignal, searchAttributes, transactionStatusQuery, webhookEventSignal } from '../contracts/transaction-protocol';
 import { Saga, describeFailure, failureType } from './saga';
 
 export interface TransactionOptions {
@@ -57,7 +57,7 @@ export async function runTransaction<R extends object>(request: TransactionReque
   };
   setHandler(transactionStatusQuery, frame.snapshot);
   setHandler(webhookEventSignal, (event) => takeEvent(frame, event, options));
-  for (const event of request.earlyEvents ?? []) takeEvent(frame, event, options); // held before it started, handed over in its start
+  if (request.earlyEvents?.length) takeEarlyEvents(frame, request.earlyEvents, options);
   registerDecisions(frame);
   saga.parker = parker(frame);
 
@@ -84,6 +84,18 @@ function statusOf({ request, saga, state }: Frame): TransactionStatus {
     receivedAt: request.receivedAt,
     updatedAt: new Date().toISOString(),
   };
+}
+
+/**
+ * Webhook events held before the saga existed, handed over in its start: taken before the first
+ * step, and their holder told which (durably: the edge tells it too, but may crash first), so it
+ * never signals them again nor keeps them as undelivered.
+ */
+function takeEarlyEvents(frame: Frame, events: WebhookEvent[], options: TransactionOptions): void {
+  for (const event of events) takeEvent(frame, event, options);
+  getExternalWorkflowHandle(heldEventsWorkflowId(workflowInfo().workflowId))
+    .signal(sagaStartedSignal, { handedOver: events.map(({ source, eventId }) => ({ source, eventId })) })
+    .catch(() => undefined); // its hold may have ended: nothing left to tell
 }
 
 /** A verified webhook event: acted on the first time its (source, eventId) is seen, recorded either way. */

@@ -7,8 +7,8 @@
  *
  * heldWebhookEvents: the events that came *before* their saga started, held per saga. The edge
  * reads them just before it starts the saga and hands them over in the start itself, so the saga
- * has them before its first step however fast it runs; then it tells this workflow which it handed
- * over. Any other (one that came while the saga was being started) is signalled to the saga; if
+ * has them before its first step however fast it runs; the saga and the edge both tell this
+ * workflow which it got (the saga's word is durable; the edge's, best effort, is the quicker). Any other (one that came while the saga was being started) is signalled to the saga; if
  * the saga has already finished, it is recorded as late, like any event for a finished saga. For a
  * saga started elsewhere it tries now and then by itself (250 ms doubling to 30 s); after
  * EARLY_EVENT_HOLD_MS without a saga it ends, listing what it kept.
@@ -20,6 +20,8 @@ import { EARLY_EVENT_HOLD_MS, LATE_EVENT_WORKFLOW, customerOfTransaction, heldEv
 
 /** Histories from before it kept an event the finished saga could not take, instead of recording it as late. */
 const LATE_HELD_EVENTS_PATCH = 'held-events-recorded-late';
+/** Histories from before it signalled every held event, even those the saga got in its start. */
+const HANDED_OVER_PATCH = 'held-events-handed-over';
 
 export async function webhookEventRecord(event: WebhookEvent & { target: string }): Promise<WebhookEvent & { target: string }> {
   return event;
@@ -50,21 +52,25 @@ export async function heldWebhookEvents({ target }: { target: string }): Promise
   setHandler(sagaStartedSignal, (news) => {
     woken = true;
     started = true;
-    const handedOver = new Set((news?.handedOver ?? []).map(idOf));
-    for (let i = pending.length - 1; i >= 0; i--) {
-      if (handedOver.has(idOf(pending[i]!))) delivered.push(pending.splice(i, 1)[0]!.eventId);
-    }
+    // (Behind a patch: a holder that signalled every held event before handed-over lists existed replays as it ran.)
+    if (!news?.handedOver?.length || !patched(HANDED_OVER_PATCH)) return;
+    const handedOver = new Set(news.handedOver.map(idOf));
+    for (const event of pending) if (handedOver.has(idOf(event))) delivered.push(event.eventId);
+    pending.splice(0, pending.length, ...pending.filter((event) => !handedOver.has(idOf(event))));
   });
 
   const deadline = workflowInfo().startTime.getTime() + EARLY_EVENT_HOLD_MS;
   for (let waitMs = 250; ; waitMs = Math.min(waitMs * 2, 30_000)) {
     while (pending.length > 0) {
+      const event = pending[0]!;
       try {
-        await getExternalWorkflowHandle(target).signal(webhookEventSignal, pending[0]!);
-        delivered.push(pending.shift()!.eventId);
+        await getExternalWorkflowHandle(target).signal(webhookEventSignal, event);
       } catch {
         break; // the saga does not exist yet, or no longer runs
       }
+      // By identity: while the signal was in flight, the saga may have said which events it got in its start.
+      const at = pending.indexOf(event);
+      if (at >= 0) delivered.push(pending.splice(at, 1)[0]!.eventId);
     }
     // The edge said it started the saga, and it cannot be signalled: it has already finished.
     if (pending.length > 0 && started && patched(LATE_HELD_EVENTS_PATCH)) {

@@ -8,6 +8,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { orderWorkflowId } from '../../src/contracts/order';
+import { refundWorkflowId } from '../../src/contracts/refund';
 import { payloadCodec } from '../../src/temporal/codec';
 import { exportHistory } from '../../scripts/export-history';
 import { TEMPORAL_CLI } from '../../scripts/lib/local';
@@ -255,6 +256,40 @@ describe('replay ("reset"): the runbook table, row by row', () => {
     expect(await ops('payments', id)).toEqual(['charge chargePayment/1']);
     expect(await ops('fulfilment', id)).toEqual(['grant grantAccess/1']);
     expect(await ops('legacy', id)).toEqual(['create createOrder/1', 'complete completeOrder/1']);
+    expect(await expectMoneyAndAccessInStep(stack.sims, id, 1)).toEqual(['none']);
+  });
+
+  test("a reset while the customer's refund is still under way (legacy order not yet marked) places nothing again either", async () => {
+    const customer = newCustomer();
+    const id = orderWorkflowId(customer, 'refund-under-way');
+    expect((await postOrder(stack, customer, 'refund-under-way')).status).toBe(201);
+    // The legacy service refuses to mark the order refunded: the refund saga, charge refunded and access revoked, parks there.
+    const refundId = refundWorkflowId(customer, 'refund-under-way');
+    const unblock = await stack.sims.fault('legacy', { op: 'refund', idempotencyKeyPrefix: `${refundId}/`, reject: { status: 422, code: 'order_locked', message: 'Locked for month-end.' } });
+    try {
+      expect((await postRefund(stack, customer, 'refund-under-way', 'refund-1', undefined, { prefer: 'respond-async' })).status).toBe(202);
+      await eventually(async () => {
+        const status = await json(await fetch(`${stack.url}/v1/orders/refund-under-way/refund`, { headers: { authorization: `Bearer ${await stack.token(customer)}` } }));
+        return status.status === 'needs_attention' ? status : undefined;
+      }, 30_000);
+      const handle = stack.client.workflow.getHandle(id);
+      const firstRun = (await handle.describe()).runId;
+      await promisify(execFile)(TEMPORAL_CLI, ['workflow', 'reset', ...temporalCliFlags(stack.config), '--workflow-id', id, '--type', 'FirstWorkflowTask', '--reason', 'support: pressed by mistake'], { timeout: 30_000 });
+      const reset = await eventually(async () => {
+        const d = await handle.describe();
+        return d.runId !== firstRun && d.status.name !== 'RUNNING' ? d : undefined;
+      }, 30_000);
+      expect(reset.status.name).toBe('COMPLETED');
+      expect(await ops('payments', id)).toEqual(['charge chargePayment/1']);
+      expect(await ops('fulfilment', id)).toEqual(['grant grantAccess/1']);
+      expect(await ops('legacy', id)).toEqual(['create createOrder/1', 'complete completeOrder/1']);
+    } finally {
+      await unblock();
+    }
+    // Support lets the refund finish: then the legacy order agrees too.
+    expect((await decide(refundId, { action: 'retry' })).status).toBe(200);
+    await eventually(async () => ((await stack.client.workflow.getHandle(refundId).describe()).status.name === 'COMPLETED' ? true : undefined), 30_000);
+    expect(await ops('payments', id)).toEqual(['charge chargePayment/1']);
     expect(await expectMoneyAndAccessInStep(stack.sims, id, 1)).toEqual(['none']);
   });
 });

@@ -220,10 +220,10 @@ export async function getOrder(stack: Stack, customerId: string, key: string): P
 }
 
 /** POSTs a refund request for an order as `customerId`. */
-export async function postRefund(stack: Stack, customerId: string, orderKey: string, key: string, body: unknown = { reason: 'changed my mind' }): Promise<Response> {
+export async function postRefund(stack: Stack, customerId: string, orderKey: string, key: string, body: unknown = { reason: 'changed my mind' }, headers: Record<string, string> = {}): Promise<Response> {
   return fetch(`${stack.url}/v1/orders/${encodeURIComponent(orderKey)}/refunds`, {
     method: 'POST',
-    headers: { authorization: `Bearer ${await stack.token(customerId)}`, 'content-type': 'application/json', 'idempotency-key': key },
+    headers: { authorization: `Bearer ${await stack.token(customerId)}`, 'content-type': 'application/json', 'idempotency-key': key, ...headers },
     body: JSON.stringify(body),
   });
 }

@@ -43,6 +43,20 @@ test('events handed over in the start are in the saga before its first step, onc
   expect(calls).toHaveLength(4); // an informational event changes nothing the saga does
 });
 
+test('the saga itself tells the holder which events it got in its start: they count as delivered, never signalled again', async () => {
+  const key = 'saga-tells-holder';
+  const target = orderWorkflowId('alice', key);
+  const calls: Calls = [];
+  const outcome = await driveWorkflow(env, HELD_EVENTS_WORKFLOW, `webhook-held:${target}`, { target }, stubActivities([]), async (holder) => {
+    await holder.signal(holdEventSignal, reviewed('evt_1'));
+    await holder.signal(holdEventSignal, reviewed('evt_2'));
+    // As the edge starts it, minus the edge's own word to the holder (say the API died right after the start).
+    const result = (await runWorkflow(env, 'orderSaga', target, input(key, [reviewed('evt_1'), reviewed('evt_2')]), stubActivities(calls))) as OrderStatus;
+    expect(result.events?.map((e) => e.eventId)).toEqual(['evt_1', 'evt_2']);
+  });
+  expect(outcome).toEqual({ target, delivered: ['evt_1', 'evt_2'], undelivered: [] });
+});
+
 test('the holder counts the handed-over events as delivered, and records as late any other its finished saga can no longer take', async () => {
   const key = 'finished-first';
   const target = orderWorkflowId('alice', key);
