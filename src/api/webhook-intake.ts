@@ -7,8 +7,7 @@
  * an event that was not recorded.
  */
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client, type WorkflowClient } from '@temporalio/client';
-import type { SearchAttributePair } from '@temporalio/common';
-import { HELD_EVENTS_WORKFLOW, LATE_EVENT_WORKFLOW, SAGA_ID_PREFIXES, heldEventsQuery, heldEventsWorkflowId, holdEventSignal, sagaStartedSignal, lateEventWorkflowId, customerOfTransaction, searchAttributes, transactionOfReference, webhookEventSignal, type WebhookEvent } from '../contracts/transaction';
+import { HELD_EVENTS_WORKFLOW, LATE_EVENT_WORKFLOW, SAGA_ID_PREFIXES, heldEventsQuery, heldEventsWorkflowId, holdEventSignal, sagaStartedSignal, lateEventWorkflowId, customerSearchAttributes, sagaStarted, transactionOfReference, webhookEventSignal, type WebhookEvent } from '../contracts/transaction';
 
 export type IntakeResult = 'signalled' | 'held-until-started' | 'recorded-late' | 'duplicate-late';
 
@@ -67,7 +66,7 @@ async function record(client: Client, taskQueue: string, target: string, event: 
         args: [{ target }],
         signal: holdEventSignal,
         signalArgs: [event],
-        typedSearchAttributes: customerAttribute(target),
+        typedSearchAttributes: customerSearchAttributes(target),
       });
       // The saga may have started (and even finished) since we looked, and its edge told no holder:
       // tell it now, so it hands the event over or records it as late instead of holding it for an hour.
@@ -82,7 +81,7 @@ async function record(client: Client, taskQueue: string, target: string, event: 
       workflowId: lateEventWorkflowId(event.source, event.eventId),
       args: [{ ...event, target }],
       workflowIdReusePolicy: 'REJECT_DUPLICATE',
-      typedSearchAttributes: customerAttribute(target),
+      typedSearchAttributes: customerSearchAttributes(target),
     });
     return 'recorded-late';
   } catch (err) {
@@ -109,12 +108,6 @@ export async function heldEventsFor(workflows: WorkflowClient, sagaId: string, d
 export function announceSagaStarted(client: Client, sagaId: string, handedOver: WebhookEvent[] = []): void {
   client.workflow
     .getHandle(heldEventsWorkflowId(sagaId))
-    .signal(sagaStartedSignal, { handedOver: handedOver.map(({ source, eventId }) => ({ source, eventId })) })
+    .signal(sagaStartedSignal, sagaStarted(handedOver))
     .catch(() => undefined); // usually none are held: nothing to tell
-}
-
-/** Late and held events show up in "everything for customer X". */
-function customerAttribute(target: string): SearchAttributePair[] {
-  const customer = customerOfTransaction(target);
-  return customer ? [{ key: searchAttributes.customerId, value: customer }] : [];
 }

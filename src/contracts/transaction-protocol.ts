@@ -6,7 +6,7 @@
  * is paid for on each saga's first workflow task. Types come from the schemas, as types only.
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import { defineSearchAttributeKey } from '@temporalio/common';
+import { defineSearchAttributeKey, type SearchAttributePair } from '@temporalio/common';
 import type { OperatorDecision, SagaStatus, TransactionStatus, WebhookEvent } from './transaction';
 
 /** Statuses after which nothing more happens without an operator: what a waiting caller waits for. */
@@ -33,20 +33,32 @@ export function heldEventsWorkflowId(sagaId: string): string {
   return `webhook-held:${sagaId}`;
 }
 export const holdEventSignal = defineSignal<[WebhookEvent]>('holdEvent');
+
+/** What makes a webhook event the same event again: its source and its ID there. */
+export function webhookEventKey(event: Pick<WebhookEvent, 'source' | 'eventId'>): string {
+  return `${event.source}\u0000${event.eventId}`;
+}
 export const heldEventsQuery = defineQuery<WebhookEvent[]>('heldEvents');
 /** The saga has started; `handedOver`: the events it got in its start. (Older senders give no argument.) */
 export const sagaStartedSignal = defineSignal<[SagaStarted?]>('sagaStarted');
 export interface SagaStarted {
   handedOver: Array<Pick<WebhookEvent, 'source' | 'eventId'>>;
 }
+/** The sagaStartedSignal's argument, from the events the saga got in its start. */
+export function sagaStarted(handedOver: readonly WebhookEvent[]): SagaStarted {
+  return { handedOver: handedOver.map(({ source, eventId }) => ({ source, eventId })) };
+}
 export function lateEventWorkflowId(source: string, eventId: string): string {
   return `webhook:${encodeURIComponent(source)}:${encodeURIComponent(eventId)}`;
 }
 
-/** `order:<customer>:<key>` → the customer (search attribute of the records kept for its events). */
-export function customerOfTransaction(target: string): string | undefined {
+/**
+ * The CustomerId search attribute of the records kept for a transaction's events (held, late), so
+ * they show up in "everything for customer X": `order:<customer>:<key>` → the customer.
+ */
+export function customerSearchAttributes(target: string): SearchAttributePair[] {
   const part = /^(?:order|refund):([^:]+):/.exec(target)?.[1];
-  return part ? decodeURIComponent(part) : undefined;
+  return part ? [{ key: searchAttributes.customerId, value: decodeURIComponent(part) }] : [];
 }
 
 /** Only our own sagas may be signalled by a webhook: their workflow IDs start with these. */

@@ -10,7 +10,7 @@
  */
 import { ApplicationFailure, TemporalFailure, allHandlersFinished, condition, getExternalWorkflowHandle, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { OperatorDecision, Parked, RecordedDecision, RecordedEvent, SagaStatus, TransactionRequest, TransactionStatus, WebhookEvent } from '../contracts/transaction';
-import { ATTEMPT_UNDONE, decideUpdate, heldEventsWorkflowId, sagaStartedSignal, searchAttributes, transactionStatusQuery, webhookEventSignal } from '../contracts/transaction-protocol';
+import { ATTEMPT_UNDONE, decideUpdate, heldEventsWorkflowId, sagaStarted, sagaStartedSignal, searchAttributes, transactionStatusQuery, webhookEventKey, webhookEventSignal } from '../contracts/transaction-protocol';
 import { Saga, describeFailure, failureType } from './saga';
 
 export interface TransactionOptions {
@@ -94,13 +94,13 @@ function statusOf({ request, saga, state }: Frame): TransactionStatus {
 function takeEarlyEvents(frame: Frame, events: WebhookEvent[], options: TransactionOptions): void {
   for (const event of events) takeEvent(frame, event, options);
   getExternalWorkflowHandle(heldEventsWorkflowId(workflowInfo().workflowId))
-    .signal(sagaStartedSignal, { handedOver: events.map(({ source, eventId }) => ({ source, eventId })) })
+    .signal(sagaStartedSignal, sagaStarted(events))
     .catch(() => undefined); // its hold may have ended: nothing left to tell
 }
 
 /** A verified webhook event: acted on the first time its (source, eventId) is seen, recorded either way. */
 function takeEvent({ state }: Frame, event: WebhookEvent, options: TransactionOptions): void {
-  const id = `${event.source}\u0000${event.eventId}`;
+  const id = webhookEventKey(event);
   if (state.seenEvents.has(id)) return; // a redelivery: no effect, deterministically
   state.seenEvents.add(id);
   const effect = options.onEvent?.(event, state.status) ?? 'recorded';

@@ -16,7 +16,7 @@
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { ParentClosePolicy, WorkflowIdReusePolicy, allHandlersFinished, condition, getExternalWorkflowHandle, patched, setHandler, startChild, workflowInfo } from '@temporalio/workflow';
 import type { WebhookEvent } from '../contracts/transaction';
-import { EARLY_EVENT_HOLD_MS, LATE_EVENT_WORKFLOW, customerOfTransaction, heldEventsQuery, holdEventSignal, lateEventWorkflowId, sagaStartedSignal, searchAttributes, webhookEventSignal } from '../contracts/transaction-protocol';
+import { EARLY_EVENT_HOLD_MS, LATE_EVENT_WORKFLOW, customerSearchAttributes, heldEventsQuery, holdEventSignal, lateEventWorkflowId, sagaStartedSignal, webhookEventKey, webhookEventSignal } from '../contracts/transaction-protocol';
 
 /** Histories from before it kept an event the finished saga could not take, instead of recording it as late. */
 const LATE_HELD_EVENTS_PATCH = 'held-events-recorded-late';
@@ -40,12 +40,11 @@ export async function heldWebhookEvents({ target }: { target: string }): Promise
   const seen = new Set<string>();
   const delivered: string[] = [];
   const recordedLate: string[] = [];
-  const idOf = (e: Pick<WebhookEvent, 'source' | 'eventId'>) => `${e.source}\u0000${e.eventId}`;
   let woken = false;
   let started = false;
   setHandler(holdEventSignal, (event) => {
-    if (seen.has(idOf(event))) return; // a redelivery
-    seen.add(idOf(event));
+    if (seen.has(webhookEventKey(event))) return; // a redelivery
+    seen.add(webhookEventKey(event));
     pending.push(event);
   });
   setHandler(heldEventsQuery, () => pending.map((e) => ({ ...e })));
@@ -54,9 +53,9 @@ export async function heldWebhookEvents({ target }: { target: string }): Promise
     started = true;
     // (Behind a patch: a holder that signalled every held event before handed-over lists existed replays as it ran.)
     if (!news?.handedOver?.length || !patched(HANDED_OVER_PATCH)) return;
-    const handedOver = new Set(news.handedOver.map(idOf));
-    for (const event of pending) if (handedOver.has(idOf(event))) delivered.push(event.eventId);
-    pending.splice(0, pending.length, ...pending.filter((event) => !handedOver.has(idOf(event))));
+    const handedOver = new Set(news.handedOver.map(webhookEventKey));
+    for (const event of pending) if (handedOver.has(webhookEventKey(event))) delivered.push(event.eventId);
+    pending.splice(0, pending.length, ...pending.filter((event) => !handedOver.has(webhookEventKey(event))));
   });
 
   const deadline = workflowInfo().startTime.getTime() + EARLY_EVENT_HOLD_MS;
@@ -86,14 +85,13 @@ export async function heldWebhookEvents({ target }: { target: string }): Promise
 
 /** The same record the receiver keeps for an event whose saga has finished (its ID is the event's: once). */
 async function recordLate(event: WebhookEvent, target: string): Promise<string> {
-  const customer = customerOfTransaction(target);
   try {
     await startChild(LATE_EVENT_WORKFLOW, {
       workflowId: lateEventWorkflowId(event.source, event.eventId),
       args: [{ ...event, target }],
       parentClosePolicy: ParentClosePolicy.ABANDON,
       workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
-      typedSearchAttributes: customer ? [{ key: searchAttributes.customerId, value: customer }] : [],
+      typedSearchAttributes: customerSearchAttributes(target),
     });
   } catch (err) {
     if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
