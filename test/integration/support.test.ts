@@ -58,6 +58,18 @@ async function compensatedOrder(customer: string, key: string): Promise<string> 
   return id;
 }
 
+/** Support presses the Temporal CLI's own Reset (to the first workflow task); resolves with the new run once it has closed. */
+async function cliReset(id: string, reason: string) {
+  const handle = stack.client.workflow.getHandle(id);
+  const before = (await handle.describe()).runId;
+  const { stdout } = await promisify(execFile)(TEMPORAL_CLI, ['workflow', 'reset', ...temporalCliFlags(stack.config), '--workflow-id', id, '--type', 'FirstWorkflowTask', '--reason', reason], { timeout: 30_000 });
+  expect(stdout).toMatch(/Resetting workflow/);
+  return eventually(async () => {
+    const d = await handle.describe();
+    return d.runId !== before && d.status.name !== 'RUNNING' ? d : undefined;
+  }, 30_000);
+}
+
 async function record(id: string, name: string, runId?: string): Promise<void> {
   if (process.env.RECORD_HISTORIES === '1') await exportHistory(stack.client, payloadCodec(stack.config), id, name, runId);
 }
@@ -215,21 +227,14 @@ describe('replay ("reset"): the runbook table, row by row', () => {
   test("the Temporal CLI's own reset of a compensated order is safe: the new run finds its attempt undone and places it again once", async () => {
     const customer = newCustomer();
     const id = await compensatedOrder(customer, 'cli-reset');
-    const { stdout } = await promisify(execFile)(TEMPORAL_CLI, ['workflow', 'reset', ...temporalCliFlags(stack.config), '--workflow-id', id, '--type', 'FirstWorkflowTask', '--reason', 'support: cause fixed'], { timeout: 30_000 });
-    expect(stdout).toMatch(/Resetting workflow/);
+    expect((await cliReset(id, 'support: cause fixed')).status.name).toBe('COMPLETED');
     const done = await until(customer, 'cli-reset', 'completed');
     expect(done).toMatchObject({ attempt: 2, reference: `${id}#2`, undoneAttempts: [expect.objectContaining({ attempt: 1, reference: id })] });
     expect(await ops('payments', id)).toEqual(['charge chargePayment/1', 'refund refundPayment/1', 'charge chargePayment/2']);
     expect(await ops('fulfilment', id)).toEqual(['grant grantAccess/2']);
     expect(await expectMoneyAndAccessInStep(stack.sims, id, 2)).toEqual(['none', 'held']);
     // Reset again: attempt 1 is still undone, attempt 2 stands and is adopted: nothing new happens.
-    const handle = stack.client.workflow.getHandle(id);
-    const secondRun = (await handle.describe()).runId;
-    await promisify(execFile)(TEMPORAL_CLI, ['workflow', 'reset', ...temporalCliFlags(stack.config), '--workflow-id', id, '--type', 'FirstWorkflowTask', '--reason', 'pressed again'], { timeout: 30_000 });
-    await eventually(async () => {
-      const d = await handle.describe();
-      return d.runId !== secondRun && d.status.name === 'COMPLETED' ? d : undefined;
-    }, 30_000);
+    expect((await cliReset(id, 'pressed again')).status.name).toBe('COMPLETED');
     await until(customer, 'cli-reset', 'completed');
     expect(await ops('payments', id)).toEqual(['charge chargePayment/1', 'refund refundPayment/1', 'charge chargePayment/2']);
     expect(await expectMoneyAndAccessInStep(stack.sims, id, 2)).toEqual(['none', 'held']);
@@ -242,16 +247,8 @@ describe('replay ("reset"): the runbook table, row by row', () => {
     expect((await postOrder(stack, customer, 'refunded-reset')).status).toBe(201);
     expect((await postRefund(stack, customer, 'refunded-reset', 'refund-1')).status).toBe(201);
     expect(await expectMoneyAndAccessInStep(stack.sims, id, 1)).toEqual(['none']);
-    const handle = stack.client.workflow.getHandle(id);
-    const firstRun = (await handle.describe()).runId;
-
-    await promisify(execFile)(TEMPORAL_CLI, ['workflow', 'reset', ...temporalCliFlags(stack.config), '--workflow-id', id, '--type', 'FirstWorkflowTask', '--reason', 'support: pressed by mistake'], { timeout: 30_000 });
-    const reset = await eventually(async () => {
-      const d = await handle.describe();
-      return d.runId !== firstRun && d.status.name !== 'RUNNING' ? d : undefined;
-    }, 30_000);
-    // The new run adopted what stands (its own keys' stored answers) and ended as the order had.
-    expect(reset.status.name).toBe('COMPLETED');
+    // The new run adopts what stands (its own keys' stored answers) and ends as the order had.
+    expect((await cliReset(id, 'support: pressed by mistake')).status.name).toBe('COMPLETED');
     expect(await until(customer, 'refunded-reset', 'completed')).toMatchObject({ attempt: 1, reference: id });
     expect(await ops('payments', id)).toEqual(['charge chargePayment/1']);
     expect(await ops('fulfilment', id)).toEqual(['grant grantAccess/1']);
@@ -272,14 +269,7 @@ describe('replay ("reset"): the runbook table, row by row', () => {
         const status = await json(await fetch(`${stack.url}/v1/orders/refund-under-way/refund`, { headers: { authorization: `Bearer ${await stack.token(customer)}` } }));
         return status.status === 'needs_attention' ? status : undefined;
       }, 30_000);
-      const handle = stack.client.workflow.getHandle(id);
-      const firstRun = (await handle.describe()).runId;
-      await promisify(execFile)(TEMPORAL_CLI, ['workflow', 'reset', ...temporalCliFlags(stack.config), '--workflow-id', id, '--type', 'FirstWorkflowTask', '--reason', 'support: pressed by mistake'], { timeout: 30_000 });
-      const reset = await eventually(async () => {
-        const d = await handle.describe();
-        return d.runId !== firstRun && d.status.name !== 'RUNNING' ? d : undefined;
-      }, 30_000);
-      expect(reset.status.name).toBe('COMPLETED');
+      expect((await cliReset(id, 'support: pressed by mistake')).status.name).toBe('COMPLETED');
       expect(await ops('payments', id)).toEqual(['charge chargePayment/1']);
       expect(await ops('fulfilment', id)).toEqual(['grant grantAccess/1']);
       expect(await ops('legacy', id)).toEqual(['create createOrder/1', 'complete completeOrder/1']);

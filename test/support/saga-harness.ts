@@ -1,16 +1,24 @@
 /** Helpers for workflow unit tests: recording activity stubs and a run of one workflow on in-process workers. */
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Activities } from '../../src/activities';
 import { TASK_QUEUE_ROLES, taskQueues, transactionStatusQuery, type TransactionStatus } from '../../src/contracts/transaction';
 import { createWorkers } from '../../src/worker';
-import { testEnv } from './env';
+import { registerSearchAttributes } from '../../src/temporal/search-attributes';
+import { testEnv, timeSkippingServer } from './env';
 import { eventually } from './eventually';
 import { uniquePrefix, withWorkers } from './workers';
 
 export type Calls = string[];
 export type Overrides = { [G in keyof Activities]?: Partial<Activities[G]> };
+
+/** The time-skipping test server (the one scripts/install-temporal.sh installed), with our search attributes. */
+export async function timeSkippingEnvironment(): Promise<TestWorkflowEnvironment> {
+  const env = await TestWorkflowEnvironment.createTimeSkipping({ server: timeSkippingServer });
+  await registerSearchAttributes(env.connection, env.namespace ?? 'default');
+  return env;
+}
 
 /** Stub activities that record every call (name and idempotency key) and succeed unless overridden. */
 export function stubActivities(calls: Calls, overrides: Overrides = {}): Activities {

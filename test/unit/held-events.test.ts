@@ -4,16 +4,13 @@
  * delivered, signals any other to a running saga, and records it as late when the saga has already
  * finished — never left "undelivered" for an hour next to a finished saga.
  */
-import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { HELD_EVENTS_WORKFLOW, heldEventsQuery, holdEventSignal, lateEventWorkflowId, orderWorkflowId, sagaStartedSignal, type OrderSagaInput, type OrderStatus, type WebhookEvent } from '../../src/contracts/order';
-import { registerSearchAttributes } from '../../src/temporal/search-attributes';
-import { timeSkippingServer } from '../support/env';
-import { driveWorkflow, runWorkflow, stubActivities, type Calls } from '../support/saga-harness';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { HELD_EVENTS_WORKFLOW, heldEventsQuery, heldEventsWorkflowId, holdEventSignal, lateEventWorkflowId, orderWorkflowId, sagaStartedSignal, type OrderSagaInput, type OrderStatus, type WebhookEvent } from '../../src/contracts/order';
+import { driveWorkflow, runWorkflow, stubActivities, type Calls, timeSkippingEnvironment } from '../support/saga-harness';
 
 let env: TestWorkflowEnvironment;
 beforeAll(async () => {
-  env = await TestWorkflowEnvironment.createTimeSkipping({ server: timeSkippingServer });
-  await registerSearchAttributes(env.connection, env.namespace ?? 'default');
+  env = await timeSkippingEnvironment();
 });
 afterAll(async () => {
   await env?.teardown();
@@ -47,7 +44,7 @@ test('the saga itself tells the holder which events it got in its start: they co
   const key = 'saga-tells-holder';
   const target = orderWorkflowId('alice', key);
   const calls: Calls = [];
-  const outcome = await driveWorkflow(env, HELD_EVENTS_WORKFLOW, `webhook-held:${target}`, { target }, stubActivities([]), async (holder) => {
+  const outcome = await driveWorkflow(env, HELD_EVENTS_WORKFLOW, heldEventsWorkflowId(target), { target }, stubActivities([]), async (holder) => {
     await holder.signal(holdEventSignal, reviewed('evt_1'));
     await holder.signal(holdEventSignal, reviewed('evt_2'));
     // As the edge starts it, minus the edge's own word to the holder (say the API died right after the start).
@@ -62,7 +59,7 @@ test('the holder counts the handed-over events as delivered, and records as late
   const target = orderWorkflowId('alice', key);
   expect(((await runWorkflow(env, 'orderSaga', target, input(key), stubActivities([]))) as OrderStatus).status).toBe('completed');
 
-  const outcome = await driveWorkflow(env, HELD_EVENTS_WORKFLOW, `webhook-held:${target}`, { target }, stubActivities([]), async (holder) => {
+  const outcome = await driveWorkflow(env, HELD_EVENTS_WORKFLOW, heldEventsWorkflowId(target), { target }, stubActivities([]), async (holder) => {
     await holder.signal(holdEventSignal, reviewed('evt_handed'));
     await holder.signal(holdEventSignal, reviewed('evt_came_later'));
     await holder.signal(holdEventSignal, reviewed('evt_handed')); // a redelivery, held once
@@ -90,11 +87,11 @@ test('before its saga exists the holder keeps trying; once the saga runs, the ev
       },
     },
   });
-  const holderOutcome = driveWorkflow(env, HELD_EVENTS_WORKFLOW, `webhook-held:${target}`, { target }, stubActivities([]), async (holder) => {
+  const holderOutcome = driveWorkflow(env, HELD_EVENTS_WORKFLOW, heldEventsWorkflowId(target), { target }, stubActivities([]), async (holder) => {
     await holder.signal(holdEventSignal, reviewed('evt_early'));
   });
   const saga = driveWorkflow(env, 'orderSaga', target, input(key), activities, async () => {
-    await env.client.workflow.getHandle(`webhook-held:${target}`).signal(sagaStartedSignal); // an older edge: no handed-over list
+    await env.client.workflow.getHandle(heldEventsWorkflowId(target)).signal(sagaStartedSignal); // an older edge: no handed-over list
     await holderOutcome;
     release();
   });

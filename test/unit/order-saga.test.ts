@@ -5,19 +5,17 @@
  */
 import { ActivityFailure, ApplicationFailure, WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { Context } from '@temporalio/activity';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { ORDER_STEPS, TASK_QUEUE_ROLES, decideUpdate, webhookEventSignal, orderWorkflowId, taskQueues, type OrderSagaInput, type OrderStatus } from '../../src/contracts/order';
 import type { Activities } from '../../src/activities';
-import { registerSearchAttributes } from '../../src/temporal/search-attributes';
 import { createWorkers } from '../../src/worker';
-import { testEnv, timeSkippingServer } from '../support/env';
+import { testEnv } from '../support/env';
 import { uniquePrefix, withWorkers } from '../support/workers';
-import { driveWorkflow, failureOf, nonRetryable, parkedStatus, refused, runWorkflow, stubActivities, type Calls } from '../support/saga-harness';
+import { driveWorkflow, failureOf, nonRetryable, parkedStatus, refused, runWorkflow, stubActivities, type Calls, timeSkippingEnvironment } from '../support/saga-harness';
 
 let env: TestWorkflowEnvironment;
 beforeAll(async () => {
-  env = await TestWorkflowEnvironment.createTimeSkipping({ server: timeSkippingServer });
-  await registerSearchAttributes(env.connection, env.namespace ?? 'default');
+  env = await timeSkippingEnvironment();
 });
 afterAll(async () => {
   await env?.teardown();

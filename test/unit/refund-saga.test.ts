@@ -1,16 +1,13 @@
 /** refundSaga on the time-skipping test server: keys per refund, targets per order, no compensation to run. */
-import { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { refundWorkflowId, type RefundSagaInput, type RefundStatus } from '../../src/contracts/refund';
 import { orderWorkflowId } from '../../src/contracts/order';
-import { registerSearchAttributes } from '../../src/temporal/search-attributes';
-import { timeSkippingServer } from '../support/env';
 import { decideUpdate } from '../../src/contracts/transaction';
-import { driveWorkflow, nonRetryable, parkedStatus, runWorkflow, stubActivities, type Calls } from '../support/saga-harness';
+import { driveWorkflow, nonRetryable, parkedStatus, runWorkflow, stubActivities, type Calls, timeSkippingEnvironment } from '../support/saga-harness';
 
 let env: TestWorkflowEnvironment;
 beforeAll(async () => {
-  env = await TestWorkflowEnvironment.createTimeSkipping({ server: timeSkippingServer });
-  await registerSearchAttributes(env.connection, 'default');
+  env = await timeSkippingEnvironment();
 });
 afterAll(async () => {
   await env?.teardown();
