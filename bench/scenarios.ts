@@ -39,6 +39,7 @@ export const ROWS = {
   queryRunning: 'SDK handle.query(orderStatus), running',
   webhookSignal: 'edge POST /v1/webhooks/payments (verify + signal) → 200',
   signalRunning: 'SDK handle.signal(webhookEvent), running',
+  edgeFloor: 'edge floor: GET /v1/unknown → 404 (HTTP, JWT, limits; no Temporal call)',
 } as const;
 export type RowId = keyof typeof ROWS;
 
@@ -325,6 +326,14 @@ export async function createBench(env: BenchEnvironment, customerId: string): Pr
             check(status.status === 'completed', 'result() of a completed saga', status);
           },
         );
+      },
+    },
+    {
+      // What any edge answer costs before Temporal is asked anything: the floor under every GET ratio.
+      rows: ['edgeFloor'],
+      async run(time) {
+        const res = await time('edgeFloor', () => request('GET', '/v1/unknown'));
+        check(res.status === 404, 'GET of an unknown route', res);
       },
     },
     {
