@@ -140,7 +140,9 @@ export const Config = z.object({
   /** Stripe-style signing secrets of the payment provider's webhooks, newest first (several during a rotation). */
   PAYMENTS_WEBHOOK_SECRETS: list,
   /** Standard Webhooks secrets per source, as JSON: {"fulfilment":"whsec_new,whsec_old"}. */
-  STANDARD_WEBHOOK_SECRETS: listsByName(/^[a-z0-9-]{1,40}$/, '{"fulfilment":"whsec_new,whsec_old"}'),
+  STANDARD_WEBHOOK_SECRETS: listsByName(/^[a-z0-9-]{1,40}$/, '{"fulfilment":"whsec_new,whsec_old"}').refine((sources) => !Object.hasOwn(sources, 'payments'), {
+    message: '"payments" is the payment processor\'s own route (PAYMENTS_WEBHOOK_SECRETS): give a partner another name',
+  }),
   /** How old a webhook's signed timestamp may be. */
   WEBHOOK_TOLERANCE_S: z.coerce.number().int().min(1).default(300),
   /** How long an order waits for an asynchronous payment's webhook before cancelling the charge. */

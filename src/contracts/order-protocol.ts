@@ -15,6 +15,13 @@ export const MIN_ORDER_TOTAL_MINOR = 1;
 export const DEFAULT_PAYMENT_TIMEOUT_SECONDS = 600;
 
 /** The forward steps, in order; each compensation is named after the step it undoes. */
+/**
+ * The webhook source whose events settle a charge: the payment processor's own route
+ * (POST /v1/webhooks/payments), whose events name the charge they are about. No other source
+ * (a partner's Standard Webhooks) can say that money moved.
+ */
+export const PAYMENT_PROCESSOR_SOURCE = 'payments';
+
 export const ORDER_STEPS = ['createOrder', 'chargePayment', 'grantAccess', 'completeOrder'] as const;
 export type OrderStep = (typeof ORDER_STEPS)[number];
 export const ORDER_COMPENSATIONS = { createOrder: 'cancelOrder', chargePayment: 'refundPayment', grantAccess: 'revokeAccess' } as const;

@@ -6,10 +6,13 @@
  */
 import { ApplicationFailure, condition, patched, workflowInfo } from '@temporalio/workflow';
 import type { OrderSagaInput, OrderStatus, PlacedOrder, SagaStatus, WebhookEvent } from '../contracts/order';
-import { DEFAULT_PAYMENT_TIMEOUT_SECONDS, ORDER_COMPENSATIONS, ORDER_STEPS, formatMinorUnits, toMinorUnits, totalMinorUnits } from '../contracts/order-protocol';
+import { DEFAULT_PAYMENT_TIMEOUT_SECONDS, ORDER_COMPENSATIONS, ORDER_STEPS, PAYMENT_PROCESSOR_SOURCE, formatMinorUnits, toMinorUnits, totalMinorUnits } from '../contracts/order-protocol';
 import { SETTLED_STATUSES } from '../contracts/transaction-protocol';
 import { activityProxies, fastOrQueued, localProxies } from './activity-options';
 import { EPOCH_KEYS_PATCH, FAST_PATH_PATCH, Saga } from './saga';
+
+/** Payment events settle a charge only when the processor sent them about a charge (before: any source, any or no charge). */
+const PROCESSOR_ONLY_PATCH = 'payment-events-from-processor-only';
 import { runTransaction } from './transaction';
 
 export async function orderSaga(input: OrderSagaInput): Promise<OrderStatus> {
@@ -28,14 +31,21 @@ export async function orderSaga(input: OrderSagaInput): Promise<OrderStatus> {
   const amountMinor = totalMinorUnits(input.order.items);
   const compensation = (step: keyof typeof ORDER_COMPENSATIONS, run: (idempotencyKey: string) => Promise<unknown>) => ({ name: ORDER_COMPENSATIONS[step], run });
 
-  // An asynchronous payment's outcome arrives by webhook, possibly before the charge call returns.
-  // It counts only for the charge this attempt made: an event naming another charge (or one sent
-  // before any charge existed) is kept but never pays for the order.
+  // An asynchronous payment's outcome arrives by the processor's webhook, possibly before the charge
+  // call returns. It counts only for the charge this attempt made: an event naming another charge
+  // (or one sent before any charge existed, or naming none, or from another source) is kept but
+  // never pays for the order.
   let payment: { outcome: 'succeeded' | 'failed'; reason?: string } | undefined;
   let chargeId: string | undefined;
   const early = new Map<string, { outcome: 'succeeded' | 'failed'; reason?: string }>();
   const onEvent = (event: WebhookEvent, status: SagaStatus): string => {
     if (event.type !== 'payment.succeeded' && event.type !== 'payment.failed') return 'recorded';
+    // Only the processor knows whether money moved, and only about the charge it names: a partner's
+    // event (or one naming no charge) is kept in the history but settles nothing. (Asked only for
+    // such an event, so a history where one once counted still replays as it ran.)
+    if ((event.source !== PAYMENT_PROCESSOR_SOURCE || event.objectId === undefined) && patched(PROCESSOR_ONLY_PATCH)) {
+      return `ignored: only the payment processor's event about this order's charge settles it (this came from ${event.source}${event.objectId === undefined ? ', naming no charge' : ''})`;
+    }
     if (SETTLED_STATUSES.includes(status)) return `ignored: the order is already ${status}`;
     if (event.reference !== undefined && event.reference !== saga.reference) return `ignored: it is about an earlier attempt (${event.reference})`;
     if (payment) return `ignored: the payment already ${payment.outcome}`; // out of order: never un-charge

@@ -170,6 +170,32 @@ describe('signatures', () => {
     });
     expect(status.events).toEqual([expect.objectContaining({ source: 'fulfilment', eventId: 'msg_1', type: 'enrollment.reviewed', effect: 'recorded' })]);
   });
+
+  test("a partner's event typed payment.succeeded pays for nothing: only the processor's event about the charge settles it", async () => {
+    const { customer, id, chargeId } = await waitingSaga('partner-pays');
+    const payload = JSON.stringify({ type: 'payment.succeeded', data: { reference: id } });
+    const at = new Date();
+    const res = await fetch(`${stack.url}/v1/webhooks/fulfilment`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'webhook-id': 'msg_pays', 'webhook-timestamp': String(Math.floor(at.getTime() / 1000)), 'webhook-signature': new Webhook(STANDARD_WEBHOOK_SECRETS[0]!).sign('msg_pays', at, payload) },
+      body: payload,
+    });
+    expect(res.status).toBe(200);
+    const ignored = await eventually(async () => {
+      const s = await statusOf(customer, 'partner-pays');
+      return s.events?.length ? s : undefined;
+    });
+    expect(ignored.events[0]).toMatchObject({ source: 'fulfilment', eventId: 'msg_pays', effect: expect.stringMatching(/^ignored: only the payment processor/) });
+    expect(ignored.status).toBe('running');
+    // The downstreams agree: the charge is still pending and nobody was granted access.
+    expect((await stack.sims.ledger('fulfilment', id)).filter((e) => e.op === 'grant')).toEqual([]);
+    expect(await postPaymentEvent(paymentEvent('evt_pays', 'payment.succeeded', chargeId, id))).toMatchObject({ status: 200 });
+    const done = await eventually(async () => {
+      const s = await statusOf(customer, 'partner-pays');
+      return s.status === 'completed' ? s : undefined;
+    });
+    expect(done.events.map((e: Json) => [e.eventId, e.effect])).toEqual([['msg_pays', expect.stringMatching(/^ignored/)], ['evt_pays', 'applied']]);
+  });
 });
 
 test('with no payment outcome in time, the pending charge is cancelled and the order compensated', async () => {

@@ -6,7 +6,7 @@
 import { ActivityFailure, ApplicationFailure, WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { Context } from '@temporalio/activity';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { ORDER_STEPS, TASK_QUEUE_ROLES, decideUpdate, webhookEventSignal, orderWorkflowId, taskQueues, type OrderSagaInput, type OrderStatus } from '../../src/contracts/order';
+import { ORDER_STEPS, TASK_QUEUE_ROLES, decideUpdate, transactionStatusQuery, webhookEventSignal, orderWorkflowId, taskQueues, type OrderSagaInput, type OrderStatus } from '../../src/contracts/order';
 import type { Activities } from '../../src/activities';
 import { createWorkers } from '../../src/worker';
 import { testEnv } from '../support/env';
@@ -404,6 +404,25 @@ describe('asynchronous payments (webhook signals)', () => {
     // No outcome for ch_1 ever came: the saga timed out waiting and compensated, access never granted.
     expect(err).toBeInstanceOf(WorkflowFailedError);
     expect((err as WorkflowFailedError).cause).toMatchObject({ type: 'PaymentTimedOut' });
+  });
+
+  test('only the payment processor settles a charge: a partner source, or an event naming no charge, never pays (or declines)', async () => {
+    const calls: Calls = [];
+    const activities = stubActivities(calls, { payments: { chargePayment: async () => ({ chargeId: 'ch_1', amountMinor: 4900, status: 'pending' as const }) } });
+    const err = await run('partner-pays', activities, async (handle) => {
+      // What POST /v1/webhooks/fulfilment hands over for {"type":"payment.succeeded","data":{"reference":…}}: a partner's word, no charge.
+      await handle.signal(webhookEventSignal, { source: 'fulfilment', eventId: 'msg_1', type: 'payment.succeeded', receivedAt: '2026-11-22T00:00:01.000Z' });
+      await handle.signal(webhookEventSignal, { source: 'fulfilment', eventId: 'msg_2', type: 'payment.failed', receivedAt: '2026-11-22T00:00:02.000Z' });
+      // A processor event without the charge it is about cannot be told from one about another charge.
+      const { objectId: _, ...noCharge } = succeeded('evt_no_charge');
+      await handle.signal(webhookEventSignal, noCharge);
+      const status = await handle.query(transactionStatusQuery);
+      expect(status.events?.map((e) => e.effect)).toEqual([expect.stringMatching(/^ignored: only the payment processor/), expect.stringMatching(/^ignored: only the payment processor/), expect.stringMatching(/^ignored: only the payment processor/)]);
+    });
+    // No word from the processor about ch_1: the saga waited, timed out and undid the pending charge; access never granted.
+    expect(err).toBeInstanceOf(WorkflowFailedError);
+    expect((err as WorkflowFailedError).cause).toMatchObject({ type: 'PaymentTimedOut' });
+    expect(calls.some((c) => c.startsWith('grantAccess'))).toBe(false);
   });
 
   test('with no outcome before the timeout, the saga fails as PaymentTimedOut and compensates', async () => {

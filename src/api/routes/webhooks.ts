@@ -13,6 +13,7 @@ import { ServiceError, type Client } from '@temporalio/client';
 import type { Logger } from '../../logger';
 import { perWebhookSource } from '../middleware/rate-limit';
 import { HttpProblem } from '../problem';
+import { PAYMENT_PROCESSOR_SOURCE } from '../../contracts/order-protocol';
 import { EventNotRecorded, deliverWebhookEvent, type IntakeResult } from '../webhook-intake';
 
 export interface WebhookOptions {
@@ -117,7 +118,7 @@ export function webhookRoutes(options: WebhookOptions): Router {
       const { id, type, data } = event.data;
       const result = await recordOr503(options.logger, () =>
         deliverWebhookEvent(options.client, options.taskQueue, data.object.metadata.reference, {
-          source: 'payments',
+          source: PAYMENT_PROCESSOR_SOURCE,
           eventId: id,
           type,
           receivedAt: new Date().toISOString(),
