@@ -130,9 +130,28 @@ function registerDecisions({ state, saga }: Frame): void {
           throw ApplicationFailure.create({ type: 'DecisionInProgress', message: `Another decision (${state.pendingDecision.action} by ${state.pendingDecision.operator}) is being applied; look at the saga again.`, nonRetryable: true });
         }
         if (d.action !== 'retry' && !d.reason?.trim()) throw ApplicationFailure.create({ type: 'ReasonRequired', message: `A reason is required to ${d.action}.`, nonRetryable: true });
+        if (d.action === 'abort') refuseAbortThatStrandsEffects(state.parked, saga);
       },
     },
   );
+}
+
+/**
+ * An abort of a parked step undoes what came before it; a step done with nothing to undo it (a
+ * refund's `refundPayment`: the money is back) would stay done, and the steps after it never
+ * happen: access kept without a charge, a legacy order that disagrees. Only retry, or skip (done by
+ * hand), can settle such a saga. (A parked compensation's abort is the documented "left undone":
+ * the saga fails naming it, and its replay is refused until it is put right by hand.)
+ */
+function refuseAbortThatStrandsEffects(parked: Parked, saga: Saga): void {
+  if (parked.kind !== 'step') return;
+  const stranded = saga.steps.filter((s) => (s.state === 'completed' || s.state === 'skipped') && !s.compensation).map((s) => s.name);
+  if (stranded.length === 0) return;
+  throw ApplicationFailure.create({
+    type: 'AbortNotSafe',
+    message: `Aborting at ${parked.step} would leave ${stranded.join(', ')} done with nothing to undo it, and the steps after it undone: money and access out of step. Retry ${parked.step}, or skip it once it is done by hand.`,
+    nonRetryable: true,
+  });
 }
 
 /** Park: show needs_attention (and the step) to support, wait for a decision, record it, resume. */

@@ -1,8 +1,9 @@
 /** refundSaga on the time-skipping test server: keys per refund, targets per order, no compensation to run. */
+import { WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { refundWorkflowId, type RefundSagaInput, type RefundStatus } from '../../src/contracts/refund';
 import { orderWorkflowId } from '../../src/contracts/order';
-import { decideUpdate } from '../../src/contracts/transaction';
+import { decideUpdate, transactionStatusQuery } from '../../src/contracts/transaction';
 import { driveWorkflow, nonRetryable, parkedStatus, runWorkflow, stubActivities, type Calls, timeSkippingEnvironment } from '../support/saga-harness';
 
 let env: TestWorkflowEnvironment;
@@ -46,4 +47,26 @@ test('a refund step that fails for good parks; skipping it (done by hand) lets t
   })) as RefundStatus;
   expect(result).toMatchObject({ status: 'completed', refund: { access: 'skipped-by-operator' } });
   expect(calls.map((c) => c.split(' ')[0])).toEqual(['refundPayment', 'markOrderRefunded']);
+});
+
+test('once the money is back, a parked refund step cannot be aborted (it would strand access); before it, it can', async () => {
+  const calls: Calls = [];
+  const activities = stubActivities(calls, { fulfilment: { revokeAccess: nonRetryable('CompensationRejected', 'LMS locked') } });
+  const result = (await driveWorkflow(env, 'refundSaga', refundWorkflowId('alice', 'order-3'), input('refund-3'), activities, async (handle) => {
+    await parkedStatus(handle);
+    const refused = await handle.executeUpdate(decideUpdate, { args: [{ action: 'abort', reason: 'give up', operator: 'ann' }] }).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(WorkflowUpdateFailedError);
+    expect((refused as WorkflowUpdateFailedError).cause).toMatchObject({ type: 'AbortNotSafe', message: expect.stringContaining('refundPayment') });
+    // Still parked, nothing decided: the operator can still settle it.
+    expect((await handle.query(transactionStatusQuery)).parked).toMatchObject({ step: 'revokeAccess' });
+    await handle.executeUpdate(decideUpdate, { args: [{ action: 'skip', reason: 'revoked in the LMS by hand', operator: 'ann' }] });
+  })) as RefundStatus;
+  expect(result).toMatchObject({ status: 'completed', refund: { payment: 'refunded', access: 'skipped-by-operator', legacyOrder: 'refunded' } });
+
+  // Parked at its first step nothing has moved: abort is safe and ends it, the order as it was.
+  const nothingMoved = await driveWorkflow(env, 'refundSaga', refundWorkflowId('alice', 'order-4'), input('refund-4'), stubActivities([], { payments: { refundPayment: nonRetryable('RefundRejected', 'disputed') } }), async (handle) => {
+    await parkedStatus(handle);
+    await handle.executeUpdate(decideUpdate, { args: [{ action: 'abort', reason: 'dispute opened; handled by the processor', operator: 'ann' }] });
+  });
+  expect(nothingMoved).toBeInstanceOf(WorkflowFailedError);
 });
