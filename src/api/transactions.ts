@@ -8,6 +8,7 @@
 import {
   ApplicationFailure,
   QueryRejectedError,
+  ServiceError,
   WorkflowClient,
   WorkflowExecutionAlreadyStartedError,
   WorkflowFailedError,
@@ -57,6 +58,14 @@ export function outcomeUnavailable(location: string): HttpProblem {
 /** A read (status, lookup) that Temporal did not answer in time: nothing changed, try again. */
 export function readUnavailable(): HttpProblem {
   return new HttpProblem(503, 'coordinator-unavailable', 'Coordinator temporarily unavailable', 'The transaction store did not answer in time; nothing was changed. Try again shortly.', {}, { 'Retry-After': RETRY_AFTER_SECONDS });
+}
+
+/** gRPC INVALID_ARGUMENT anywhere in the cause chain: Temporal refuses this for good (e.g. an ID over its length limit), not an outage. */
+export function refusedByTemporal(err: unknown): boolean {
+  for (let e: unknown = err; e instanceof Error; e = e.cause) {
+    if (e instanceof ServiceError && (e.cause as { code?: number } | undefined)?.code === 3) return true;
+  }
+  return false;
 }
 
 /** One kind of saga as the edge sees it. */
@@ -117,6 +126,10 @@ export function createTransactions({ client, queues, fastPath = true }: { client
       announceSagaStarted(client, workflowId, earlyEvents); // the holder signals any event that came since, or records it as late
       return { handle, attached: false, running: true };
     } catch (err) {
+      if (refusedByTemporal(err)) {
+        // Nothing was recorded, and the same request will be refused again: a client error, not "retry".
+        throw new HttpProblem(400, 'idempotency-key-invalid', 'Invalid Idempotency-Key', 'This Idempotency-Key cannot be recorded together with your identity: the identifier they make is refused by Temporal (over its length limit). Nothing was recorded; use a shorter key.');
+      }
       if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw notConfirmed(location);
       handle = client.workflow.getHandle(workflowId);
     }
@@ -130,7 +143,7 @@ export function createTransactions({ client, queues, fastPath = true }: { client
     }
     const memo = (description.memo ?? {}) as EdgeMemo;
     if (memo.idempotencyKey !== input.idempotencyKey) {
-      throw new HttpProblem(409, 'transaction-exists', 'Already requested', 'Another request (with another Idempotency-Key) already started this transaction; follow Location for its status.');
+      throw new HttpProblem(409, 'transaction-exists', 'Already requested', 'Another request (with another Idempotency-Key) already started this transaction; follow Location for its status.', { location }, { Location: location });
     }
     if (memo.fingerprint !== input.fingerprint) {
       throw new HttpProblem(422, 'idempotency-key-reused', 'Idempotency-Key already used for another request', 'This Idempotency-Key was first used with a different request body. Use a new key for a new request.');
@@ -185,7 +198,8 @@ export function createTransactions({ client, queues, fastPath = true }: { client
     const d = await described;
     if ('error' in d) {
       stopWaiting.abort();
-      if (d.error instanceof WorkflowNotFoundError) return undefined;
+      // An ID Temporal refuses (over its length limit) names nothing that can ever have been received.
+      if (d.error instanceof WorkflowNotFoundError || refusedByTemporal(d.error)) return undefined;
       throw readUnavailable();
     }
     const description = d.value;
@@ -243,7 +257,7 @@ export function createTransactions({ client, queues, fastPath = true }: { client
     try {
       description = await within(TEMPORAL_DEADLINES.readMs, () => handle.describe());
     } catch (err) {
-      if (err instanceof WorkflowNotFoundError) throw new HttpProblem(404, 'not-found', 'No such transaction', `No transaction ${workflowId}.`);
+      if (err instanceof WorkflowNotFoundError || refusedByTemporal(err)) throw new HttpProblem(404, 'not-found', 'No such transaction', `No transaction ${workflowId}.`);
       throw readUnavailable();
     }
     const memo = (description.memo ?? {}) as EdgeMemo;
@@ -282,7 +296,8 @@ export function createTransactions({ client, queues, fastPath = true }: { client
       announceSagaStarted(client, workflowId);
       return { runId: replayed.firstExecutionRunId, attempt, replayed: false };
     } catch (err) {
-      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err instanceof HttpProblem ? err : readUnavailable();
+      // Not answered: the new attempt may or may not have started (the same replay key finds it if it did).
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err instanceof HttpProblem ? err : notConfirmed(`/v1/admin/transactions/${encodeURIComponent(workflowId)}`);
       // Someone replayed it at the same moment: the same key is this request again, another is a conflict.
       description = await within(TEMPORAL_DEADLINES.readMs, () => handle.describe()).catch(() => Promise.reject(readUnavailable()));
       if ((description.memo as EdgeMemo | undefined)?.replayKey === replayOf.key) return sameReplay();

@@ -140,6 +140,22 @@ describe('requests the edge cannot read are 4xx problems, not 500s, and start no
     }
   });
 
+  test('a valid customer and Idempotency-Key whose identifier Temporal refuses (over its length limit) is a 400, not a 503 for ever', async () => {
+    // Both within the edge's own bounds (a 128-character subject, a 255-character key), but each
+    // character percent-encoded in the workflow ID: over 1,000 bytes.
+    const customer = `${'|'.repeat(100)}${newCustomer()}`.slice(0, 128);
+    const key = '%'.repeat(255);
+    expect(orderWorkflowId(customer, key).length).toBeGreaterThan(1000);
+    for (let i = 0; i < 2; i++) {
+      const res = await postOrder(stack, customer, key);
+      expect(res.headers.get('retry-after')).toBeNull();
+      await expectProblem(res, 400, 'idempotency-key-invalid');
+    }
+    await expectProblem(await getOrder(stack, customer, key), 404, 'never-received');
+    // Nothing reached any downstream.
+    expect(await stack.sims.ledger('legacy', orderWorkflowId(customer, key).slice(0, 40))).toEqual([]);
+  });
+
   /** Sends bytes on a raw socket and reads the whole answer (the server closes after it). */
   function raw(request: string): Promise<string> {
     const { hostname, port } = new URL(stack.url);

@@ -26,6 +26,7 @@ test('refunding a completed order refunds the charge, revokes access and marks t
   const second = await postRefund(stack, customer, 'to-refund', 'refund-2');
   expect(second.status).toBe(409);
   expect((await json(second)).type).toBe('urn:saga-coordinator:problem:transaction-exists');
+  expect(second.headers.get('location')).toBe('/v1/orders/to-refund/refund'); // "follow Location", as the detail says
 
   const refundId = refundWorkflowId(customer, 'to-refund');
   expect((await stack.sims.ledger('payments', refundId)).map((e) => e.op)).toEqual(['refund']);
