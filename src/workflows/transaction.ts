@@ -137,21 +137,23 @@ function registerDecisions({ state, saga }: Frame): void {
 }
 
 /**
- * An abort of a parked step undoes what came before it; a step done with nothing to undo it (a
- * refund's `refundPayment`: the money is back) would stay done, and the steps after it never
- * happen: access kept without a charge, a legacy order that disagrees. Only retry, or skip (done by
- * hand), can settle such a saga. (A parked compensation's abort is the documented "left undone":
- * the saga fails naming it, and its replay is refused until it is put right by hand.)
+ * An abort must not leave money and access out of step, so it is refused where it would: at a
+ * parked compensation (abort would leave that undo undone: a refund never made, access never
+ * revoked), and at a parked step when a step before it is done with nothing to undo it (a refund's
+ * `refundPayment`: the money is back, and access would stay). Retry, or skip (done by hand), settles
+ * those. An abort of a parked forward step whose predecessors can all be undone compensates them.
  */
 function refuseAbortThatStrandsEffects(parked: Parked, saga: Saga): void {
-  if (parked.kind !== 'step') return;
+  const refuse = (what: string) => {
+    throw ApplicationFailure.create({
+      type: 'AbortNotSafe',
+      message: `Aborting at ${parked.step} would leave ${what}: money and access out of step. Retry it, or skip it once it is done by hand.`,
+      nonRetryable: true,
+    });
+  };
+  if (parked.kind === 'compensation') refuse(`its undo (${saga.steps.find((s) => s.name === parked.step)?.compensation ?? 'the compensation'}) undone`);
   const stranded = saga.steps.filter((s) => (s.state === 'completed' || s.state === 'skipped') && !s.compensation).map((s) => s.name);
-  if (stranded.length === 0) return;
-  throw ApplicationFailure.create({
-    type: 'AbortNotSafe',
-    message: `Aborting at ${parked.step} would leave ${stranded.join(', ')} done with nothing to undo it, and the steps after it undone: money and access out of step. Retry ${parked.step}, or skip it once it is done by hand.`,
-    nonRetryable: true,
-  });
+  if (stranded.length > 0) refuse(`${stranded.join(', ')} done with nothing to undo it, and the steps after it undone`);
 }
 
 /** Park: show needs_attention (and the step) to support, wait for a decision, record it, resume. */

@@ -211,17 +211,21 @@ describe('replay ("reset"): the runbook table, row by row', () => {
     expect(await expectMoneyAndAccessInStep(stack.sims, id, 2)).toEqual(['none', 'held']);
   });
 
-  test('failed with its undo unfinished: refused with 409, naming what was left undone', async () => {
+  test('a parked compensation cannot be aborted (its undo would stay undone); the saga stays parked, and skip settles it', async () => {
     const customer = newCustomer();
     const id = orderWorkflowId(customer, 'half-undone');
     await stack.sims.fault('legacy', { op: 'cancel', reject: { status: 422, code: 'ORDER_LOCKED', message: 'order locked' }, idempotencyKey: `${id}/cancelOrder/1` });
     expect((await postOrder(stack, customer, 'half-undone', { ...ORDER_BODY, paymentMethod: { token: 'tok_chargeDeclined' } }, { prefer: 'respond-async' })).status).toBe(202);
     await until(customer, 'half-undone', 'needs_attention');
-    expect((await decide(id, { action: 'abort', reason: 'will cancel in the legacy admin' })).status).toBe(200);
-    await until(customer, 'half-undone', 'failed');
-    const refused = await replay(id, 'r-half');
-    expect(refused.status).toBe(409);
-    expect((await json(refused)).detail).toContain('cancelOrder');
+    const refused = await decide(id, { action: 'abort', reason: 'will cancel in the legacy admin' });
+    expect(refused.status).toBe(422);
+    expect(await json(refused)).toMatchObject({ reason: 'AbortNotSafe', detail: expect.stringContaining('cancelOrder') });
+    // Nothing changed: still parked at the compensation, and a replay is refused while it is.
+    expect((await json(await admin(tx(id)))).parked).toMatchObject({ step: 'createOrder', kind: 'compensation' });
+    expect((await replay(id, 'r-half')).status).toBe(409);
+    expect((await decide(id, { action: 'skip', reason: 'cancelled in the legacy admin by hand' })).status).toBe(200);
+    await until(customer, 'half-undone', 'compensated');
+    expect(await ops('legacy', id)).toEqual(['create createOrder/1']);
   });
 
   test("the Temporal CLI's own reset of a compensated order is safe: the new run finds its attempt undone and places it again once", async () => {

@@ -142,7 +142,7 @@ test('a transient downstream error is retried with the same key and the saga com
   expect(new Set(keys).size).toBe(1);
 });
 
-test('a compensation that fails for good parks; abort reports it, and the other compensations still run', async () => {
+test('a compensation that fails for good parks; abort is refused (it would stay undone), and the other compensations still run', async () => {
   const calls: Calls = [];
   const activities = stubActivities(calls, {
     payments: { chargePayment: nonRetryable('PaymentDeclined') },
@@ -151,15 +151,17 @@ test('a compensation that fails for good parks; abort reports it, and the other 
   const err = await driveWorkflow(env, 'orderSaga', orderWorkflowId('alice', 'compensation-fails'), input('compensation-fails'), activities, async (handle) => {
     const parked = await parkedStatus(handle);
     expect(parked.parked).toMatchObject({ step: 'createOrder', kind: 'compensation', error: { type: 'CompensationRejected' } });
-    await handle.executeUpdate(decideUpdate, { args: [{ action: 'abort', reason: 'will cancel in the legacy admin', operator: 'ann' }] });
+    const refused = await handle.executeUpdate(decideUpdate, { args: [{ action: 'abort', reason: 'will cancel in the legacy admin', operator: 'ann' }] }).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(WorkflowUpdateFailedError);
+    expect((refused as WorkflowUpdateFailedError).cause).toMatchObject({ type: 'AbortNotSafe', message: expect.stringContaining('cancelOrder') });
+    await handle.executeUpdate(decideUpdate, { args: [{ action: 'skip', reason: 'cancelled in the legacy admin', operator: 'ann' }] });
   });
   const summary = (err as WorkflowFailedError).cause as ApplicationFailure;
-  expect(summary.type).toBe('CompensationFailed');
-  expect(summary.message).toContain('cancelOrder: order locked');
+  expect(summary.type).toBe('PaymentDeclined');
   expect(calls.map((c) => c.split(' ')[0])).toEqual(['createOrder', 'refundPayment']);
   const status = summary.details?.[0] as OrderStatus;
-  expect(status.steps.find((s) => s.name === 'createOrder')).toMatchObject({ state: 'compensation_failed', error: { type: 'CompensationRejected' } });
-  expect(status.status).toBe('failed');
+  expect(status.steps.find((s) => s.name === 'createOrder')).toMatchObject({ state: 'compensated', compensationOutcome: 'skipped by ann: cancelled in the legacy admin' });
+  expect(status.status).toBe('compensated');
 });
 
 test('a parked compensation skipped by an operator (done by hand) ends compensated, with the reason recorded', async () => {
