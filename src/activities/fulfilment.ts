@@ -1,15 +1,26 @@
 /** Activities against the fulfilment service (task queue `fulfilment`). */
 import type { FulfilmentClient } from '../clients/fulfilment';
+import { DownstreamRejected } from '../clients/errors';
+import { SKIPPED_BY_OPERATOR } from '../contracts/order-protocol';
 import { attemptUndone, callDownstream } from './call-downstream';
 
 export function createFulfilmentActivities({ fulfilment }: { fulfilment: FulfilmentClient }) {
   return {
-    /** `completedBefore`: this attempt's order was found completed (a reset); a revoked grant is the customer's refund, adopted as the stored answer. */
+    /**
+     * `completedBefore`: this attempt's order was found completed (a reset); what stands is adopted:
+     * a revoked grant is the customer's refund, and a refusal stored under this key was settled by an
+     * operator then — a retry that granted under a later epoch (found by reference), or a skip
+     * (granted by hand: nothing of ours to find).
+     */
     async grantAccess(input: { reference: string; idempotencyKey: string; requestId: string; region?: string; customerId: string; skus: string[]; completedBefore?: boolean }): Promise<{ enrollmentId: string }> {
       const enrollment = await callDownstream(
         () => 'AccessRejected',
         async () => {
-          const granted = await fulfilment.grant(input, { idempotencyKey: input.idempotencyKey, requestId: input.requestId, region: input.region });
+          const granted = await fulfilment.grant(input, { idempotencyKey: input.idempotencyKey, requestId: input.requestId, region: input.region }).catch(async (err: unknown) => {
+            if (!(err instanceof DownstreamRejected) || !input.completedBefore) throw err;
+            const settled = await fulfilment.findByReference(input.reference, { requestId: input.requestId, region: input.region });
+            return { id: settled?.id ?? SKIPPED_BY_OPERATOR, replayed: false };
+          });
           if (!granted.replayed) return granted;
           // A stored answer describes the grant as it was then: was access revoked since?
           const now = await fulfilment.findByReference(input.reference, { requestId: input.requestId, region: input.region });

@@ -42,12 +42,18 @@ export function createLegacyEcommerceActivities({ legacy }: { legacy: LegacyEcom
       return { orderNumber: order.orderNumber, totalMinor: order.totalMinor, ...(order.completedBefore ? { completedBefore: true as const } : {}) };
     },
 
-    async completeOrder(input: { reference?: string; orderNumber: string; idempotencyKey: string; requestId: string; region?: string }): Promise<{ status: string }> {
+    /** `completedBefore`: a reset of an attempt whose order completed: a refusal stored under this key was settled by an operator then (a retry under a later epoch, or a skip): the order as it stands is adopted. */
+    async completeOrder(input: { reference?: string; orderNumber: string; idempotencyKey: string; requestId: string; region?: string; completedBefore?: boolean }): Promise<{ status: string }> {
       const ctx = { idempotencyKey: input.idempotencyKey, requestId: input.requestId, region: input.region };
       const order = await callDownstream(
         () => 'OrderRejected',
         async () => {
-          const completed = await legacy.completeOrder(input.orderNumber, ctx);
+          const completed = await legacy.completeOrder(input.orderNumber, ctx).catch(async (err: unknown) => {
+            if (!(err instanceof DownstreamRejected) || !input.completedBefore || !input.reference) throw err;
+            const now = await legacy.findByReference(input.reference, ctx);
+            if (!now) throw err;
+            return { status: now.status, replayed: false };
+          });
           if (completed.replayed && input.reference) await reconcile(input.reference, ctx);
           return completed;
         },

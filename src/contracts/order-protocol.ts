@@ -22,6 +22,9 @@ export const DEFAULT_PAYMENT_TIMEOUT_SECONDS = 600;
  */
 export const PAYMENT_PROCESSOR_SOURCE = 'payments';
 
+/** The enrollment of an order whose grant an operator skipped (granted by hand): none of ours. */
+export const SKIPPED_BY_OPERATOR = 'skipped-by-operator';
+
 export const ORDER_STEPS = ['createOrder', 'chargePayment', 'grantAccess', 'completeOrder'] as const;
 export type OrderStep = (typeof ORDER_STEPS)[number];
 export const ORDER_COMPENSATIONS = { createOrder: 'cancelOrder', chargePayment: 'refundPayment', grantAccess: 'revokeAccess' } as const;

@@ -6,7 +6,7 @@
  */
 import { ApplicationFailure, condition, patched, workflowInfo } from '@temporalio/workflow';
 import type { OrderSagaInput, OrderStatus, PlacedOrder, SagaStatus, WebhookEvent } from '../contracts/order';
-import { DEFAULT_PAYMENT_TIMEOUT_SECONDS, ORDER_COMPENSATIONS, ORDER_STEPS, PAYMENT_PROCESSOR_SOURCE, formatMinorUnits, toMinorUnits, totalMinorUnits } from '../contracts/order-protocol';
+import { DEFAULT_PAYMENT_TIMEOUT_SECONDS, ORDER_COMPENSATIONS, ORDER_STEPS, PAYMENT_PROCESSOR_SOURCE, SKIPPED_BY_OPERATOR, formatMinorUnits, toMinorUnits, totalMinorUnits } from '../contracts/order-protocol';
 import { SETTLED_STATUSES } from '../contracts/transaction-protocol';
 import { activityProxies, fastOrQueued, localProxies } from './activity-options';
 import { EPOCH_KEYS_PATCH, FAST_PATH_PATCH, Saga } from './saga';
@@ -114,10 +114,10 @@ export async function orderSaga(input: OrderSagaInput): Promise<OrderStatus> {
       {
         compensation: compensation('grantAccess', (idempotencyKey) => undo.fulfilment.revokeAccess({ ...common(), idempotencyKey })),
         // Money has moved: an operator decides (retry the grant, skip it as granted by hand, or abort and refund).
-        park: { skipped: () => ({ enrollmentId: 'skipped-by-operator' }) },
+        park: { skipped: () => ({ enrollmentId: SKIPPED_BY_OPERATOR }) },
       },
     );
-    await saga.run('completeOrder', (idempotencyKey) => forward.legacyEcommerce.completeOrder({ ...common(), idempotencyKey, orderNumber: created.orderNumber }), {
+    await saga.run('completeOrder', (idempotencyKey) => forward.legacyEcommerce.completeOrder({ ...common(), ...adopt, idempotencyKey, orderNumber: created.orderNumber }), {
       park: { skipped: () => ({ status: 'skipped' }) },
     });
 

@@ -260,6 +260,38 @@ describe('replay ("reset"): the runbook table, row by row', () => {
     expect(await expectMoneyAndAccessInStep(stack.sims, id, 1)).toEqual(['none']);
   });
 
+  test("the CLI's reset of an order completed after support's retry (granted under a new epoch) adopts it: no new park, nothing placed again", async () => {
+    const customer = newCustomer();
+    const id = orderWorkflowId(customer, 'retried-reset');
+    await refuseFirstGrant(id);
+    expect((await postOrder(stack, customer, 'retried-reset', ORDER_BODY, { prefer: 'respond-async' })).status).toBe(202);
+    await until(customer, 'retried-reset', 'needs_attention');
+    expect((await decide(id, { action: 'retry' })).status).toBe(200);
+    await until(customer, 'retried-reset', 'completed');
+    const before = await Promise.all((['payments', 'fulfilment', 'legacy'] as const).map((sim) => ops(sim, id)));
+    expect(before[1]).toEqual(['grant grantAccess/1.2']);
+    // The new run's grant (key …/1) gets the stored refusal; the order had completed: the retry's grant is adopted.
+    expect((await cliReset(id, 'support: pressed by mistake')).status.name).toBe('COMPLETED');
+    expect(await until(customer, 'retried-reset', 'completed')).toMatchObject({ attempt: 1 });
+    expect(await Promise.all((['payments', 'fulfilment', 'legacy'] as const).map((sim) => ops(sim, id)))).toEqual(before);
+    expect(await expectMoneyAndAccessInStep(stack.sims, id, 1)).toEqual(['held']);
+  });
+
+  test("the CLI's reset of an order completed after support's skip (granted by hand) adopts it too", async () => {
+    const customer = newCustomer();
+    const id = orderWorkflowId(customer, 'skipped-reset');
+    await refuseFirstGrant(id);
+    expect((await postOrder(stack, customer, 'skipped-reset', ORDER_BODY, { prefer: 'respond-async' })).status).toBe(202);
+    await until(customer, 'skipped-reset', 'needs_attention');
+    expect((await decide(id, { action: 'skip', reason: 'enrolled by hand in the LMS' })).status).toBe(200);
+    await until(customer, 'skipped-reset', 'completed');
+    const before = await Promise.all((['payments', 'fulfilment', 'legacy'] as const).map((sim) => ops(sim, id)));
+    expect((await cliReset(id, 'support: pressed by mistake')).status.name).toBe('COMPLETED');
+    const after = await until(customer, 'skipped-reset', 'completed');
+    expect(after.order).toMatchObject({ enrollmentId: 'skipped-by-operator' });
+    expect(await Promise.all((['payments', 'fulfilment', 'legacy'] as const).map((sim) => ops(sim, id)))).toEqual(before);
+  });
+
   test("a reset while the customer's refund is still under way (legacy order not yet marked) places nothing again either", async () => {
     const customer = newCustomer();
     const id = orderWorkflowId(customer, 'refund-under-way');
