@@ -8,7 +8,7 @@
  *
  * Read it as: the state (one object), the handlers that read or change it, parking, then the flow.
  */
-import { ApplicationFailure, TemporalFailure, allHandlersFinished, condition, getExternalWorkflowHandle, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope, TemporalFailure, allHandlersFinished, condition, getExternalWorkflowHandle, patched, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { OperatorDecision, Parked, RecordedDecision, RecordedEvent, SagaStatus, TransactionRequest, TransactionStatus, WebhookEvent } from '../contracts/transaction';
 import { ATTEMPT_UNDONE, decideUpdate, heldEventsWorkflowId, sagaStarted, sagaStartedSignal, searchAttributes, transactionStatusQuery, webhookEventKey, webhookEventSignal } from '../contracts/transaction-protocol';
 import { Saga, describeFailure, failureType } from './saga';
@@ -124,7 +124,8 @@ function registerDecisions({ state, saga }: Frame): void {
     },
     {
       validator: (d) => {
-        if (!['retry', 'skip', 'abort'].includes(d.action) || !d.operator) throw ApplicationFailure.create({ type: 'InvalidDecision', message: 'action must be retry, skip or abort, with an operator.', nonRetryable: true });
+        // The admin API checks the same with its schema; the CLI's and the Web UI's updates come straight here.
+        if (!isDecision(d)) throw ApplicationFailure.create({ type: 'InvalidDecision', message: 'A decision is {"action": "retry" | "skip" | "abort", "operator": a name of 1 to 200 characters, "reason": text of up to 1,000 characters}.', nonRetryable: true });
         if (!state.parked) throw ApplicationFailure.create({ type: 'NotParked', message: `Nothing is waiting for a decision; the saga is ${state.status}.`, nonRetryable: true });
         if (state.pendingDecision) {
           throw ApplicationFailure.create({ type: 'DecisionInProgress', message: `Another decision (${state.pendingDecision.action} by ${state.pendingDecision.operator}) is being applied; look at the saga again.`, nonRetryable: true });
@@ -133,6 +134,20 @@ function registerDecisions({ state, saga }: Frame): void {
         if (d.action === 'abort') refuseAbortThatStrandsEffects(state.parked, saga);
       },
     },
+  );
+}
+
+/** The OperatorDecision schema's rule, without zod (the workflow bundle stays zod-free). */
+function isDecision(d: unknown): d is OperatorDecision {
+  if (!d || typeof d !== 'object' || Array.isArray(d)) return false;
+  const { action, operator, reason, ...rest } = d as Record<string, unknown>;
+  return (
+    Object.keys(rest).length === 0 &&
+    (action === 'retry' || action === 'skip' || action === 'abort') &&
+    typeof operator === 'string' &&
+    operator.length >= 1 &&
+    operator.length <= 200 &&
+    (reason === undefined || (typeof reason === 'string' && reason.length <= 1000))
   );
 }
 
@@ -163,7 +178,12 @@ function parker(frame: Frame): NonNullable<Saga['parker']> {
     const before = state.status;
     state.parked = { step, kind, error, since: new Date().toISOString() };
     frame.setStatus('needs_attention', step);
-    await condition(() => state.pendingDecision !== undefined);
+    try {
+      await condition(() => state.pendingDecision !== undefined);
+    } catch (err) {
+      state.parked = undefined; // cancelled while parked: no longer waiting for anyone
+      throw err;
+    }
     const taken = state.pendingDecision!;
     state.pendingDecision = undefined;
     state.parked = undefined;
@@ -172,6 +192,18 @@ function parker(frame: Frame): NonNullable<Saga['parker']> {
     return taken;
   };
 }
+
+/**
+ * Waits for running update/signal handlers before the run closes. When the run was cancelled (an
+ * operator's Cancel in the Web UI or CLI), the wait must not be cancelled with it: the saga has just
+ * compensated and must still fail with its final status, not end as a bare cancellation whose
+ * caller learns nothing of what was undone. (Asked only then, so histories cancelled before replay.)
+ */
+async function handlersFinished(): Promise<void> {
+  if (CancellationScope.current().consideredCancelled && patched(CANCELLED_REPORTS_PATCH)) await CancellationScope.nonCancellable(() => condition(allHandlersFinished));
+  else await condition(allHandlersFinished);
+}
+const CANCELLED_REPORTS_PATCH = 'cancelled-saga-reports-its-undo';
 
 /**
  * Runs the body; on a business failure compensates and fails with the final status. When the
@@ -204,7 +236,7 @@ async function flow<R>(frame: Frame, body: () => Promise<R>, completed: (result:
       }
       // Nothing to undo (a saga without compensations) is a plain failure, not a compensated one.
       frame.setStatus(undone && ran > 0 ? 'compensated' : 'failed', step);
-      await condition(allHandlersFinished);
+      await handlersFinished();
       throw ApplicationFailure.create({
         type: undone ? reason.type : 'CompensationFailed',
         message: undone

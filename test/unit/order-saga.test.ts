@@ -86,6 +86,12 @@ test('a failure after money moved parks the saga; an operator abort then revokes
     expect(parked.parked).toMatchObject({ step: 'completeOrder', kind: 'step', error: { type: 'OrderRejected' } });
     const refused = await handle.executeUpdate(decideUpdate, { args: [{ action: 'abort', operator: 'ann' }] }).catch((e: unknown) => e);
     expect((refused as WorkflowUpdateFailedError).cause).toMatchObject({ type: 'ReasonRequired' });
+    // What the CLI or the Web UI can send (no schema in front of them): refused whole, nothing recorded.
+    for (const bad of [{ action: 'retry', operator: { x: 1 } }, { action: 'retry', operator: 'ann', reason: 42 }, { action: 'retry', operator: 'ann', extra: true }, { action: 'retry', operator: 'x'.repeat(201) }]) {
+      const invalid = await handle.executeUpdate(decideUpdate, { args: [bad as never] }).catch((e: unknown) => e);
+      expect((invalid as WorkflowUpdateFailedError).cause).toMatchObject({ type: 'InvalidDecision' });
+    }
+    expect((await handle.query(transactionStatusQuery)).decisions ?? []).toEqual([]);
     await handle.executeUpdate(decideUpdate, { args: [{ action: 'abort', reason: 'customer asked to cancel', operator: 'ann' }] });
   });
   expect(err).toBeInstanceOf(WorkflowFailedError);
@@ -93,6 +99,22 @@ test('a failure after money moved parks the saga; an operator abort then revokes
   expect(summary.type).toBe('OrderRejected');
   expect(calls.slice(3)).toEqual([`revokeAccess ${id}/revokeAccess/1`, `refundPayment ${id}/refundPayment/1`, `cancelOrder ${id}/cancelOrder/1`]);
   expect((summary.details?.[0] as OrderStatus).decisions).toEqual([expect.objectContaining({ action: 'abort', step: 'completeOrder', operator: 'ann', reason: 'customer asked to cancel' })]);
+});
+
+test("an operator's Cancel (Web UI / CLI) of a parked order compensates it and still reports what was undone", async () => {
+  const calls: Calls = [];
+  const id = orderWorkflowId('alice', 'cancelled-parked');
+  const err = await driveWorkflow(env, 'orderSaga', id, input('cancelled-parked'), stubActivities(calls, { fulfilment: { grantAccess: nonRetryable('AccessRejected', 'course retired') } }), async (handle) => {
+    await parkedStatus(handle);
+    await handle.cancel();
+  });
+  expect(err).toBeInstanceOf(WorkflowFailedError);
+  const summary = (err as WorkflowFailedError).cause as ApplicationFailure;
+  const status = summary.details?.[0] as OrderStatus;
+  expect(status).toMatchObject({ status: 'compensated', customerId: 'alice', failure: { step: 'grantAccess' } });
+  expect(status.parked).toBeUndefined();
+  expect(status.steps.map((s) => [s.name, s.state])).toEqual([['createOrder', 'compensated'], ['chargePayment', 'compensated'], ['grantAccess', 'compensated'], ['completeOrder', 'pending']]);
+  expect(calls.map((c) => c.split(' ')[0]).slice(-3)).toEqual(['revokeAccess', 'refundPayment', 'cancelOrder']);
 });
 
 test('a grant that fails after the charge can be retried by an operator, and the order completes', async () => {
