@@ -1,4 +1,5 @@
 /** createApp(deps): the Express edge without listen(), so tests run it in-process on port 0. */
+import { isUtf8 } from 'node:buffer';
 import cors from 'cors';
 import express, { type RequestHandler } from 'express';
 import helmet from 'helmet';
@@ -77,6 +78,11 @@ const strictJsonBodies: RequestHandler = (req, _res, next) => {
   next();
 };
 
+/** JSON is UTF-8 (RFC 8259 §8.1): bytes that are not would be read with U+FFFD in their place, and recorded so. */
+function utf8Only(_req: unknown, _res: unknown, body: Buffer): void {
+  if (!isUtf8(body)) throw Object.assign(new Error('body is not UTF-8'), { type: 'charset.invalid' });
+}
+
 export function createApp({ client, config, logger, history: plainHistory, metrics, tracing }: AppDeps): express.Express {
   if (!config.JWT_SECRET && !config.JWT_JWKS_URL) throw new Error('the API needs JWT_JWKS_URL (an identity provider) or JWT_SECRET (the embedded default)');
   const app = express();
@@ -113,7 +119,7 @@ export function createApp({ client, config, logger, history: plainHistory, metri
     }),
   );
   app.use('/v1', perIp(window, config.RATE_LIMIT_PER_IP), strictJsonBodies);
-  app.use(express.json({ limit: config.BODY_LIMIT, strict: true, inflate: false }));
+  app.use(express.json({ limit: config.BODY_LIMIT, strict: true, inflate: false, verify: utf8Only }));
 
   app.use(healthRoutes({ client, taskQueues: queues }));
   const auth: AuthOptions = {

@@ -294,7 +294,7 @@ export function openApiDocument(options: DocumentOptions): Json {
             Location: ref('headers', 'Location'),
             'Idempotent-Replayed': ref('headers', 'Idempotent-Replayed'),
           }),
-          ...problemResponses([...AUTHED, ...BODY, 'forbidden', 'not-found', 'not-resettable', 'idempotency-key-missing', 'idempotency-key-invalid', 'bad-request']),
+          ...problemResponses([...AUTHED, ...BODY, 'forbidden', 'not-found', 'not-resettable', 'idempotency-key-missing', 'idempotency-key-invalid', 'idempotency-key-reused', 'bad-request']),
         },
       },
     },

@@ -68,6 +68,7 @@ function toProblem(err: unknown, logger: Logger, requestId: unknown): HttpProble
   if (e.type === 'entity.too.large') return new HttpProblem(413, 'body-too-large', 'Request body too large', `The body exceeds ${e.limit} bytes.`);
   if (e.type === 'encoding.unsupported') return new HttpProblem(415, 'unsupported-media-type', 'Unsupported content encoding', 'Send the body uncompressed (no Content-Encoding).');
   if (e.type === 'charset.unsupported') return new HttpProblem(415, 'unsupported-media-type', 'Unsupported charset', 'Send the body as UTF-8 JSON.');
+  if (e.type === 'charset.invalid') return new HttpProblem(415, 'unsupported-media-type', 'Body is not UTF-8', 'The body has bytes that are not UTF-8: send it as UTF-8 JSON.');
   // The router's own 400 for a path segment that is not valid percent-encoding (`/v1/orders/%zz`).
   if (err instanceof URIError && e.status === 400) return new HttpProblem(400, 'bad-request', 'Malformed request URL', 'A path segment is not valid percent-encoding.');
   // Any other client error from Express or body-parser (they carry a 4xx status): the status, never their message.

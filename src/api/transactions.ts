@@ -87,6 +87,17 @@ interface EdgeMemo {
   startToken?: string;
   /** The Idempotency-Key of the support replay that started this run, if one did. */
   replayKey?: string;
+  /** Every support replay of this transaction so far, oldest first: a key is answered with its own replay for good, not only until the next. */
+  replays?: ReplayRecord[];
+}
+
+interface ReplayRecord {
+  key: string;
+  attempt: number;
+  reason: string;
+  operator: string;
+  /** The run it started, once known (filled in by the next replay). */
+  runId?: string;
 }
 
 export type Transactions = ReturnType<typeof createTransactions>;
@@ -251,7 +262,7 @@ export function createTransactions({ client, queues, fastPath = true }: { client
    * Refused, with what to do instead, for every other state. Idempotent per replay key: the same
    * key again answers the run it started.
    */
-  async function replay(workflowId: string, replayOf: { operator: string; reason: string; key: string }): Promise<{ runId: string; attempt: number; replayed: boolean }> {
+  async function replay(workflowId: string, replayOf: { operator: string; reason: string; key: string }): Promise<{ runId: string; attempt: number; replayed: boolean; by?: { operator: string; reason: string } }> {
     const handle = client.workflow.getHandle(workflowId);
     let description: WorkflowExecutionDescription;
     try {
@@ -262,7 +273,16 @@ export function createTransactions({ client, queues, fastPath = true }: { client
     }
     const memo = (description.memo ?? {}) as EdgeMemo;
     const sameReplay = () => ({ runId: description.runId, attempt: Number((description.memo as { attempt?: unknown })?.attempt ?? 0), replayed: true });
-    if (memo.replayKey === replayOf.key) return sameReplay();
+    // Runs started before the list was kept remember only their own key.
+    const replays: ReplayRecord[] = memo.replays ?? (memo.replayKey ? [{ key: memo.replayKey, attempt: Number((memo as { attempt?: unknown }).attempt ?? 0), reason: replayOf.reason, operator: replayOf.operator }] : []);
+    const earlier = replays.find((r) => r.key === replayOf.key);
+    if (earlier) {
+      if (memo.replays && earlier.reason !== replayOf.reason) {
+        throw new HttpProblem(422, 'idempotency-key-reused', 'Idempotency-Key already used for another request', 'This Idempotency-Key was first used for a replay with another reason. Use a new key for a new replay.');
+      }
+      const by = memo.replays ? { operator: earlier.operator, reason: earlier.reason } : undefined;
+      return earlier.key === memo.replayKey ? { ...sameReplay(), by } : { runId: earlier.runId ?? description.runId, attempt: earlier.attempt, replayed: true, by };
+    }
     const sagaStatus = description.searchAttributes?.SagaStatus?.[0] as SagaStatus | undefined;
     if (description.status.name === 'RUNNING') throw notReplayable(workflowId, runningAdvice(sagaStatus));
     const outcome = await waitForOutcome({ workflowType: description.type, status: TransactionStatusLoose }, handle, TEMPORAL_DEADLINES.readMs).catch(() => undefined);
@@ -285,7 +305,12 @@ export function createTransactions({ client, queues, fastPath = true }: { client
           workflowIdReusePolicy: 'ALLOW_DUPLICATE',
           workflowIdConflictPolicy: 'FAIL',
           // The customer's key and body stay: their retries still attach to this transaction.
-          memo: { ...memo, replayKey: replayOf.key, attempt },
+          memo: {
+            ...memo,
+            replayKey: replayOf.key,
+            attempt,
+            replays: [...replays.map((r) => (r.key === memo.replayKey ? { ...r, runId: description.runId } : r)), { key: replayOf.key, attempt, reason: replayOf.reason, operator: replayOf.operator }],
+          },
           typedSearchAttributes: [
             { key: searchAttributes.customerId, value: input.customerId },
             { key: searchAttributes.sagaStatus, value: 'running' },

@@ -57,6 +57,14 @@ test('with Temporal frozen, commands and reads answer 503 + Retry-After within s
     const get = await getOrder(stack, customer, 'before');
     expect(get.status).toBe(503);
     expect(get.headers.get('retry-after')).toMatch(/^\d+$/);
+
+    // Support's list too (it hung for as long as Temporal was frozen).
+    const staff = await stack.token('ann-support', ['support']);
+    const t1 = Date.now();
+    const list = await fetch(`${stack.url}/v1/admin/transactions?status=needs_attention`, { headers: { authorization: `Bearer ${staff}` } });
+    expect(list.status).toBe(503);
+    expect(list.headers.get('retry-after')).toMatch(/^\d+$/);
+    expect(Date.now() - t1).toBeLessThan(30_000);
   } finally {
     server.kill('SIGCONT');
   }

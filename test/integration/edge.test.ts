@@ -133,6 +133,14 @@ describe('requests the edge cannot read are 4xx problems, not 500s, and start no
     await expectProblem(res, 415, 'unsupported-media-type');
   });
 
+  test('a body that is not UTF-8 is a 415, and nothing starts (it would be recorded with U+FFFD for its bytes)', async () => {
+    const customer = newCustomer();
+    const body = Buffer.concat([Buffer.from('{"items":[{"sku":"'), Buffer.from([0xff, 0xfe]), Buffer.from('","quantity":1,"unitPrice":"49.00"}],"currency":"USD","paymentMethod":{"token":"tok_visa"}}')]);
+    const res = await fetch(`${stack.url}/v1/orders`, { method: 'POST', headers: { authorization: `Bearer ${await stack.token(customer)}`, 'content-type': 'application/json', 'idempotency-key': 'not-utf8' }, body });
+    await expectProblem(res, 415, 'unsupported-media-type');
+    await expectProblem(await getOrder(stack, customer, 'not-utf8'), 404, 'never-received');
+  });
+
   test('a malformed percent-encoding in a path is a 400', async () => {
     const token = await stack.token(newCustomer());
     for (const path of ['/v1/orders/%zz', '/v1/orders/%E0%A4%A/refund']) {

@@ -134,6 +134,29 @@ test('two decisions at once: one is applied, the other is refused with 409, and 
   expect(settled.decisions).toHaveLength(1);
 });
 
+test('a parked order terminated and then reset from the CLI is listed once under needs_attention: its current run', async () => {
+  const customer = newCustomer();
+  const id = orderWorkflowId(customer, 'terminated-reset');
+  await refuseFirstGrant(id);
+  expect((await postOrder(stack, customer, 'terminated-reset', ORDER_BODY, { prefer: 'respond-async' })).status).toBe(202);
+  await until(customer, 'terminated-reset', 'needs_attention');
+  const handle = stack.client.workflow.getHandle(id);
+  const first = (await handle.describe()).runId;
+  await handle.terminate('support: pressed Terminate');
+  await promisify(execFile)(TEMPORAL_CLI, ['workflow', 'reset', ...temporalCliFlags(stack.config), '--workflow-id', id, '--type', 'FirstWorkflowTask', '--reason', 'support: undo the terminate'], { timeout: 30_000 });
+  // The new run parks again at the refused grant; the terminated run keeps SagaStatus = needs_attention.
+  await eventually(async () => ((await handle.describe()).runId !== first && (await json(await getOrder(stack, customer, 'terminated-reset'))).status === 'needs_attention' ? true : undefined), 30_000);
+  const listed = await eventually(async () => {
+    const body = await json(await admin(`/transactions?status=needs_attention&customerId=${encodeURIComponent(customer)}`));
+    return body.items?.length ? body : undefined;
+  });
+  expect(listed.items).toHaveLength(1);
+  expect(listed.items[0]).toMatchObject({ transactionId: id, sagaStatus: 'needs_attention' });
+  expect(listed.items[0].closedAt).toBeUndefined(); // the current run, not the terminated one
+  expect((await decide(id, { action: 'abort', reason: 'course closed; refund agreed' })).status).toBe(200);
+  await until(customer, 'terminated-reset', 'compensated');
+});
+
 describe('replay ("reset"): the runbook table, row by row', () => {
   test('running or parked: refused with 409, and it says to decide instead; nothing changes', async () => {
     const customer = newCustomer();
@@ -184,6 +207,33 @@ describe('replay ("reset"): the runbook table, row by row', () => {
     expect(refund.status).toBe(201);
     expect(await expectMoneyAndAccessInStep(stack.sims, id, 2)).toEqual(['none', 'none']);
     await record(id, 'order-replayed-after-compensation', ra.runId);
+  });
+
+  test("a replay's key is answered with that replay for good, not only until the next replay (which made it start yet another attempt)", async () => {
+    const customer = newCustomer();
+    const id = orderWorkflowId(customer, 'declined-thrice');
+    const declined = { ...ORDER_BODY, paymentMethod: { token: 'tok_chargeDeclined' } };
+    expect((await postOrder(stack, customer, 'declined-thrice', declined)).status).toBe(422);
+    const settled = (attempt: number) => eventually(async () => {
+      const body = await json(await admin(tx(id)));
+      return body.attempt === attempt && body.status === 'compensated' ? body : undefined;
+    }, 30_000);
+    const first = await replay(id, 'r-1', 'card updated');
+    expect(await json(first)).toMatchObject({ attempt: 2 });
+    await settled(2);
+    expect(await json(await replay(id, 'r-2', 'card updated again'))).toMatchObject({ attempt: 3 });
+    await settled(3);
+    // r-1 again: the replay it started, attempt 2 — nothing new.
+    const again = await replay(id, 'r-1', 'card updated');
+    expect(again.status).toBe(202);
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    expect(await json(again)).toMatchObject({ attempt: 2, reason: 'card updated' });
+    // r-1 with another reason is another request under a used key.
+    const reused = await replay(id, 'r-1', 'something else');
+    expect(reused.status).toBe(422);
+    expect((await json(reused)).type).toBe('urn:saga-coordinator:problem:idempotency-key-reused');
+    expect((await ops('legacy', id)).filter((o) => o.startsWith('create'))).toEqual(['create createOrder/1', 'create createOrder/2', 'create createOrder/3']);
+    expect((await json(await admin(tx(id)))).attempt).toBe(3);
   });
 
   test('completed: refused with 409 (a refund undoes it); nothing changes', async () => {

@@ -13,7 +13,7 @@ import { idempotencyKeyOf, parseBody } from '../http-semantics';
 import { principalOf, requireRole } from '../middleware/auth';
 import { AdminDecision, AdminListQuery, AdminResetRequest } from '../representations';
 import { HttpProblem } from '../problem';
-import type { Transactions } from '../transactions';
+import { TEMPORAL_DEADLINES, readUnavailable, type Transactions } from '../transactions';
 
 // The request schemas are the OpenAPI document's (representations.ts): one source for both.
 const ListQuery = AdminListQuery;
@@ -37,22 +37,30 @@ export function adminRoutes({ client, transactions }: { client: Client; transact
     const { status, customerId, limit } = parseBody(ListQuery, req.query, 'query');
     // Values are validated against closed alphabets above, so they are safe inside the query.
     const clauses = ['CustomerId IS NOT NULL', ...(status ? [`SagaStatus = "${status}"`] : []), ...(customerId ? [`CustomerId = "${customerId}"`] : [])];
-    const items = [];
-    for await (const wf of client.workflow.list({ query: clauses.join(' AND '), pageSize: limit })) {
-      const sa = wf.typedSearchAttributes;
-      items.push({
-        transactionId: wf.workflowId,
-        type: wf.type,
-        customerId: sa.get(searchAttributes.customerId),
-        orderKey: sa.get(searchAttributes.orderKey),
-        sagaStatus: sa.get(searchAttributes.sagaStatus),
-        failedStep: sa.get(searchAttributes.failedStep),
-        startedAt: wf.startTime.toISOString(),
-        closedAt: wf.closeTime?.toISOString(),
-        links: { self: `/v1/admin/transactions/${encodeURIComponent(wf.workflowId)}` },
-      });
-      if (items.length >= limit) break;
-    }
+    const items: Record<string, unknown>[] = [];
+    const seen = new Set<string>();
+    const collect = async () => {
+      for await (const wf of client.workflow.list({ query: clauses.join(' AND '), pageSize: limit })) {
+        // Newest run first: a run reset or terminated away (an earlier run of the same transaction) is not listed twice.
+        if (seen.has(wf.workflowId)) continue;
+        seen.add(wf.workflowId);
+        const sa = wf.typedSearchAttributes;
+        items.push({
+          transactionId: wf.workflowId,
+          type: wf.type,
+          customerId: sa.get(searchAttributes.customerId),
+          orderKey: sa.get(searchAttributes.orderKey),
+          sagaStatus: sa.get(searchAttributes.sagaStatus),
+          failedStep: sa.get(searchAttributes.failedStep),
+          startedAt: wf.startTime.toISOString(),
+          closedAt: wf.closeTime?.toISOString(),
+          links: { self: `/v1/admin/transactions/${encodeURIComponent(wf.workflowId)}` },
+        });
+        if (items.length >= limit) break;
+      }
+    };
+    // Bounded like every other read: a Temporal that does not answer is a 503 with Retry-After, not a hang.
+    await client.withDeadline(Date.now() + TEMPORAL_DEADLINES.readMs, collect).catch(() => Promise.reject(readUnavailable()));
     res.setHeader('Cache-Control', 'no-store');
     res.json({ items, query: clauses.join(' AND ') });
   });
@@ -94,10 +102,11 @@ export function adminRoutes({ client, transactions }: { client: Client; transact
     const key = idempotencyKeyOf(req);
     const { reason } = parseBody(ResetRequest, req.body);
     const operator = principalOf(res).customerId;
-    const { runId, attempt, replayed } = await transactions.replay(id, { operator, reason, key });
+    const { runId, attempt, replayed, by } = await transactions.replay(id, { operator, reason, key });
     if (replayed) res.setHeader('Idempotent-Replayed', 'true');
     const self = `/v1/admin/transactions/${encodeURIComponent(id)}`;
-    res.status(202).setHeader('Location', self).json({ transactionId: id, runId, attempt, resetBy: operator, reason, links: { self } });
+    // A repeat answers as the replay it repeats: who started it, and why.
+    res.status(202).setHeader('Location', self).json({ transactionId: id, runId, attempt, resetBy: by?.operator ?? operator, reason: by?.reason ?? reason, links: { self } });
   });
 
   return router;
