@@ -2,6 +2,7 @@
  * The edge on the open internet: what it refuses, and how. Every refusal is problem+json and
  * leaves every ledger untouched; each known defect found by fuzzing has its regression test here.
  */
+import { createHmac } from 'node:crypto';
 import { connect } from 'node:net';
 import { gzipSync, brotliCompressSync } from 'node:zlib';
 import { SignJWT } from 'jose';
@@ -197,6 +198,14 @@ describe('webhooks', () => {
     return fetch(`${stack.url}/v1/webhooks/payments`, { method: 'POST', headers: { 'content-type': 'application/json', 'stripe-signature': header }, body: payload });
   }
   const event = (id: string, reference: string) => ({ id, object: 'event', type: 'payment.succeeded', data: { object: { id: 'ch_1', object: 'charge', metadata: { reference } } } });
+
+  test('a correctly signed event whose body is not UTF-8 is a 400 that says so, not a signature failure', async () => {
+    const t = Math.floor(Date.now() / 1000);
+    const body = Buffer.concat([Buffer.from(JSON.stringify(event('evt_bytes', 'order:x:y')).slice(0, -1)), Buffer.from(',"note":"'), Buffer.from([0xc3, 0x28]), Buffer.from('"}')]);
+    const v1 = createHmac('sha256', PAYMENTS_WEBHOOK_SECRETS[0]!).update(Buffer.concat([Buffer.from(`${t}.`), body])).digest('hex');
+    const res = await fetch(`${stack.url}/v1/webhooks/payments`, { method: 'POST', headers: { 'content-type': 'application/json', 'stripe-signature': `t=${t},v1=${v1}` }, body });
+    await expectProblem(res, 400, 'invalid-webhook-payload');
+  });
 
   test('a signed event whose ID is 1,500 characters is a permanent 400, and nothing is recorded', async () => {
     const id = `evt_${'x'.repeat(1_496)}`;

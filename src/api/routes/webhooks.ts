@@ -5,6 +5,7 @@
  * A bad or expired signature is refused and nothing reaches a workflow. Mounted before the JSON
  * body parser and the JWT check: the signature is the authentication.
  */
+import { isUtf8 } from 'node:buffer';
 import express, { Router, type Request } from 'express';
 import Stripe from 'stripe';
 import { Webhook, WebhookVerificationError } from 'standardwebhooks';
@@ -89,7 +90,12 @@ export function webhookRoutes(options: WebhookOptions): Router {
   // No inflation: a compressed body is a 415, and the signature is over the bytes as sent.
   const raw = express.raw({ type: '*/*', limit: options.bodyLimit, inflate: false });
   const limited = options.rateLimit ? [perWebhookSource(options.rateLimit.windowMs, options.rateLimit.limit)] : [];
-  const rawBody = (req: Request) => (Buffer.isBuffer(req.body) ? req.body.toString('utf8') : '');
+  const rawBody = (req: Request) => {
+    if (!Buffer.isBuffer(req.body)) return '';
+    // Read as text, bytes that are not UTF-8 would change (U+FFFD) and fail the signature: say what is wrong instead.
+    if (!isUtf8(req.body)) throw new HttpProblem(400, 'invalid-webhook-payload', 'Unusable webhook event', 'The body is not UTF-8: an event is UTF-8 JSON.');
+    return req.body.toString('utf8');
+  };
 
   if (options.paymentSecrets.length > 0) {
     router.post('/v1/webhooks/payments', ...limited, raw, async (req, res) => {
