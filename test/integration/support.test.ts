@@ -134,6 +134,20 @@ test('two decisions at once: one is applied, the other is refused with 409, and 
   expect(settled.decisions).toHaveLength(1);
 });
 
+test("support's Cancel (Web UI / CLI) of a parked order compensates it, and the customer's status says so, with its steps", async () => {
+  const customer = newCustomer();
+  const id = orderWorkflowId(customer, 'cancelled-parked');
+  await refuseFirstGrant(id);
+  expect((await postOrder(stack, customer, 'cancelled-parked', ORDER_BODY, { prefer: 'respond-async' })).status).toBe(202);
+  await until(customer, 'cancelled-parked', 'needs_attention');
+  await stack.client.workflow.getHandle(id).cancel();
+  const done = await until(customer, 'cancelled-parked', 'compensated');
+  expect(done).toMatchObject({ customerId: customer, failure: { step: 'grantAccess' } });
+  expect(done.steps.map((s: Json) => [s.name, s.state])).toEqual([['createOrder', 'compensated'], ['chargePayment', 'compensated'], ['grantAccess', 'compensated'], ['completeOrder', 'pending']]);
+  expect(await expectMoneyAndAccessInStep(stack.sims, id, 1)).toEqual(['none']);
+  await record(id, 'order-parked-then-cancelled');
+});
+
 test('a parked order terminated and then reset from the CLI is listed once under needs_attention: its current run', async () => {
   const customer = newCustomer();
   const id = orderWorkflowId(customer, 'terminated-reset');

@@ -6,6 +6,8 @@
 import Stripe from 'stripe';
 import { Webhook } from 'standardwebhooks';
 import { lateEventWorkflowId, orderWorkflowId } from '../../src/contracts/order';
+import { exportHistory } from '../../scripts/export-history';
+import { payloadCodec } from '../../src/temporal/codec';
 import { eventually } from '../support/eventually';
 import { testEnv } from '../support/env';
 import { ORDER_BODY, PAYMENTS_WEBHOOK_SECRETS, STANDARD_WEBHOOK_SECRETS, getOrder, json, newCustomer, postOrder, startStack, type Json, type Stack } from '../support/stack';
@@ -195,6 +197,7 @@ describe('signatures', () => {
       return s.status === 'completed' ? s : undefined;
     });
     expect(done.events.map((e: Json) => [e.eventId, e.effect])).toEqual([['msg_pays', expect.stringMatching(/^ignored/)], ['evt_pays', 'applied']]);
+    if (process.env.RECORD_HISTORIES === '1') await exportHistory(stack.client, payloadCodec(stack.config), id, 'order-partner-payment-event-ignored');
   });
 });
 

@@ -8,6 +8,8 @@ import { join } from 'node:path';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { Worker } from '@temporalio/worker';
 import { ROOT } from '../../scripts/lib/local';
+import { orderWorkflowId } from '../../src/contracts/order';
+import { refundWorkflowId } from '../../src/contracts/refund';
 import { workerSinks } from '../../src/temporal/interceptors';
 import { testEnv } from '../support/env';
 
@@ -42,9 +44,22 @@ test('the workflow bundle carries no validation library (zod)', () => {
   expect(code.match(/node_modules\/zod\/[^ *]*/g) ?? []).toEqual([]);
 });
 
+/**
+ * The workflow ID the history ran under: a saga's reference is its workflow ID, and events and
+ * stored answers are matched against it, so a replay under another ID takes other branches.
+ */
+function workflowIdOf(history: ReturnType<typeof historyFromJSON>, file: string): string {
+  const started = history.events?.[0]?.workflowExecutionStartedEventAttributes;
+  const data = started?.input?.payloads?.[0]?.data;
+  const input = data ? (JSON.parse(Buffer.from(data).toString('utf8')) as { customerId?: string; idempotencyKey?: string; orderKey?: string }) : {};
+  if (started?.workflowType?.name === 'orderSaga' && input.customerId && input.idempotencyKey) return orderWorkflowId(input.customerId, input.idempotencyKey);
+  if (started?.workflowType?.name === 'refundSaga' && input.customerId && input.orderKey) return refundWorkflowId(input.customerId, input.orderKey);
+  return file;
+}
+
 test.each(fixtures)('%s replays without non-determinism', async (file) => {
   const history = historyFromJSON(JSON.parse(readFileSync(join(dir, file), 'utf8')));
-  const results = Worker.runReplayHistories({ workflowBundle: { codePath: testEnv().bundlePath }, replayName: file, sinks: workerSinks({}) }, [{ workflowId: file, history }]);
+  const results = Worker.runReplayHistories({ workflowBundle: { codePath: testEnv().bundlePath }, replayName: file, sinks: workerSinks({}) }, [{ workflowId: workflowIdOf(history, file), history }]);
   let replayed = 0;
   for await (const result of results) {
     expect(result.error).toBeUndefined();
