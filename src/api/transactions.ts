@@ -68,6 +68,12 @@ export function refusedByTemporal(err: unknown): boolean {
   return false;
 }
 
+/** Temporal's default limit on a workflow ID (dynamic config limit.maxIDLength), in bytes. */
+export const MAX_ID_BYTES = 1000;
+function recordableId(workflowId: string): boolean {
+  return Buffer.byteLength(workflowId, 'utf8') <= MAX_ID_BYTES;
+}
+
 /** One kind of saga as the edge sees it. */
 export interface SagaKind<S extends TransactionStatus> {
   workflowType: string;
@@ -94,8 +100,9 @@ interface EdgeMemo {
 interface ReplayRecord {
   key: string;
   attempt: number;
-  reason: string;
-  operator: string;
+  /** Unknown for a replay made before the list was kept. */
+  reason?: string;
+  operator?: string;
   /** The run it started, once known (filled in by the next replay). */
   runId?: string;
 }
@@ -119,6 +126,10 @@ export function createTransactions({ client, queues, fastPath = true }: { client
     extraSearchAttributes: SearchAttributePair[] = [],
   ): Promise<{ handle: WorkflowHandle; attached: boolean; running: boolean }> {
     let handle: WorkflowHandle;
+    if (!recordableId(workflowId)) {
+      // Nothing is recorded, and the same request would be refused again: a client error, not "retry".
+      throw new HttpProblem(400, 'idempotency-key-invalid', 'Invalid Idempotency-Key', `This Idempotency-Key cannot be recorded together with your identity: the identifier they make (percent-encoded) is over the ${MAX_ID_BYTES} bytes Temporal accepts. Nothing was recorded; use a shorter key.`);
+    }
     // Webhook events that came before the saga existed go in its start: it has them before its
     // first step, however fast it finishes (a signal from their holder could come too late).
     const earlyEvents = await heldEventsFor(openOnly, workflowId, TEMPORAL_DEADLINES.queryMs);
@@ -137,10 +148,6 @@ export function createTransactions({ client, queues, fastPath = true }: { client
       announceSagaStarted(client, workflowId, earlyEvents); // the holder signals any event that came since, or records it as late
       return { handle, attached: false, running: true };
     } catch (err) {
-      if (refusedByTemporal(err)) {
-        // Nothing was recorded, and the same request will be refused again: a client error, not "retry".
-        throw new HttpProblem(400, 'idempotency-key-invalid', 'Invalid Idempotency-Key', 'This Idempotency-Key cannot be recorded together with your identity: the identifier they make is refused by Temporal (over its length limit). Nothing was recorded; use a shorter key.');
-      }
       if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw notConfirmed(location);
       handle = client.workflow.getHandle(workflowId);
     }
@@ -197,6 +204,8 @@ export function createTransactions({ client, queues, fastPath = true }: { client
    * A closed transaction is answered as soon as its result is there, without waiting for describe.
    */
   async function status<S extends TransactionStatus>(kind: SagaKind<S>, workflowId: string): Promise<Outcome<S> | undefined> {
+    // An ID Temporal would refuse (over its length limit) names nothing that can ever have been received.
+    if (!recordableId(workflowId)) return undefined;
     const handle = client.workflow.getHandle(workflowId);
     const settle = <T>(p: Promise<T>) => p.then((value) => ({ value }), (error: unknown) => ({ error }));
     const stopWaiting = new AbortController();
@@ -209,8 +218,7 @@ export function createTransactions({ client, queues, fastPath = true }: { client
     const d = await described;
     if ('error' in d) {
       stopWaiting.abort();
-      // An ID Temporal refuses (over its length limit) names nothing that can ever have been received.
-      if (d.error instanceof WorkflowNotFoundError || refusedByTemporal(d.error)) return undefined;
+      if (d.error instanceof WorkflowNotFoundError) return undefined;
       throw readUnavailable();
     }
     const description = d.value;
@@ -268,19 +276,19 @@ export function createTransactions({ client, queues, fastPath = true }: { client
     try {
       description = await within(TEMPORAL_DEADLINES.readMs, () => handle.describe());
     } catch (err) {
-      if (err instanceof WorkflowNotFoundError || refusedByTemporal(err)) throw new HttpProblem(404, 'not-found', 'No such transaction', `No transaction ${workflowId}.`);
+      if (err instanceof WorkflowNotFoundError || !recordableId(workflowId)) throw new HttpProblem(404, 'not-found', 'No such transaction', `No transaction ${workflowId}.`);
       throw readUnavailable();
     }
     const memo = (description.memo ?? {}) as EdgeMemo;
     const sameReplay = () => ({ runId: description.runId, attempt: Number((description.memo as { attempt?: unknown })?.attempt ?? 0), replayed: true });
     // Runs started before the list was kept remember only their own key.
-    const replays: ReplayRecord[] = memo.replays ?? (memo.replayKey ? [{ key: memo.replayKey, attempt: Number((memo as { attempt?: unknown }).attempt ?? 0), reason: replayOf.reason, operator: replayOf.operator }] : []);
+    const replays: ReplayRecord[] = memo.replays ?? (memo.replayKey ? [{ key: memo.replayKey, attempt: Number((memo as { attempt?: unknown }).attempt ?? 0) }] : []);
     const earlier = replays.find((r) => r.key === replayOf.key);
     if (earlier) {
-      if (memo.replays && earlier.reason !== replayOf.reason) {
+      if (earlier.reason !== undefined && earlier.reason !== replayOf.reason) {
         throw new HttpProblem(422, 'idempotency-key-reused', 'Idempotency-Key already used for another request', 'This Idempotency-Key was first used for a replay with another reason. Use a new key for a new replay.');
       }
-      const by = memo.replays ? { operator: earlier.operator, reason: earlier.reason } : undefined;
+      const by = earlier.reason !== undefined && earlier.operator !== undefined ? { operator: earlier.operator, reason: earlier.reason } : undefined;
       return earlier.key === memo.replayKey ? { ...sameReplay(), by } : { runId: earlier.runId ?? description.runId, attempt: earlier.attempt, replayed: true, by };
     }
     const sagaStatus = description.searchAttributes?.SagaStatus?.[0] as SagaStatus | undefined;

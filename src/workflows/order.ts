@@ -117,6 +117,8 @@ export async function orderSaga(input: OrderSagaInput): Promise<OrderStatus> {
         park: { skipped: () => ({ enrollmentId: SKIPPED_BY_OPERATOR }) },
       },
     );
+    // A reset adopting support's earlier skip (granted by hand): the step is the operator's, as it was.
+    if (access.enrollmentId === SKIPPED_BY_OPERATOR) saga.markSkipped('grantAccess');
     await saga.run('completeOrder', (idempotencyKey) => forward.legacyEcommerce.completeOrder({ ...common(), ...adopt, idempotencyKey, orderNumber: created.orderNumber }), {
       park: { skipped: () => ({ status: 'skipped' }) },
     });

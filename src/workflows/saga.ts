@@ -222,6 +222,11 @@ export class Saga {
     return { ran, failures };
   }
 
+  /** A step found settled by an operator before (a reset adopting a skip): shown, and treated, as skipped. */
+  markSkipped(name: string): void {
+    this.step(name).state = 'skipped';
+  }
+
   /** An operator decided a refused call must really be made again: the next try gets a new epoch. */
   private retryWithNewEpoch(name: string): void {
     if (this.options.epochs === false) return; // pre-epoch histories retried with the same key

@@ -119,7 +119,9 @@ function registerDecisions({ state, saga }: Frame): void {
       const step = state.parked!.step;
       state.pendingDecision = d;
       // The parked step takes it. (Histories from before epochs answered at once: keep replaying them so.)
-      if (saga.epochs) await condition(() => state.pendingDecision !== d);
+      // Not cancellable: after an operator's Cancel the decision is still applied (a parked
+      // compensation waits for it), and its answer must say so, not fail as if it were not.
+      if (saga.epochs) await CancellationScope.nonCancellable(() => condition(() => state.pendingDecision !== d));
       return { accepted: true as const, step, action: d.action };
     },
     {
@@ -167,8 +169,10 @@ function refuseAbortThatStrandsEffects(parked: Parked, saga: Saga): void {
     });
   };
   if (parked.kind === 'compensation') refuse(`its undo (${saga.steps.find((s) => s.name === parked.step)?.compensation ?? 'the compensation'}) undone`);
-  const stranded = saga.steps.filter((s) => (s.state === 'completed' || s.state === 'skipped') && !s.compensation).map((s) => s.name);
-  if (stranded.length > 0) refuse(`${stranded.join(', ')} done with nothing to undo it, and the steps after it undone`);
+  // A step done by hand (skipped) is as undoable by the saga as one with no compensation: its undo
+  // would find nothing of ours (a grant made by hand), and the refund would leave the access.
+  const stranded = saga.steps.filter((s) => s.state === 'skipped' || (s.state === 'completed' && !s.compensation)).map((s) => s.name);
+  if (stranded.length > 0) refuse(`${stranded.join(', ')} done (by hand, or with nothing to undo it) where the saga cannot undo it, and the steps after it undone`);
 }
 
 /** Park: show needs_attention (and the step) to support, wait for a decision, record it, resume. */
@@ -216,7 +220,7 @@ async function flow<R>(frame: Frame, body: () => Promise<R>, completed: (result:
     try {
       completed(await body());
       frame.setStatus('completed');
-      await condition(allHandlersFinished); // waiting callers receive the outcome before the run closes
+      await handlersFinished(); // waiting callers receive the outcome before the run closes (a Cancel now must not undo a completed saga)
       return;
     } catch (err) {
       // A plain Error here is a bug in our code: let it fail the workflow task so it retries once fixed.

@@ -169,6 +169,12 @@ test('a parked order terminated and then reset from the CLI is listed once under
   expect(listed.items[0].closedAt).toBeUndefined(); // the current run, not the terminated one
   expect((await decide(id, { action: 'abort', reason: 'course closed; refund agreed' })).status).toBe(200);
   await until(customer, 'terminated-reset', 'compensated');
+  // Settled: neither run is listed as waiting for support any more (the terminated one kept its last SagaStatus).
+  const after = await eventually(async () => {
+    const body = await json(await admin(`/transactions?status=needs_attention&customerId=${encodeURIComponent(customer)}`));
+    return body.items?.length === 0 ? body : undefined;
+  });
+  expect(after.query).toContain('ExecutionStatus = "Running"');
 });
 
 describe('replay ("reset"): the runbook table, row by row', () => {

@@ -9,6 +9,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { ORDER_STEPS, TASK_QUEUE_ROLES, decideUpdate, transactionStatusQuery, webhookEventSignal, orderWorkflowId, taskQueues, type OrderSagaInput, type OrderStatus } from '../../src/contracts/order';
 import type { Activities } from '../../src/activities';
 import { createWorkers } from '../../src/worker';
+import { eventually } from '../support/eventually';
 import { testEnv } from '../support/env';
 import { uniquePrefix, withWorkers } from '../support/workers';
 import { driveWorkflow, failureOf, nonRetryable, parkedStatus, refused, runWorkflow, stubActivities, type Calls, timeSkippingEnvironment } from '../support/saga-harness';
@@ -31,6 +32,11 @@ function input(key: string): OrderSagaInput {
     requestId: 'req-1',
     receivedAt: '2026-11-22T00:00:00.000Z',
   };
+}
+
+/** Polls the status query until the saga is parked at `step` (a step or its compensation). */
+function eventuallyParkedAt(handle: import('@temporalio/client').WorkflowHandle, step: string): Promise<true> {
+  return eventually(async () => ((await handle.query(transactionStatusQuery)).parked?.step === step ? true : undefined), 10_000, 25);
 }
 
 function runSaga(key: string, activities: Activities): Promise<OrderStatus> {
@@ -115,6 +121,32 @@ test("an operator's Cancel (Web UI / CLI) of a parked order compensates it and s
   expect(status.parked).toBeUndefined();
   expect(status.steps.map((s) => [s.name, s.state])).toEqual([['createOrder', 'compensated'], ['chargePayment', 'compensated'], ['grantAccess', 'compensated'], ['completeOrder', 'pending']]);
   expect(calls.map((c) => c.split(' ')[0]).slice(-3)).toEqual(['revokeAccess', 'refundPayment', 'cancelOrder']);
+});
+
+test('after support skipped the grant (done by hand), an abort is refused: its undo would find nothing of ours and leave the access with a refund', async () => {
+  const calls: Calls = [];
+  const activities = stubActivities(calls, { fulfilment: { grantAccess: nonRetryable('AccessRejected') }, legacyEcommerce: { completeOrder: nonRetryable('OrderRejected') } });
+  const result = await driveWorkflow(env, 'orderSaga', orderWorkflowId('alice', 'skip-then-abort'), input('skip-then-abort'), activities, async (handle) => {
+    await parkedStatus(handle);
+    await handle.executeUpdate(decideUpdate, { args: [{ action: 'skip', reason: 'enrolled by hand', operator: 'ann' }] });
+    await eventuallyParkedAt(handle, 'completeOrder');
+    const refused = await handle.executeUpdate(decideUpdate, { args: [{ action: 'abort', reason: 'give up', operator: 'ann' }] }).catch((e: unknown) => e);
+    expect((refused as WorkflowUpdateFailedError).cause).toMatchObject({ type: 'AbortNotSafe', message: expect.stringContaining('grantAccess') });
+    await handle.executeUpdate(decideUpdate, { args: [{ action: 'skip', reason: 'completed in the legacy admin', operator: 'ann' }] });
+  });
+  expect((result as OrderStatus).status).toBe('completed');
+  expect(calls.map((c) => c.split(' ')[0])).not.toContain('refundPayment');
+});
+
+test("a decision on a compensation parked after support's Cancel is applied and answered as applied", async () => {
+  const activities = stubActivities([], { fulfilment: { grantAccess: nonRetryable('AccessRejected') }, payments: { refundPayment: nonRetryable('CompensationRejected', 'processor refuses') } });
+  const err = await driveWorkflow(env, 'orderSaga', orderWorkflowId('alice', 'cancel-then-decide'), input('cancel-then-decide'), activities, async (handle) => {
+    await parkedStatus(handle);
+    await handle.cancel();
+    await eventuallyParkedAt(handle, 'chargePayment');
+    expect(await handle.executeUpdate(decideUpdate, { args: [{ action: 'skip', reason: 'refunded in the processor dashboard', operator: 'ann' }] })).toMatchObject({ accepted: true, action: 'skip' });
+  });
+  expect((((err as WorkflowFailedError).cause as ApplicationFailure).details?.[0] as OrderStatus).status).toBe('compensated');
 });
 
 test('a grant that fails after the charge can be retried by an operator, and the order completes', async () => {

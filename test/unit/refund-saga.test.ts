@@ -70,3 +70,16 @@ test('once the money is back, a parked refund step cannot be aborted (it would s
   });
   expect(nothingMoved).toBeInstanceOf(WorkflowFailedError);
 });
+
+test("an operator's Cancel of a refund parked after the money went back is not acted on: it stays parked, and a decision finishes it", async () => {
+  const calls: Calls = [];
+  const activities = stubActivities(calls, { fulfilment: { revokeAccess: nonRetryable('CompensationRejected', 'LMS locked') } });
+  const result = (await driveWorkflow(env, 'refundSaga', refundWorkflowId('alice', 'order-5'), input('refund-5'), activities, async (handle) => {
+    await parkedStatus(handle);
+    await handle.cancel();
+    // Still parked at revokeAccess: the Cancel changed nothing, and the decision is answered as applied.
+    expect((await handle.query(transactionStatusQuery)).parked).toMatchObject({ step: 'revokeAccess' });
+    await handle.executeUpdate(decideUpdate, { args: [{ action: 'skip', reason: 'revoked in the LMS by hand', operator: 'ann' }] });
+  })) as RefundStatus;
+  expect(result).toMatchObject({ status: 'completed', refund: { payment: 'refunded', access: 'skipped-by-operator', legacyOrder: 'refunded' } });
+});

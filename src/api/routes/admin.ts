@@ -36,7 +36,10 @@ export function adminRoutes({ client, transactions }: { client: Client; transact
   router.get('/v1/admin/transactions', async (req, res) => {
     const { status, customerId, limit } = parseBody(ListQuery, req.query, 'query');
     // Values are validated against closed alphabets above, so they are safe inside the query.
-    const clauses = ['CustomerId IS NOT NULL', ...(status ? [`SagaStatus = "${status}"`] : []), ...(customerId ? [`CustomerId = "${customerId}"`] : [])];
+    // A saga that is running, compensating or parked is a running workflow: a run of it that was
+    // terminated or reset away keeps its last SagaStatus but is not what support acts on.
+    const live = status === 'running' || status === 'compensating' || status === 'needs_attention';
+    const clauses = ['CustomerId IS NOT NULL', ...(status ? [`SagaStatus = "${status}"`] : []), ...(live ? ['ExecutionStatus = "Running"'] : []), ...(customerId ? [`CustomerId = "${customerId}"`] : [])];
     const items: Record<string, unknown>[] = [];
     const seen = new Set<string>();
     const collect = async () => {
