@@ -467,6 +467,9 @@ ${findings}
   closed saga, \`query(orderStatus)\` of one held in grantAccess (fault rule on that call only). The
   held saga runs with the fast path off: mid local activity a saga holds its workflow task, and a
   query waits until that task ends, so a held local step would measure the hold, not the read.
+- **edge floor**: \`GET /v1/unknown\` with a valid token: every middleware a request meets (request
+  ID, logging, helmet, rate limits, JWT) and a 404 problem, no call to Temporal: what any answer of
+  the edge costs before it asks Temporal anything.
 - **webhook POST**: a payment event signed as the provider signs it (\`Stripe-Signature\`), verified
   with the \`stripe\` library and signalled to a saga held in grantAccess, until the 200 the
   provider waits for; against the bare \`signal()\` it makes.
