@@ -84,6 +84,8 @@ export class Saga {
   private readonly stack: { step: string; compensation: Compensation }[] = [];
   /** Set by the frame that can wait for operators; without it, nothing parks. */
   parker?: Parker;
+  /** Whether the step parked now failed on a definite refusal (nothing happened) rather than without an answer. */
+  parkedOnRefusal = false;
   private attemptNumber: number;
   /** Operator retries of a refused step or compensation within this attempt: 1 is the first try. */
   private readonly tries = new Map<string, number>();
@@ -165,6 +167,7 @@ export class Saga {
         // Only business failures park; a bug (plain Error) must fail the workflow task instead, and
         // an undone attempt is the frame's to handle.
         if (!options.park || !this.parker || !(err instanceof TemporalFailure) || failureType(err) === ATTEMPT_UNDONE) throw err;
+        this.parkedOnRefusal = isRefusal(err);
         const decision = await this.parker(name, 'step', step.error);
         if (decision.action === 'skip') {
           step.state = 'skipped';

@@ -156,8 +156,9 @@ function isDecision(d: unknown): d is OperatorDecision {
 /**
  * An abort must not leave money and access out of step, so it is refused where it would: at a
  * parked compensation (abort would leave that undo undone: a refund never made, access never
- * revoked), and at a parked step when a step before it is done with nothing to undo it (a refund's
- * `refundPayment`: the money is back, and access would stay). Retry, or skip (done by hand), settles
+ * revoked), at a parked step with nothing to undo it that failed without a definite refusal (it may
+ * have happened), and at a parked step when a step before it is done with nothing to undo it (a
+ * refund's `refundPayment`: the money is back, and access would stay). Retry, or skip (done by hand), settles
  * those. An abort of a parked forward step whose predecessors can all be undone compensates them.
  */
 function refuseAbortThatStrandsEffects(parked: Parked, saga: Saga): void {
@@ -173,6 +174,9 @@ function refuseAbortThatStrandsEffects(parked: Parked, saga: Saga): void {
   // would find nothing of ours (a grant made by hand), and the refund would leave the access.
   const stranded = saga.steps.filter((s) => s.state === 'skipped' || (s.state === 'completed' && !s.compensation)).map((s) => s.name);
   if (stranded.length > 0) refuse(`${stranded.join(', ')} done (by hand, or with nothing to undo it) where the saga cannot undo it, and the steps after it undone`);
+  // A step with nothing to undo it that failed without a definite answer (a day of timeouts) may have
+  // happened: a refund may be made. Retry it (same key: it finds what was done); abort once it is refused.
+  if (!saga.parkedOnRefusal && !saga.steps.find((s) => s.name === parked.step)?.compensation) refuse(`${parked.step} possibly done (it failed without a definite answer) with nothing to undo it`);
 }
 
 /** Park: show needs_attention (and the step) to support, wait for a decision, record it, resume. */

@@ -87,7 +87,7 @@ test('a declined payment is not retried and undoes the order and the (possibly p
 test('a failure after money moved parks the saga; an operator abort then revokes, refunds and cancels, newest first', async () => {
   const calls: Calls = [];
   const id = orderWorkflowId('alice', 'late-failure');
-  const err = await driveWorkflow(env, 'orderSaga', id, input('late-failure'), stubActivities(calls, { legacyEcommerce: { completeOrder: nonRetryable('OrderRejected') } }), async (handle) => {
+  const err = await driveWorkflow(env, 'orderSaga', id, input('late-failure'), stubActivities(calls, { legacyEcommerce: { completeOrder: refused('OrderRejected') } }), async (handle) => {
     const parked = await parkedStatus(handle);
     expect(parked.parked).toMatchObject({ step: 'completeOrder', kind: 'step', error: { type: 'OrderRejected' } });
     const refused = await handle.executeUpdate(decideUpdate, { args: [{ action: 'abort', operator: 'ann' }] }).catch((e: unknown) => e);
@@ -125,7 +125,7 @@ test("an operator's Cancel (Web UI / CLI) of a parked order compensates it and s
 
 test('after support skipped the grant (done by hand), an abort is refused: its undo would find nothing of ours and leave the access with a refund', async () => {
   const calls: Calls = [];
-  const activities = stubActivities(calls, { fulfilment: { grantAccess: nonRetryable('AccessRejected') }, legacyEcommerce: { completeOrder: nonRetryable('OrderRejected') } });
+  const activities = stubActivities(calls, { fulfilment: { grantAccess: nonRetryable('AccessRejected') }, legacyEcommerce: { completeOrder: refused('OrderRejected') } });
   const result = await driveWorkflow(env, 'orderSaga', orderWorkflowId('alice', 'skip-then-abort'), input('skip-then-abort'), activities, async (handle) => {
     await parkedStatus(handle);
     await handle.executeUpdate(decideUpdate, { args: [{ action: 'skip', reason: 'enrolled by hand', operator: 'ann' }] });
@@ -221,7 +221,7 @@ test('a compensation that fails for good parks; abort is refused (it would stay 
 test('a parked compensation skipped by an operator (done by hand) ends compensated, with the reason recorded', async () => {
   const calls: Calls = [];
   const activities = stubActivities(calls, {
-    legacyEcommerce: { completeOrder: nonRetryable('OrderRejected') },
+    legacyEcommerce: { completeOrder: refused('OrderRejected') },
     fulfilment: { revokeAccess: nonRetryable('CompensationRejected', 'enrolment locked') },
   });
   const err = await driveWorkflow(env, 'orderSaga', orderWorkflowId('alice', 'skip-revoke'), input('skip-revoke'), activities, async (handle) => {

@@ -1,10 +1,10 @@
 /** refundSaga on the time-skipping test server: keys per refund, targets per order, no compensation to run. */
-import { WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';
+import { ApplicationFailure, WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { refundWorkflowId, type RefundSagaInput, type RefundStatus } from '../../src/contracts/refund';
 import { orderWorkflowId } from '../../src/contracts/order';
 import { decideUpdate, transactionStatusQuery } from '../../src/contracts/transaction';
-import { driveWorkflow, nonRetryable, parkedStatus, runWorkflow, stubActivities, type Calls, timeSkippingEnvironment } from '../support/saga-harness';
+import { driveWorkflow, nonRetryable, parkedStatus, refused, runWorkflow, stubActivities, type Calls, timeSkippingEnvironment } from '../support/saga-harness';
 
 let env: TestWorkflowEnvironment;
 beforeAll(async () => {
@@ -64,7 +64,7 @@ test('once the money is back, a parked refund step cannot be aborted (it would s
   expect(result).toMatchObject({ status: 'completed', refund: { payment: 'refunded', access: 'skipped-by-operator', legacyOrder: 'refunded' } });
 
   // Parked at its first step nothing has moved: abort is safe and ends it, the order as it was.
-  const nothingMoved = await driveWorkflow(env, 'refundSaga', refundWorkflowId('alice', 'order-4'), input('refund-4'), stubActivities([], { payments: { refundPayment: nonRetryable('RefundRejected', 'disputed') } }), async (handle) => {
+  const nothingMoved = await driveWorkflow(env, 'refundSaga', refundWorkflowId('alice', 'order-4'), input('refund-4'), stubActivities([], { payments: { refundPayment: refused('RefundRejected', 'disputed') } }), async (handle) => {
     await parkedStatus(handle);
     await handle.executeUpdate(decideUpdate, { args: [{ action: 'abort', reason: 'dispute opened; handled by the processor', operator: 'ann' }] });
   });
@@ -82,4 +82,29 @@ test("an operator's Cancel of a refund parked after the money went back is not a
     await handle.executeUpdate(decideUpdate, { args: [{ action: 'skip', reason: 'revoked in the LMS by hand', operator: 'ann' }] });
   })) as RefundStatus;
   expect(result).toMatchObject({ status: 'completed', refund: { payment: 'refunded', access: 'skipped-by-operator', legacyOrder: 'refunded' } });
+});
+
+test('a refund step that failed without a definite answer (it may have happened) cannot be aborted; a retry with the same key settles it', async () => {
+  const calls: Calls = [];
+  let tries = 0;
+  const activities = stubActivities(calls, {
+    payments: {
+      refundPayment: async (i) => {
+        calls.push(`refundPayment ${i.idempotencyKey}`);
+        // A day of timeouts ends as a failure with no answer from the processor (not its refusal).
+        if ((tries += 1) === 1) throw ApplicationFailure.create({ type: 'DownstreamContractViolation', message: 'unreadable answer', nonRetryable: true });
+        return { outcome: 'refunded' };
+      },
+    },
+  });
+  const id = refundWorkflowId('alice', 'order-6');
+  const result = (await driveWorkflow(env, 'refundSaga', id, input('refund-6'), activities, async (handle) => {
+    await parkedStatus(handle);
+    const refusedAbort = await handle.executeUpdate(decideUpdate, { args: [{ action: 'abort', reason: 'give up', operator: 'ann' }] }).catch((e: unknown) => e);
+    expect((refusedAbort as WorkflowUpdateFailedError).cause).toMatchObject({ type: 'AbortNotSafe', message: expect.stringContaining('possibly done') });
+    await handle.executeUpdate(decideUpdate, { args: [{ action: 'retry', operator: 'ann' }] });
+  })) as RefundStatus;
+  expect(result).toMatchObject({ status: 'completed', refund: { payment: 'refunded' } });
+  // The retry kept the key: whatever the first call did, the processor answers it from its record.
+  expect(calls.filter((c) => c.startsWith('refundPayment'))).toEqual([`refundPayment ${id}/refundPayment/1`, `refundPayment ${id}/refundPayment/1`]);
 });
