@@ -1,7 +1,7 @@
 /** Activities against the fulfilment service (task queue `fulfilment`). */
 import type { FulfilmentClient } from '../clients/fulfilment';
 import { DownstreamRejected } from '../clients/errors';
-import { SKIPPED_BY_OPERATOR } from '../contracts/order-protocol';
+import { SKIPPED_BY_OPERATOR } from '../contracts/transaction-protocol';
 import { attemptUndone, callDownstream } from './call-downstream';
 
 export function createFulfilmentActivities({ fulfilment }: { fulfilment: FulfilmentClient }) {

@@ -8,7 +8,6 @@
 import {
   ApplicationFailure,
   QueryRejectedError,
-  ServiceError,
   WorkflowClient,
   WorkflowExecutionAlreadyStartedError,
   WorkflowFailedError,
@@ -58,14 +57,6 @@ export function outcomeUnavailable(location: string): HttpProblem {
 /** A read (status, lookup) that Temporal did not answer in time: nothing changed, try again. */
 export function readUnavailable(): HttpProblem {
   return new HttpProblem(503, 'coordinator-unavailable', 'Coordinator temporarily unavailable', 'The transaction store did not answer in time; nothing was changed. Try again shortly.', {}, { 'Retry-After': RETRY_AFTER_SECONDS });
-}
-
-/** gRPC INVALID_ARGUMENT anywhere in the cause chain: Temporal refuses this for good (e.g. an ID over its length limit), not an outage. */
-export function refusedByTemporal(err: unknown): boolean {
-  for (let e: unknown = err; e instanceof Error; e = e.cause) {
-    if (e instanceof ServiceError && (e.cause as { code?: number } | undefined)?.code === 3) return true;
-  }
-  return false;
 }
 
 /** Temporal's default limit on a workflow ID (dynamic config limit.maxIDLength), in bytes. */

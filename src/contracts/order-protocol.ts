@@ -14,7 +14,6 @@ export const MIN_ORDER_TOTAL_MINOR = 1;
 /** How long an order waits for an asynchronous payment's outcome when its input does not say (histories from before the setting existed). */
 export const DEFAULT_PAYMENT_TIMEOUT_SECONDS = 600;
 
-/** The forward steps, in order; each compensation is named after the step it undoes. */
 /**
  * The webhook source whose events settle a charge: the payment processor's own route
  * (POST /v1/webhooks/payments), whose events name the charge they are about. No other source
@@ -22,9 +21,7 @@ export const DEFAULT_PAYMENT_TIMEOUT_SECONDS = 600;
  */
 export const PAYMENT_PROCESSOR_SOURCE = 'payments';
 
-/** The enrollment of an order whose grant an operator skipped (granted by hand): none of ours. */
-export const SKIPPED_BY_OPERATOR = 'skipped-by-operator';
-
+/** The forward steps, in order; each compensation is named after the step it undoes. */
 export const ORDER_STEPS = ['createOrder', 'chargePayment', 'grantAccess', 'completeOrder'] as const;
 export type OrderStep = (typeof ORDER_STEPS)[number];
 export const ORDER_COMPENSATIONS = { createOrder: 'cancelOrder', chargePayment: 'refundPayment', grantAccess: 'revokeAccess' } as const;

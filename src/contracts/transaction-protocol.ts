@@ -9,6 +9,12 @@ import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { defineSearchAttributeKey, type SearchAttributePair } from '@temporalio/common';
 import type { OperatorDecision, SagaStatus, TransactionStatus, WebhookEvent } from './transaction';
 
+/** What a step skipped by an operator (done by hand) answers in a saga's result: nothing of ours stands for it. */
+export const SKIPPED_BY_OPERATOR = 'skipped-by-operator';
+
+/** An operator's decision: who (`operator`) and why (`reason`), at most this long (the admin API's schema and the workflow's validator). */
+export const DECISION_LIMITS = { operator: 200, reason: 1000 } as const;
+
 /** Statuses after which nothing more happens without an operator: what a waiting caller waits for. */
 export const SETTLED_STATUSES: readonly SagaStatus[] = ['completed', 'compensated', 'failed', 'needs_attention'];
 

@@ -5,6 +5,7 @@
  * here; the names, messages and rules the workflows use are in transaction-protocol.ts (re-exported).
  */
 import { z } from 'zod';
+import { DECISION_LIMITS } from './transaction-protocol';
 
 export * from './transaction-protocol';
 
@@ -112,9 +113,9 @@ export type RecordedEvent = z.infer<typeof RecordedEvent>;
  */
 export const OperatorDecision = z.strictObject({
   action: z.enum(['retry', 'skip', 'abort']),
-  reason: z.string().max(1000).optional(),
+  reason: z.string().max(DECISION_LIMITS.reason).optional(),
   /** Who decided: the admin API fills it from the support token; CLI and Web UI users type it. */
-  operator: z.string().min(1).max(200),
+  operator: z.string().min(1).max(DECISION_LIMITS.operator),
 });
 export type OperatorDecision = z.infer<typeof OperatorDecision>;
 export const RecordedDecision = OperatorDecision.extend({ step: z.string(), at: z.string() });

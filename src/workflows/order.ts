@@ -6,14 +6,14 @@
  */
 import { ApplicationFailure, condition, patched, workflowInfo } from '@temporalio/workflow';
 import type { OrderSagaInput, OrderStatus, PlacedOrder, SagaStatus, WebhookEvent } from '../contracts/order';
-import { DEFAULT_PAYMENT_TIMEOUT_SECONDS, ORDER_COMPENSATIONS, ORDER_STEPS, PAYMENT_PROCESSOR_SOURCE, SKIPPED_BY_OPERATOR, formatMinorUnits, toMinorUnits, totalMinorUnits } from '../contracts/order-protocol';
-import { SETTLED_STATUSES } from '../contracts/transaction-protocol';
+import { DEFAULT_PAYMENT_TIMEOUT_SECONDS, ORDER_COMPENSATIONS, ORDER_STEPS, PAYMENT_PROCESSOR_SOURCE, formatMinorUnits, toMinorUnits, totalMinorUnits } from '../contracts/order-protocol';
+import { SETTLED_STATUSES, SKIPPED_BY_OPERATOR } from '../contracts/transaction-protocol';
 import { activityProxies, fastOrQueued, localProxies } from './activity-options';
 import { EPOCH_KEYS_PATCH, FAST_PATH_PATCH, Saga } from './saga';
+import { runTransaction } from './transaction';
 
 /** Payment events settle a charge only when the processor sent them about a charge (before: any source, any or no charge). */
 const PROCESSOR_ONLY_PATCH = 'payment-events-from-processor-only';
-import { runTransaction } from './transaction';
 
 export async function orderSaga(input: OrderSagaInput): Promise<OrderStatus> {
   const { workflowId } = workflowInfo();

@@ -8,6 +8,7 @@
 import { CancellationScope, patched, workflowInfo } from '@temporalio/workflow';
 import type { RefundOutcome, RefundSagaInput, RefundStatus } from '../contracts/refund';
 import { REFUND_STEPS } from '../contracts/refund-protocol';
+import { SKIPPED_BY_OPERATOR } from '../contracts/transaction-protocol';
 import { activityProxies } from './activity-options';
 import { EPOCH_KEYS_PATCH, Saga } from './saga';
 import { runTransaction } from './transaction';
@@ -27,7 +28,7 @@ export async function refundSaga(input: RefundSagaInput): Promise<RefundStatus> 
   const shielded = patched(REFUND_NOT_CANCELLABLE_PATCH);
   const body = async (): Promise<{ refund: RefundOutcome }> => {
     // Nothing here can be undone, so a step that fails for good parks for an operator.
-    const step = (name: string, run: (idempotencyKey: string) => Promise<{ outcome: string }>) => saga.run(name, run, { park: { skipped: () => ({ outcome: 'skipped-by-operator' }) } });
+    const step = (name: string, run: (idempotencyKey: string) => Promise<{ outcome: string }>) => saga.run(name, run, { park: { skipped: () => ({ outcome: SKIPPED_BY_OPERATOR }) } });
     const payment = await step('refundPayment', (key) => retrying.payments.refundPayment(call(key)));
     const access = await step('revokeAccess', (key) => retrying.fulfilment.revokeAccess(call(key)));
     const legacyOrder = await step('markOrderRefunded', (key) => retrying.legacyEcommerce.markOrderRefunded(call(key)));

@@ -10,7 +10,7 @@
  */
 import { ApplicationFailure, CancellationScope, TemporalFailure, allHandlersFinished, condition, getExternalWorkflowHandle, patched, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { OperatorDecision, Parked, RecordedDecision, RecordedEvent, SagaStatus, TransactionRequest, TransactionStatus, WebhookEvent } from '../contracts/transaction';
-import { ATTEMPT_UNDONE, decideUpdate, heldEventsWorkflowId, sagaStarted, sagaStartedSignal, searchAttributes, transactionStatusQuery, webhookEventKey, webhookEventSignal } from '../contracts/transaction-protocol';
+import { ATTEMPT_UNDONE, DECISION_LIMITS, decideUpdate, heldEventsWorkflowId, sagaStarted, sagaStartedSignal, searchAttributes, transactionStatusQuery, webhookEventKey, webhookEventSignal } from '../contracts/transaction-protocol';
 import { Saga, describeFailure, failureType } from './saga';
 
 export interface TransactionOptions {
@@ -127,7 +127,7 @@ function registerDecisions({ state, saga }: Frame): void {
     {
       validator: (d) => {
         // The admin API checks the same with its schema; the CLI's and the Web UI's updates come straight here.
-        if (!isDecision(d)) throw ApplicationFailure.create({ type: 'InvalidDecision', message: 'A decision is {"action": "retry" | "skip" | "abort", "operator": a name of 1 to 200 characters, "reason": text of up to 1,000 characters}.', nonRetryable: true });
+        if (!isDecision(d)) throw ApplicationFailure.create({ type: 'InvalidDecision', message: `A decision is {"action": "retry" | "skip" | "abort", "operator": a name of 1 to ${DECISION_LIMITS.operator} characters, "reason": text of up to ${DECISION_LIMITS.reason} characters}.`, nonRetryable: true });
         if (!state.parked) throw ApplicationFailure.create({ type: 'NotParked', message: `Nothing is waiting for a decision; the saga is ${state.status}.`, nonRetryable: true });
         if (state.pendingDecision) {
           throw ApplicationFailure.create({ type: 'DecisionInProgress', message: `Another decision (${state.pendingDecision.action} by ${state.pendingDecision.operator}) is being applied; look at the saga again.`, nonRetryable: true });
@@ -148,8 +148,8 @@ function isDecision(d: unknown): d is OperatorDecision {
     (action === 'retry' || action === 'skip' || action === 'abort') &&
     typeof operator === 'string' &&
     operator.length >= 1 &&
-    operator.length <= 200 &&
-    (reason === undefined || (typeof reason === 'string' && reason.length <= 1000))
+    operator.length <= DECISION_LIMITS.operator &&
+    (reason === undefined || (typeof reason === 'string' && reason.length <= DECISION_LIMITS.reason))
   );
 }
 
@@ -169,14 +169,15 @@ function refuseAbortThatStrandsEffects(parked: Parked, saga: Saga): void {
       nonRetryable: true,
     });
   };
-  if (parked.kind === 'compensation') refuse(`its undo (${saga.steps.find((s) => s.name === parked.step)?.compensation ?? 'the compensation'}) undone`);
+  const compensation = saga.steps.find((s) => s.name === parked.step)?.compensation;
+  if (parked.kind === 'compensation') refuse(`its undo (${compensation ?? 'the compensation'}) undone`);
   // A step done by hand (skipped) is as undoable by the saga as one with no compensation: its undo
   // would find nothing of ours (a grant made by hand), and the refund would leave the access.
   const stranded = saga.steps.filter((s) => s.state === 'skipped' || (s.state === 'completed' && !s.compensation)).map((s) => s.name);
   if (stranded.length > 0) refuse(`${stranded.join(', ')} done (by hand, or with nothing to undo it) where the saga cannot undo it, and the steps after it undone`);
   // A step with nothing to undo it that failed without a definite answer (a day of timeouts) may have
   // happened: a refund may be made. Retry it (same key: it finds what was done); abort once it is refused.
-  if (!saga.parkedOnRefusal && !saga.steps.find((s) => s.name === parked.step)?.compensation) refuse(`${parked.step} possibly done (it failed without a definite answer) with nothing to undo it`);
+  if (!saga.parkedOnRefusal && !compensation) refuse(`${parked.step} possibly done (it failed without a definite answer) with nothing to undo it`);
 }
 
 /** Park: show needs_attention (and the step) to support, wait for a decision, record it, resume. */

@@ -10,12 +10,11 @@ import express, { Router, type Request } from 'express';
 import Stripe from 'stripe';
 import { Webhook, WebhookVerificationError } from 'standardwebhooks';
 import { z } from 'zod';
-import type { Client } from '@temporalio/client';
+import { ServiceError, type Client } from '@temporalio/client';
 import type { Logger } from '../../logger';
 import { perWebhookSource } from '../middleware/rate-limit';
 import { HttpProblem } from '../problem';
 import { PAYMENT_PROCESSOR_SOURCE } from '../../contracts/order-protocol';
-import { refusedByTemporal } from '../transactions';
 import { EventNotRecorded, deliverWebhookEvent, type IntakeResult } from '../webhook-intake';
 
 export interface WebhookOptions {
@@ -70,6 +69,14 @@ async function recordOr503(logger: Logger, deliver: () => Promise<IntakeResult>)
     logger.warn({ err }, 'webhook event not recorded; asking the sender to retry');
     throw new HttpProblem(503, 'event-not-recorded', 'Event not recorded', 'The event could not be confirmed as recorded in time. Retry later: if it was recorded after all, the redelivery is dropped as a duplicate.', {}, { 'Retry-After': '5' });
   }
+}
+
+/** gRPC INVALID_ARGUMENT anywhere in the cause chain: a permanent refusal, not an outage. */
+function refusedByTemporal(err: Error): boolean {
+  for (let e: unknown = err; e instanceof Error; e = e.cause) {
+    if (e instanceof ServiceError && (e.cause as { code?: number } | undefined)?.code === 3) return true;
+  }
+  return false;
 }
 
 /**
