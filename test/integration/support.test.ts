@@ -46,12 +46,18 @@ function refuseFirstGrant(id: string) {
   return stack.sims.fault('fulfilment', { op: 'grant', idempotencyKey: `${id}/grantAccess/1`, reject: { status: 422, code: 'course_closed', message: 'That course is not open yet.' } });
 }
 
-/** An order charged and then refused access, parked, and aborted by support: compensated. */
-async function compensatedOrder(customer: string, key: string): Promise<string> {
+/** An order charged and then refused access (the fulfilment service's first grant), parked for support. */
+async function parkedAtGrant(customer: string, key: string): Promise<string> {
   const id = orderWorkflowId(customer, key);
   await refuseFirstGrant(id);
   expect((await postOrder(stack, customer, key, ORDER_BODY, { prefer: 'respond-async' })).status).toBe(202);
   await until(customer, key, 'needs_attention');
+  return id;
+}
+
+/** An order charged and then refused access, parked, and aborted by support: compensated. */
+async function compensatedOrder(customer: string, key: string): Promise<string> {
+  const id = await parkedAtGrant(customer, key);
   expect((await decide(id, { action: 'abort', reason: 'course closed; refund agreed' })).status).toBe(200);
   await until(customer, key, 'compensated');
   expect(await ops('payments', id)).toEqual(['charge chargePayment/1', 'refund refundPayment/1']);
@@ -62,12 +68,17 @@ async function compensatedOrder(customer: string, key: string): Promise<string> 
 async function cliReset(id: string, reason: string) {
   const handle = stack.client.workflow.getHandle(id);
   const before = (await handle.describe()).runId;
-  const { stdout } = await promisify(execFile)(TEMPORAL_CLI, ['workflow', 'reset', ...temporalCliFlags(stack.config), '--workflow-id', id, '--type', 'FirstWorkflowTask', '--reason', reason], { timeout: 30_000 });
-  expect(stdout).toMatch(/Resetting workflow/);
+  await pressCliReset(id, reason);
   return eventually(async () => {
     const d = await handle.describe();
     return d.runId !== before && d.status.name !== 'RUNNING' ? d : undefined;
   }, 30_000);
+}
+
+/** The Temporal CLI's `workflow reset` to the first workflow task, as support would type it. */
+async function pressCliReset(id: string, reason: string): Promise<void> {
+  const { stdout } = await promisify(execFile)(TEMPORAL_CLI, ['workflow', 'reset', ...temporalCliFlags(stack.config), '--workflow-id', id, '--type', 'FirstWorkflowTask', '--reason', reason], { timeout: 30_000 });
+  expect(stdout).toMatch(/Resetting workflow/);
 }
 
 async function record(id: string, name: string, runId?: string): Promise<void> {
@@ -103,10 +114,7 @@ test('"charged but never got access": support finds the parked order, and an abo
 
 test("an operator's retry of a refused grant uses a new key, so it succeeds once the downstream accepts, granting once", async () => {
   const customer = newCustomer();
-  const id = orderWorkflowId(customer, 'retry-grant');
-  await refuseFirstGrant(id);
-  expect((await postOrder(stack, customer, 'retry-grant', ORDER_BODY, { prefer: 'respond-async' })).status).toBe(202);
-  await until(customer, 'retry-grant', 'needs_attention');
+  const id = await parkedAtGrant(customer, 'retry-grant');
   // The downstream recorded its refusal under key …/grantAccess/1: resending that key could never succeed.
   expect((await decide(id, { action: 'retry' })).status).toBe(200);
   const done = await until(customer, 'retry-grant', 'completed');
@@ -119,10 +127,7 @@ test("an operator's retry of a refused grant uses a new key, so it succeeds once
 
 test('two decisions at once: one is applied, the other is refused with 409, and only one is recorded', async () => {
   const customer = newCustomer();
-  const id = orderWorkflowId(customer, 'two-decisions');
-  await refuseFirstGrant(id);
-  expect((await postOrder(stack, customer, 'two-decisions', ORDER_BODY, { prefer: 'respond-async' })).status).toBe(202);
-  await until(customer, 'two-decisions', 'needs_attention');
+  const id = await parkedAtGrant(customer, 'two-decisions');
   const answers = await Promise.all([decide(id, { action: 'abort', reason: 'refund agreed' }, 'ann'), decide(id, { action: 'skip', reason: 'granted by hand' }, 'bob')]);
   expect(answers.map((a) => a.status).sort()).toEqual([200, 409]);
   const refused = answers.find((a) => a.status === 409)!;
@@ -136,10 +141,7 @@ test('two decisions at once: one is applied, the other is refused with 409, and 
 
 test("support's Cancel (Web UI / CLI) of a parked order compensates it, and the customer's status says so, with its steps", async () => {
   const customer = newCustomer();
-  const id = orderWorkflowId(customer, 'cancelled-parked');
-  await refuseFirstGrant(id);
-  expect((await postOrder(stack, customer, 'cancelled-parked', ORDER_BODY, { prefer: 'respond-async' })).status).toBe(202);
-  await until(customer, 'cancelled-parked', 'needs_attention');
+  const id = await parkedAtGrant(customer, 'cancelled-parked');
   await stack.client.workflow.getHandle(id).cancel();
   const done = await until(customer, 'cancelled-parked', 'compensated');
   expect(done).toMatchObject({ customerId: customer, failure: { step: 'grantAccess' } });
@@ -150,14 +152,11 @@ test("support's Cancel (Web UI / CLI) of a parked order compensates it, and the 
 
 test('a parked order terminated and then reset from the CLI is listed once under needs_attention: its current run', async () => {
   const customer = newCustomer();
-  const id = orderWorkflowId(customer, 'terminated-reset');
-  await refuseFirstGrant(id);
-  expect((await postOrder(stack, customer, 'terminated-reset', ORDER_BODY, { prefer: 'respond-async' })).status).toBe(202);
-  await until(customer, 'terminated-reset', 'needs_attention');
+  const id = await parkedAtGrant(customer, 'terminated-reset');
   const handle = stack.client.workflow.getHandle(id);
   const first = (await handle.describe()).runId;
   await handle.terminate('support: pressed Terminate');
-  await promisify(execFile)(TEMPORAL_CLI, ['workflow', 'reset', ...temporalCliFlags(stack.config), '--workflow-id', id, '--type', 'FirstWorkflowTask', '--reason', 'support: undo the terminate'], { timeout: 30_000 });
+  await pressCliReset(id, 'support: undo the terminate');
   // The new run parks again at the refused grant; the terminated run keeps SagaStatus = needs_attention.
   await eventually(async () => ((await handle.describe()).runId !== first && (await json(await getOrder(stack, customer, 'terminated-reset'))).status === 'needs_attention' ? true : undefined), 30_000);
   const listed = await eventually(async () => {
@@ -180,10 +179,7 @@ test('a parked order terminated and then reset from the CLI is listed once under
 describe('replay ("reset"): the runbook table, row by row', () => {
   test('running or parked: refused with 409, and it says to decide instead; nothing changes', async () => {
     const customer = newCustomer();
-    const id = orderWorkflowId(customer, 'parked');
-    await refuseFirstGrant(id);
-    expect((await postOrder(stack, customer, 'parked', ORDER_BODY, { prefer: 'respond-async' })).status).toBe(202);
-    await until(customer, 'parked', 'needs_attention');
+    const id = await parkedAtGrant(customer, 'parked');
     const before = await ops('payments', id);
     const refused = await replay(id, 'r-parked');
     expect(refused.status).toBe(409);
@@ -332,10 +328,7 @@ describe('replay ("reset"): the runbook table, row by row', () => {
 
   test("the CLI's reset of an order completed after support's retry (granted under a new epoch) adopts it: no new park, nothing placed again", async () => {
     const customer = newCustomer();
-    const id = orderWorkflowId(customer, 'retried-reset');
-    await refuseFirstGrant(id);
-    expect((await postOrder(stack, customer, 'retried-reset', ORDER_BODY, { prefer: 'respond-async' })).status).toBe(202);
-    await until(customer, 'retried-reset', 'needs_attention');
+    const id = await parkedAtGrant(customer, 'retried-reset');
     expect((await decide(id, { action: 'retry' })).status).toBe(200);
     await until(customer, 'retried-reset', 'completed');
     const before = await Promise.all((['payments', 'fulfilment', 'legacy'] as const).map((sim) => ops(sim, id)));
@@ -349,10 +342,7 @@ describe('replay ("reset"): the runbook table, row by row', () => {
 
   test("the CLI's reset of an order completed after support's skip (granted by hand) adopts it too", async () => {
     const customer = newCustomer();
-    const id = orderWorkflowId(customer, 'skipped-reset');
-    await refuseFirstGrant(id);
-    expect((await postOrder(stack, customer, 'skipped-reset', ORDER_BODY, { prefer: 'respond-async' })).status).toBe(202);
-    await until(customer, 'skipped-reset', 'needs_attention');
+    const id = await parkedAtGrant(customer, 'skipped-reset');
     expect((await decide(id, { action: 'skip', reason: 'enrolled by hand in the LMS' })).status).toBe(200);
     await until(customer, 'skipped-reset', 'completed');
     const before = await Promise.all((['payments', 'fulfilment', 'legacy'] as const).map((sim) => ops(sim, id)));
