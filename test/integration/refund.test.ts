@@ -1,6 +1,8 @@
 /** The refund saga through the edge: one refund per completed order, with the orders' edge semantics. */
 import { orderWorkflowId } from '../../src/contracts/order';
 import { refundWorkflowId } from '../../src/contracts/refund';
+import { payloadCodec } from '../../src/temporal/codec';
+import { exportHistory } from '../../scripts/export-history';
 import { ORDER_BODY, json, newCustomer, postOrder, postRefund, startStack, type Stack } from '../support/stack';
 
 let stack: Stack;
@@ -36,6 +38,8 @@ test('refunding a completed order refunds the charge, revokes access and marks t
 
   const status = await fetch(`${stack.url}/v1/orders/to-refund/refund`, { headers: { authorization: `Bearer ${await stack.token(customer)}` } });
   expect(await json(status)).toMatchObject({ status: 'completed', idempotencyKey: 'refund-1' });
+  // A replay fixture of a refund started since refunds ignore Cancel (its patch marker is in it).
+  if (process.env.RECORD_HISTORIES === '1') await exportHistory(stack.client, payloadCodec(stack.config), refundId, 'refund-completed-not-cancellable');
 });
 
 test('an order that did not complete cannot be refunded: a 409 problem, and nothing is started', async () => {
