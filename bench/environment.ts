@@ -10,7 +10,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { Client } from '@temporalio/client';
-import { DefaultLogger, bundleWorkflowCode } from '@temporalio/worker';
+import { DefaultLogger, Worker, bundleWorkflowCode } from '@temporalio/worker';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { Pool } from 'undici';
@@ -30,6 +30,8 @@ import { DATA_DIR, ROOT } from '../scripts/lib/local';
 import { firstJsonLine, spawnTs, stopProcess } from '../scripts/lib/processes';
 import { freePort } from '../test/support/ports';
 import { withWorkers } from '../test/support/workers';
+import { chainSteps } from './chain';
+import { bareQueue as bareQueueOf } from './noop-queues';
 
 export const SIM_NAMES = { legacy: 'legacy-ecommerce', payments: 'payments', fulfilment: 'fulfilment' } as const;
 export type SimName = keyof typeof SIM_NAMES;
@@ -52,6 +54,8 @@ export interface BenchEnvironment {
   nativeClient: Client;
   /** Pools of their own for the "direct" path, as a synchronous proxy would hold them. */
   direct: ReturnType<typeof createDownstreamClients>;
+  /** The task queue of the bare saga (bench/noop-workflows.ts): the direct chain's steps as local activities. */
+  bareQueue: string;
   /** Keep-alive pool to the API. */
   api: Pool;
   /** Keep-alive pool to a second API, with workers of its own, that has metrics and tracing on. */
@@ -130,7 +134,8 @@ export async function startEnvironment({ log, devServerArgs, temporalEnv }: Envi
 
     const workerDownstream = createDownstreamClients(config);
     const direct = createDownstreamClients(config);
-    teardown.push({ name: 'downstream pools', run: () => Promise.all([...Object.values(workerDownstream), ...Object.values(direct)].map((c) => c.http.close())) });
+    const bareDownstream = createDownstreamClients(config);
+    teardown.push({ name: 'downstream pools', run: () => Promise.all([workerDownstream, direct, bareDownstream].flatMap((set) => Object.values(set)).map((c) => c.http.close())) });
 
     // One NativeConnection for every worker and for nativeClient: eager start needs the orders worker on the client's connection.
     const workers = await createWorkers({
@@ -141,9 +146,12 @@ export async function startEnvironment({ log, devServerArgs, temporalEnv }: Envi
       activities: createActivities(workerDownstream),
       workflowBundle: { codePath: bundlePath },
     });
+    // The bare saga: the direct chain's very steps as local activities, on the same connection.
+    const bareQueue = bareQueueOf(config.TASK_QUEUE_PREFIX);
+    const bareWorker = await Worker.create({ connection, namespace: config.TEMPORAL_NAMESPACE, taskQueue: bareQueue, workflowBundle: { codePath: noopBundlePath }, activities: chainSteps(bareDownstream) });
     let release!: () => void;
     const released = new Promise<void>((r) => (release = r));
-    const workersDone = withWorkers(workers, () => released);
+    const workersDone = withWorkers([...workers, bareWorker], () => released);
     workersDone.catch((err: unknown) => log(`a worker failed: ${String(err)}`));
     teardown.push({ name: 'workers', run: () => (release(), workersDone) });
 
@@ -180,6 +188,7 @@ export async function startEnvironment({ log, devServerArgs, temporalEnv }: Envi
       client,
       nativeClient,
       direct,
+      bareQueue,
       api,
       apiObserved,
       apiQueued,

@@ -17,7 +17,9 @@ import { Pool } from 'undici';
 import { freePort } from '../test/support/ports';
 import { firstJsonLine, stopProcess } from '../scripts/lib/processes';
 import type { BenchEnvironment } from './environment';
-import { noopQueues } from './noop-queues';
+import { chainInput } from './chain';
+import { bareQueue, noopQueues } from './noop-queues';
+import type { bareSaga } from './noop-workflows';
 import { ORDER, check } from './scenarios';
 import { summarize, type Summary } from './stats';
 
@@ -89,6 +91,7 @@ export const SERIES = {
   ordersQueued: 'orders, fast path off',
   noopLocal: 'no-op saga, 4 local activities',
   noopQueued: 'no-op saga, 4 activities on 4 queues',
+  bareLocal: 'bare saga: the 4 calls as local activities, nothing else',
 } as const;
 
 interface Options {
@@ -169,9 +172,14 @@ export async function measureThroughput(
           const n = await env.client.workflow.execute(workflow, { taskQueue: queues.workflows, workflowId: `noop-${randomUUID()}`, args: workflow === 'noopSagaQueued' ? [queues.steps] : [] });
           check(n === 4, workflow, n);
         };
+        const bare = async () => {
+          const reference = `bare-tp:${randomUUID()}`;
+          await env.client.workflow.execute<typeof bareSaga>('bareSaga', { taskQueue: bareQueue(PREFIX), workflowId: reference, args: [chainInput(ORDER, 'bench-tp', reference)] });
+        };
         const calls: [string, () => Promise<void>, ChildProcess | undefined][] = [
           [SERIES.ordersFast, order(apis.fast.pool), apis.fast.child],
           [SERIES.noopLocal, noop('noopSagaLocal'), undefined],
+          [SERIES.bareLocal, bare, undefined],
           [SERIES.ordersQueued, order(apis.queued.pool), apis.queued.child],
           [SERIES.noopQueued, noop('noopSagaQueued'), undefined],
         ];

@@ -13,18 +13,20 @@ import {
   orderStatusQuery,
   orderWorkflowId,
   searchAttributes,
-  toMinorUnits,
-  totalMinorUnits,
   webhookEventSignal,
   type OrderSagaInput,
   type OrderStatus,
 } from '../src/contracts/order';
 import type { orderSaga } from '../src/workflows/order';
+import { chainInput, chainSteps } from './chain';
+import { runChain } from './chain-shape';
+import type { bareSaga as bareSagaWorkflow } from './noop-workflows';
 import Stripe from 'stripe';
 import { BENCH_WEBHOOK_SECRET, type BenchEnvironment, type FaultRule } from './environment';
 
 export const ROWS = {
   direct: 'direct: 4 downstream calls in sequence (no Temporal)',
+  bare: 'bare saga: the same 4 calls as local activities, nothing else (SDK start + result)',
   edgeSync: 'edge sync: POST /v1/orders → 201',
   edgeSyncQueued: 'edge sync, FAST_PATH=false (every step queued) → 201',
   edgeSyncObserved: 'edge sync, metrics + tracing on → 201',
@@ -204,18 +206,11 @@ export async function createBench(env: BenchEnvironment, customerId: string): Pr
   const getOrder = (key: string) => request('GET', `/v1/orders/${encodeURIComponent(key)}`);
 
   // The "keep it simple" synchronous proxy: the same four calls with the project's clients, one key per step.
-  const { legacy, payments, fulfilment } = env.direct;
-  const lines = ORDER.items.map((i) => ({ sku: i.sku, quantity: i.quantity, unitPriceMinor: toMinorUnits(i.unitPrice) }));
-  const amountMinor = totalMinorUnits(ORDER.items);
-  const skus = ORDER.items.map((i) => i.sku);
-  async function directOrder(): Promise<void> {
-    const reference = `direct:${customerId}:${nextKey()}`;
-    const ctx = (step: string) => ({ idempotencyKey: downstreamKey(reference, step) });
-    const created = await legacy.createOrder({ customerId, reference, currency: ORDER.currency, lines }, ctx('createOrder'));
-    await payments.charge({ amountMinor, currency: ORDER.currency, token: ORDER.paymentMethod.token, reference }, ctx('chargePayment'));
-    await fulfilment.grant({ customerId, skus, reference }, ctx('grantAccess'));
-    await legacy.completeOrder(created.orderNumber, ctx('completeOrder'));
-  }
+  const direct = chainSteps(env.direct);
+  const directOrder = () => runChain(direct, chainInput(ORDER, customerId, `direct:${customerId}:${nextKey()}`));
+  // The same steps as the local activities of a workflow with nothing else in it: durability alone.
+  const bareSaga = () =>
+    env.client.workflow.execute<typeof bareSagaWorkflow>('bareSaga', { taskQueue: env.bareQueue, workflowId: `bare-${runTag}-${++counter}`, args: [chainInput(ORDER, customerId, `bare:${customerId}:${nextKey()}`)] });
 
   const [completedPair, runningPair, webhookPair] = [alternator(), alternator(), alternator()];
   const stripe = new Stripe('sk_bench_unused');
@@ -244,6 +239,7 @@ export async function createBench(env: BenchEnvironment, customerId: string): Pr
   }
   const scenarios: Scenario[] = [
     { rows: ['direct'], run: (time) => time('direct', directOrder) },
+    { rows: ['bare'], run: (time) => time('bare', bareSaga) },
     {
       // The plain edge, the one with metrics and tracing on, and the one with the fast path off, back
       // to back in a random order: measured under the same load.

@@ -1,8 +1,8 @@
 /**
  * Bench only: one worker process as src/worker.ts builds it (createWorkers with every queue, the
  * configured limits and data converter, from a pre-built bundle so N processes do not bundle N
- * times), plus the bench's no-op workflows of the same shape (bench/noop-workflows.ts) on queues of
- * their own. Without metrics, tracing or logs, like the benchmark's plain edge. Prints
+ * times), plus the bench's no-op workflows of the same shape and its bare saga (bench/noop-workflows.ts)
+ * on queues of their own. Without metrics, tracing or logs, like the benchmark's plain edge. Prints
  * `{"ready":"bench-worker"}`, runs until SIGTERM.
  *
  * Env: everything src/worker.ts reads, plus BENCH_BUNDLE and BENCH_NOOP_BUNDLE (bundle paths).
@@ -13,7 +13,8 @@ import { loadConfig } from '../src/config';
 import { dataConverter } from '../src/temporal/codec';
 import { createNativeConnection } from '../src/temporal/connection';
 import { activityLimits, createDownstreamClients, createWorkers } from '../src/worker';
-import { noopQueues } from './noop-queues';
+import { chainSteps } from './chain';
+import { bareQueue, noopQueues } from './noop-queues';
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -35,6 +36,8 @@ async function main(): Promise<void> {
   const base = { connection, namespace: config.TEMPORAL_NAMESPACE };
   const noop = await Promise.all([
     Worker.create({ ...base, taskQueue: queues.workflows, workflowBundle: { codePath: required('BENCH_NOOP_BUNDLE') }, activities: { step } }),
+    // The bare saga: the same four downstream calls as local activities, with the same clients (pools).
+    Worker.create({ ...base, taskQueue: bareQueue(config.TASK_QUEUE_PREFIX), workflowBundle: { codePath: required('BENCH_NOOP_BUNDLE') }, activities: chainSteps(clients) }),
     ...queues.steps.map((taskQueue) => Worker.create({ ...base, taskQueue, activities: { step } })),
   ]);
   console.log(JSON.stringify({ ready: 'bench-worker', pid: process.pid }));
