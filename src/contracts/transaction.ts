@@ -142,6 +142,8 @@ export const TransactionStatus = z.object({
   events: z.array(RecordedEvent).optional(),
   parked: Parked.optional(),
   decisions: z.array(RecordedDecision).optional(),
+  /** An operator's Cancel (Web UI, CLI) that came where an abort would strand an effect: not acted on, and why. */
+  cancelRefused: z.object({ at: z.string(), reason: z.string() }).optional(),
   requestId: z.string(),
   receivedAt: z.string(),
   updatedAt: z.string(),

@@ -32,6 +32,7 @@ interface TransactionState {
   pendingDecision?: OperatorDecision;
   failure?: TransactionStatus['failure'];
   undoneAttempts: NonNullable<TransactionStatus['undoneAttempts']>;
+  cancelRefused?: TransactionStatus['cancelRefused'];
 }
 
 interface Frame {
@@ -80,6 +81,7 @@ function statusOf({ request, saga, state }: Frame): TransactionStatus {
     ...(state.events.length > 0 ? { events: state.events.map((e) => ({ ...e })) } : {}),
     ...(state.parked ? { parked: { ...state.parked } } : {}),
     ...(state.decisions.length > 0 ? { decisions: state.decisions.map((d) => ({ ...d })) } : {}),
+    ...(state.cancelRefused ? { cancelRefused: { ...state.cancelRefused } } : {}),
     requestId: request.requestId,
     receivedAt: request.receivedAt,
     updatedAt: new Date().toISOString(),
@@ -162,23 +164,52 @@ function isDecision(d: unknown): d is OperatorDecision {
  * those. An abort of a parked forward step whose predecessors can all be undone compensates them.
  */
 function refuseAbortThatStrandsEffects(parked: Parked, saga: Saga): void {
-  const refuse = (what: string) => {
-    throw ApplicationFailure.create({
-      type: 'AbortNotSafe',
-      message: `Aborting at ${parked.step} would leave ${what}: money and access out of step. Retry it, or skip it once it is done by hand.`,
-      nonRetryable: true,
-    });
-  };
-  const compensation = saga.steps.find((s) => s.name === parked.step)?.compensation;
-  if (parked.kind === 'compensation') refuse(`its undo (${compensation ?? 'the compensation'}) undone`);
+  const hazard = abortHazard(parked, saga);
+  if (hazard) throw ApplicationFailure.create({ type: 'AbortNotSafe', message: hazard, nonRetryable: true });
+}
+
+/** Why undoing the saga now would strand an effect (see above), in words for support; undefined when it would not. `parked`: none while a step runs. */
+function abortHazard(parked: Parked | undefined, saga: Saga): string | undefined {
+  const at = parked?.step ?? saga.current ?? 'this point';
+  const hazard = (what: string) => `Aborting at ${at} would leave ${what}: money and access out of step. Retry it, or skip it once it is done by hand.`;
+  const compensation = parked && saga.steps.find((s) => s.name === parked.step)?.compensation;
+  if (parked?.kind === 'compensation') return hazard(`its undo (${compensation ?? 'the compensation'}) undone`);
   // A step done by hand (skipped) is as undoable by the saga as one with no compensation: its undo
   // would find nothing of ours (a grant made by hand), and the refund would leave the access.
   const stranded = saga.steps.filter((s) => s.state === 'skipped' || (s.state === 'completed' && !s.compensation)).map((s) => s.name);
-  if (stranded.length > 0) refuse(`${stranded.join(', ')} done (by hand, or with nothing to undo it) where the saga cannot undo it, and the steps after it undone`);
+  if (stranded.length > 0) return hazard(`${stranded.join(', ')} done (by hand, or with nothing to undo it) where the saga cannot undo it, and the steps after it undone`);
   // A step with nothing to undo it that failed without a definite answer (a day of timeouts) may have
   // happened: a refund may be made. Retry it (same key: it finds what was done); abort once it is refused.
-  if (!saga.parkedOnRefusal && !compensation) refuse(`${parked.step} possibly done (it failed without a definite answer) with nothing to undo it`);
+  if (parked && !saga.parkedOnRefusal && !compensation) return hazard(`${parked.step} possibly done (it failed without a definite answer) with nothing to undo it`);
+  return undefined;
 }
+
+/**
+ * The saga's body, cancellable by an operator's Cancel (Web UI, CLI) — which is an abort by another
+ * name, so it keeps the abort's rule: where undoing the saga now would strand an effect (a step
+ * skipped as done by hand, a possibly-made refund), the Cancel is not acted on. It is recorded for
+ * support (`cancelRefused`) and the saga carries on: a parked step still waits for retry or skip.
+ * Otherwise the body is cancelled and compensated, as ever. (The rule is asked only when a Cancel
+ * comes at such a moment, so histories cancelled before it replay as they ran.)
+ */
+function cancellableBody<R>(frame: Frame, body: () => Promise<R>): Promise<R> {
+  const { saga, state } = frame;
+  // Shielded from the run's own cancellation, which reaches the body only through `scope.cancel()` below.
+  const shield = new CancellationScope({ cancellable: false });
+  const scope = new CancellationScope({ cancellable: true, parent: shield });
+  let running = true;
+  CancellationScope.current().cancelRequested.catch(() => {
+    if (!running) return; // settled already: nothing left to cancel (the outcome stands)
+    const hazard = abortHazard(state.parked, saga);
+    if (hazard && patched(CANCEL_REFUSED_PATCH)) {
+      state.cancelRefused = { at: new Date().toISOString(), reason: `A Cancel was not acted on. ${hazard}` };
+      return;
+    }
+    scope.cancel();
+  });
+  return shield.run(() => scope.run(body)).finally(() => (running = false));
+}
+const CANCEL_REFUSED_PATCH = 'cancel-refused-where-abort-is';
 
 /** Park: show needs_attention (and the step) to support, wait for a decision, record it, resume. */
 function parker(frame: Frame): NonNullable<Saga['parker']> {
@@ -223,7 +254,7 @@ async function flow<R>(frame: Frame, body: () => Promise<R>, completed: (result:
   const { saga, state } = frame;
   for (;;) {
     try {
-      completed(await body());
+      completed(await cancellableBody(frame, body));
       frame.setStatus('completed');
       await handlersFinished(); // waiting callers receive the outcome before the run closes (a Cancel now must not undo a completed saga)
       return;

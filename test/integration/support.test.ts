@@ -150,6 +150,33 @@ test("support's Cancel (Web UI / CLI) of a parked order compensates it, and the 
   await record(id, 'order-parked-then-cancelled');
 });
 
+test("support's Cancel after a grant was skipped as done by hand is not acted on (it would refund and leave the hand-made access): the saga still waits for a decision", async () => {
+  const customer = newCustomer();
+  const id = await parkedAtGrant(customer, 'skipped-then-cancelled');
+  // The legacy service refuses the completion too: after the skip, the order parks again at completeOrder.
+  await stack.sims.fault('legacy', { op: 'complete', idempotencyKey: `${id}/completeOrder/1`, reject: { status: 422, code: 'order_locked', message: 'Locked for review.' } });
+  expect((await decide(id, { action: 'skip', reason: 'enrolled by hand in the LMS' })).status).toBe(200);
+  await eventually(async () => ((await json(await admin(tx(id)))).parked?.step === 'completeOrder' ? true : undefined), 30_000);
+
+  await stack.client.workflow.getHandle(id).cancel();
+  const refused = await eventually(async () => {
+    const body = await json(await admin(tx(id)));
+    return body.cancelRefused ? body : undefined;
+  }, 30_000);
+  expect(refused).toMatchObject({ status: 'needs_attention', parked: { step: 'completeOrder' } });
+  expect(refused.cancelRefused.reason).toContain('grantAccess');
+  expect(await ops('payments', id)).toEqual(['charge chargePayment/1']); // nothing refunded
+  expect(await ops('legacy', id)).toEqual(['create createOrder/1']); // nor the order cancelled (the refused completion is not recorded)
+
+  // Support settles it as the runbook says: retry the completion (a new epoch: the refusal was definite).
+  expect((await decide(id, { action: 'retry' })).status).toBe(200);
+  const done = await until(customer, 'skipped-then-cancelled', 'completed');
+  expect(done.order).toMatchObject({ enrollmentId: 'skipped-by-operator' });
+  expect(await ops('payments', id)).toEqual(['charge chargePayment/1']);
+  expect(await ops('legacy', id)).toEqual(['create createOrder/1', 'complete completeOrder/1.2']);
+  await record(id, 'order-skipped-then-cancel-refused');
+});
+
 test('a parked order terminated and then reset from the CLI is listed once under needs_attention: its current run', async () => {
   const customer = newCustomer();
   const id = await parkedAtGrant(customer, 'terminated-reset');
