@@ -105,6 +105,10 @@ export function createSimulator(name: string, options: SimulatorOptions = {}) {
   app.get('/_sim/ledger', (_req, res) => {
     res.json({ effects: ledger });
   });
+  // The rules still in force (a rule with `times` leaves once used up: a test sees its call arrive).
+  app.get('/_sim/faults', (_req, res) => {
+    res.json({ faults });
+  });
   app.post('/_sim/faults', (req, res) => {
     const rule = FaultRule.safeParse(req.body);
     if (!rule.success) return void res.status(400).json({ error: 'INVALID_FAULT', issues: rule.error.issues });

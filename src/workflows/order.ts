@@ -21,10 +21,14 @@ export async function orderSaga(input: OrderSagaInput): Promise<OrderStatus> {
   const saga = new Saga(ORDER_STEPS, { workflowId, attempt: input.attempt, epochs: patched(EPOCH_KEYS_PATCH) });
   // The fast path is the edge's choice (FAST_PATH), fixed in the input so a replay takes the same path.
   const local = input.fastPath !== false && patched(FAST_PATH_PATCH) ? localProxies() : undefined;
+  // Each forward call is counted while under way: a Cancel never abandons it (workflows/transaction.ts).
   const forward = {
-    legacyEcommerce: { createOrder: fastOrQueued(local?.createOrder, queued.legacyEcommerce.createOrder), completeOrder: fastOrQueued(local?.completeOrder, queued.legacyEcommerce.completeOrder) },
-    payments: { chargePayment: fastOrQueued(local?.chargePayment, queued.payments.chargePayment) },
-    fulfilment: { grantAccess: fastOrQueued(local?.grantAccess, queued.fulfilment.grantAccess) },
+    legacyEcommerce: {
+      createOrder: saga.call(fastOrQueued(local?.createOrder, queued.legacyEcommerce.createOrder)),
+      completeOrder: saga.call(fastOrQueued(local?.completeOrder, queued.legacyEcommerce.completeOrder)),
+    },
+    payments: { chargePayment: saga.call(fastOrQueued(local?.chargePayment, queued.payments.chargePayment)) },
+    fulfilment: { grantAccess: saga.call(fastOrQueued(local?.grantAccess, queued.fulfilment.grantAccess)) },
   };
   // Read per call: a new attempt has a new reference.
   const common = () => ({ reference: saga.reference, requestId: input.requestId, region: input.region });
@@ -63,6 +67,7 @@ export async function orderSaga(input: OrderSagaInput): Promise<OrderStatus> {
     chargeId = id;
     payment ??= early.get(id);
     const seconds = input.paymentTimeoutSeconds ?? DEFAULT_PAYMENT_TIMEOUT_SECONDS;
+    if (payment === undefined) saga.waiting();
     if (!(await condition(() => payment !== undefined, seconds * 1000))) {
       // The compensation finds the charge still pending and cancels it.
       throw ApplicationFailure.create({ type: 'PaymentTimedOut', message: `No outcome for charge ${id} within ${seconds} s`, nonRetryable: true });
@@ -96,6 +101,7 @@ export async function orderSaga(input: OrderSagaInput): Promise<OrderStatus> {
     // what stands (a refunded charge, a revoked grant) and nothing is placed again. A refund is the
     // customer's decision, not an undo.
     const adopt = created.completedBefore ? { completedBefore: true } : {};
+    saga.adopting = Boolean(created.completedBefore);
     const charge = await saga.run(
       'chargePayment',
       async (idempotencyKey) => {

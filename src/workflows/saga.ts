@@ -86,6 +86,14 @@ export class Saga {
   parker?: Parker;
   /** Whether the step parked now failed on a definite refusal (nothing happened) rather than without an answer. */
   parkedOnRefusal = false;
+  /**
+   * This attempt had completed in an earlier run (a reset after it, or a workflow task lost after its
+   * steps ran): its steps adopt what stands, and there is nothing to undo (workflows/order.ts, `completedBefore`).
+   */
+  adopting = false;
+  /** Told when the saga starts to wait for something other than a downstream call: a park, a webhook, a pause (see `waiting`). */
+  onWait?: () => void;
+  private callsUnderWay = 0;
   private attemptNumber: number;
   /** Operator retries of a refused step or compensation within this attempt: 1 is the first try. */
   private readonly tries = new Map<string, number>();
@@ -105,6 +113,31 @@ export class Saga {
 
   get attempt(): number {
     return this.attemptNumber;
+  }
+
+  /** Whether a downstream call (a forward step's activity or local activity) is under way: its effect may be happening now. */
+  get callUnderWay(): boolean {
+    return this.callsUnderWay > 0;
+  }
+
+  /**
+   * A forward step's downstream call, counted while it is under way: an operator's Cancel does not
+   * abandon it (workflows/transaction.ts), so what the call did is known before anything is undone.
+   */
+  call<A extends unknown[], R>(fn: (...args: A) => Promise<R>): (...args: A) => Promise<R> {
+    return async (...args: A) => {
+      this.callsUnderWay += 1;
+      try {
+        return await fn(...args);
+      } finally {
+        this.callsUnderWay -= 1;
+      }
+    };
+  }
+
+  /** The saga is about to wait for something other than a downstream call (a park, a webhook, a pause): a pending Cancel may act now. */
+  waiting(): void {
+    this.onWait?.();
   }
 
   /** The reference this attempt's downstream objects carry. */
@@ -159,6 +192,7 @@ export class Saga {
       } catch (err) {
         step.error = describeFailure(err);
         if (isOperational(err)) {
+          this.waiting();
           waited = await waitOperational(waited); // still running: same key, no budget spent
           continue;
         }

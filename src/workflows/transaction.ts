@@ -185,12 +185,22 @@ function abortHazard(parked: Parked | undefined, saga: Saga): string | undefined
 }
 
 /**
- * The saga's body, cancellable by an operator's Cancel (Web UI, CLI) — which is an abort by another
- * name, so it keeps the abort's rule: where undoing the saga now would strand an effect (a step
- * skipped as done by hand, a possibly-made refund), the Cancel is not acted on. It is recorded for
- * support (`cancelRefused`) and the saga carries on: a parked step still waits for retry or skip.
- * Otherwise the body is cancelled and compensated, as ever. (The rule is asked only when a Cancel
- * comes at such a moment, so histories cancelled before it replay as they ran.)
+ * The saga's body, cancellable by an operator's Cancel (Web UI, CLI), under two rules (asked only
+ * when a Cancel comes, so histories cancelled before replay as they ran):
+ *
+ * - A Cancel acts only where the saga waits for something other than a downstream call: parked,
+ *   waiting for the processor's webhook, pausing. A call under way is never abandoned (it could
+ *   commit after its undo had looked for it), and the saga goes on to its next wait, or its end: a
+ *   Cancel landing in a workflow task that ran local activities makes the server refuse that
+ *   task, and its retry must run them again, with the same keys, to learn what they did, which a
+ *   Cancel acting at the first step boundary would cut short. A saga whose calls all answer runs on
+ *   to its end, and the Cancel is recorded as too late.
+ * - A Cancel is an abort by another name and keeps the abort's rule: where undoing now would strand
+ *   an effect (a step skipped as done by hand, a possibly made refund), or there is nothing to undo
+ *   (the attempt had completed before), it is not acted on.
+ *
+ * A Cancel not acted on is recorded for support (`cancelRefused`); the saga carries on (a parked
+ * step still waits for retry or skip). Otherwise the body is cancelled and compensated, as ever.
  */
 function cancellableBody<R>(frame: Frame, body: () => Promise<R>): Promise<R> {
   const { saga, state } = frame;
@@ -198,18 +208,38 @@ function cancellableBody<R>(frame: Frame, body: () => Promise<R>): Promise<R> {
   const shield = new CancellationScope({ cancellable: false });
   const scope = new CancellationScope({ cancellable: true, parent: shield });
   let running = true;
+  let pending = false;
+  const refuse = (why: string) => {
+    state.cancelRefused = { at: new Date().toISOString(), reason: `A Cancel was not acted on. ${why}` };
+  };
+  const act = () => {
+    pending = false;
+    const refusal = abortHazard(state.parked, saga) ?? (saga.adopting ? 'There is nothing to undo: this order had completed before the Cancel; refund it instead.' : undefined);
+    if (refusal) refuse(refusal);
+    else scope.cancel();
+  };
+  saga.onWait = () => {
+    if (pending && running) act();
+  };
   CancellationScope.current().cancelRequested.catch(() => {
     if (!running) return; // settled already: nothing left to cancel (the outcome stands)
-    const hazard = abortHazard(state.parked, saga);
-    if (hazard && patched(CANCEL_REFUSED_PATCH)) {
-      state.cancelRefused = { at: new Date().toISOString(), reason: `A Cancel was not acted on. ${hazard}` };
-      return;
-    }
-    scope.cancel();
+    if (!patched(CANCEL_RULES_PATCH)) scope.cancel(); // histories from before the rules: cancelled at once
+    else if (saga.callUnderWay) pending = true; // acts at the saga's next wait (see above)
+    else act();
   });
-  return shield.run(() => scope.run(body)).finally(() => (running = false));
+  return shield.run(() => scope.run(body)).then(
+    (result) => {
+      running = false;
+      if (pending) refuse('Every call under way answered, and the order completed before it waited for anything: the Cancel came too late; refund it instead.');
+      return result;
+    },
+    (err: unknown) => {
+      running = false; // failed for its own reasons: it is undone as ever
+      throw err;
+    },
+  );
 }
-const CANCEL_REFUSED_PATCH = 'cancel-refused-where-abort-is';
+const CANCEL_RULES_PATCH = 'cancel-waits-for-calls-and-keeps-the-abort-rule';
 
 /** Park: show needs_attention (and the step) to support, wait for a decision, record it, resume. */
 function parker(frame: Frame): NonNullable<Saga['parker']> {
@@ -218,6 +248,7 @@ function parker(frame: Frame): NonNullable<Saga['parker']> {
     const before = state.status;
     state.parked = { step, kind, error, since: new Date().toISOString() };
     frame.setStatus('needs_attention', step);
+    frame.saga.waiting();
     try {
       await condition(() => state.pendingDecision !== undefined);
     } catch (err) {

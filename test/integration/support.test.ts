@@ -150,6 +150,35 @@ test("support's Cancel (Web UI / CLI) of a parked order compensates it, and the 
   await record(id, 'order-parked-then-cancelled');
 });
 
+describe("support's Cancel while a downstream call is under way never abandons it: the order runs on to its end and the Cancel is recorded as too late", () => {
+  async function cancelMidCall(key: string, slow: Record<string, unknown>[], sim: SimName) {
+    const customer = newCustomer();
+    const id = orderWorkflowId(customer, key);
+    for (const rule of slow) await stack.sims.fault(sim, { ...rule, idempotencyKeyPrefix: `${id}/`, times: 1 });
+    expect((await postOrder(stack, customer, key, ORDER_BODY, { prefer: 'respond-async' })).status).toBe(202);
+    // Cancel once the slow call is under way: its rules are used up when it arrives (the saga's own
+    // status cannot say: mid local activity it holds its workflow task, and a query waits for it).
+    await eventually(async () => ((await stack.sims.faults(sim)).some((f) => String(f.idempotencyKeyPrefix).startsWith(id)) ? undefined : true), 30_000);
+    await stack.client.workflow.getHandle(id).cancel();
+    const done = await until(customer, key, 'completed');
+    expect(done.cancelRefused?.reason).toContain('too late');
+    expect(await ops('payments', id)).toEqual(['charge chargePayment/1']);
+    expect(await ops('fulfilment', id)).toEqual(['grant grantAccess/1']);
+    expect(await ops('legacy', id)).toEqual(['create createOrder/1', 'complete completeOrder/1']);
+    expect(await expectMoneyAndAccessInStep(stack.sims, id, 1)).toEqual(['held']);
+  }
+
+  test('on the fast path (the Cancel lands in the workflow task running the local activities, which the server then refuses)', async () => {
+    // Before: the retried task cancelled at once, forgot the charge and the grant, and parked at cancelOrder of a completed order.
+    await cancelMidCall('cancel-fast-path', [{ op: 'charge', latencyMs: 1_500 }], 'payments');
+  });
+
+  test("on the grant's queue (its fast try failed; the queued call is slow)", async () => {
+    // Before: the call was abandoned, revokeAccess found nothing yet, and the grant committed after the refund.
+    await cancelMidCall('cancel-queued-call', [{ op: 'grant', errorRate: 1, times: 1 }, { op: 'grant', latencyMs: 2_000 }], 'fulfilment');
+  });
+});
+
 test("support's Cancel after a grant was skipped as done by hand is not acted on (it would refund and leave the hand-made access): the saga still waits for a decision", async () => {
   const customer = newCustomer();
   const id = await parkedAtGrant(customer, 'skipped-then-cancelled');

@@ -71,6 +71,8 @@ export interface Simulators {
   ledger(name: SimName, keyPrefix: string): Promise<Effect[]>;
   /** Adds a fault rule and returns a function that removes exactly that rule. */
   fault(name: SimName, rule: Record<string, unknown>): Promise<() => Promise<void>>;
+  /** The fault rules still in force on a simulator (one with `times` leaves once used up). */
+  faults(name: SimName): Promise<Record<string, unknown>[]>;
 }
 
 export function simulators(): Simulators {
@@ -82,6 +84,9 @@ export function simulators(): Simulators {
       const res = await fetch(`${urls[name]}/_sim/ledger`);
       const { effects } = (await res.json()) as { effects: Effect[] };
       return effects.filter((e) => e.idempotencyKey.startsWith(keyPrefix));
+    },
+    async faults(name) {
+      return ((await (await fetch(`${urls[name]}/_sim/faults`)).json()) as { faults: Record<string, unknown>[] }).faults;
     },
     async fault(name, rule) {
       const res = await fetch(`${urls[name]}/_sim/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(rule) });

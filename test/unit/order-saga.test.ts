@@ -123,6 +123,48 @@ test("an operator's Cancel (Web UI / CLI) of a parked order compensates it and s
   expect(calls.map((c) => c.split(' ')[0]).slice(-3)).toEqual(['revokeAccess', 'refundPayment', 'cancelOrder']);
 });
 
+test("an operator's Cancel while a downstream call is under way never abandons it: the saga runs on to its next wait, here its end, and says the Cancel came too late", async () => {
+  const calls: Calls = [];
+  let grantCalled!: () => void;
+  const grantUnderWay = new Promise<void>((resolve) => (grantCalled = resolve));
+  let answer!: () => void;
+  const answered = new Promise<void>((resolve) => (answer = resolve));
+  const activities = stubActivities(calls, {
+    fulfilment: {
+      // The downstream commits the grant only after the Cancel has arrived.
+      grantAccess: async (i) => {
+        grantCalled();
+        await answered;
+        calls.push(`granted ${i.idempotencyKey}`);
+        return { enrollmentId: 'enr_1' };
+      },
+    },
+  });
+  const id = orderWorkflowId('alice', 'cancel-mid-call');
+  const result = await driveWorkflow(env, 'orderSaga', id, input('cancel-mid-call'), activities, async (handle) => {
+    await grantUnderWay;
+    await handle.cancel();
+    answer();
+  });
+  // Before: the grant was abandoned and the undo ran before it answered; or (a workflow task lost to
+  // the Cancel) its retry cancelled after the first step and never learnt of the grant at all.
+  expect(result).toMatchObject({ status: 'completed', order: { enrollmentId: 'enr_1' }, cancelRefused: { reason: expect.stringContaining('too late') } });
+  expect(calls.map((c) => c.split(' ')[0])).not.toContain('revokeAccess');
+  expect(calls.map((c) => c.split(' ')[0])).not.toContain('refundPayment');
+});
+
+test("an operator's Cancel while the order waits for the processor's webhook acts at once: the pending charge is undone", async () => {
+  const calls: Calls = [];
+  const activities = stubActivities(calls, { payments: { chargePayment: async (i) => (calls.push(`chargePayment ${i.idempotencyKey}`), { chargeId: 'ch_p', amountMinor: 4900, status: 'pending' }) } });
+  const err = await driveWorkflow(env, 'orderSaga', orderWorkflowId('alice', 'cancel-waiting'), input('cancel-waiting'), activities, async (handle) => {
+    await eventually(async () => ((await handle.query(transactionStatusQuery)).steps.find((s) => s.name === 'chargePayment')?.state === 'running' && calls.length >= 2 ? true : undefined));
+    await handle.cancel();
+  });
+  const status = (((err as WorkflowFailedError).cause as ApplicationFailure).details?.[0] ?? {}) as OrderStatus;
+  expect(status).toMatchObject({ status: 'compensated', failure: { step: 'chargePayment' } });
+  expect(calls.map((c) => c.split(' ')[0]).slice(-2)).toEqual(['refundPayment', 'cancelOrder']);
+});
+
 test('after support skipped the grant (done by hand), an abort is refused: its undo would find nothing of ours and leave the access with a refund', async () => {
   const calls: Calls = [];
   const activities = stubActivities(calls, { fulfilment: { grantAccess: nonRetryable('AccessRejected') }, legacyEcommerce: { completeOrder: refused('OrderRejected') } });
