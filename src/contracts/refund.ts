@@ -18,6 +18,8 @@ export const RefundSagaInput = TransactionRequest.extend({
   orderWorkflowId: z.string(),
   /** The reference of the order attempt that completed (`<orderWorkflowId>#<n>` after a replay); absent: the order's workflow ID. */
   orderReference: z.string().optional(),
+  /** Support skipped the order's grant as done by hand: the access is not ours to revoke, so revoking it is support's too. */
+  accessGrantedByHand: z.boolean().optional(),
   reason: z.string().optional(),
 });
 export type RefundSagaInput = z.infer<typeof RefundSagaInput>;

@@ -5,7 +5,7 @@
  * saga (needs_attention) until an operator retries or skips it (an abort once the money is back is
  * refused, and a Cancel is not acted on: either would leave access without a charge).
  */
-import { CancellationScope, patched, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope, patched, workflowInfo } from '@temporalio/workflow';
 import type { RefundOutcome, RefundSagaInput, RefundStatus } from '../contracts/refund';
 import { REFUND_STEPS } from '../contracts/refund-protocol';
 import { SKIPPED_BY_OPERATOR } from '../contracts/transaction-protocol';
@@ -30,9 +30,18 @@ export async function refundSaga(input: RefundSagaInput): Promise<RefundStatus> 
     // Nothing here can be undone, so a step that fails for good parks for an operator.
     const step = (name: string, run: (idempotencyKey: string) => Promise<{ outcome: string }>) => saga.run(name, run, { park: { skipped: () => ({ outcome: SKIPPED_BY_OPERATOR }) } });
     const payment = await step('refundPayment', (key) => retrying.payments.refundPayment(call(key)));
-    const access = await step('revokeAccess', (key) => retrying.fulfilment.revokeAccess(call(key)));
+    // Access support granted by hand is not ours to find: revoking it is support's too (park, then skip once done).
+    const access = await step('revokeAccess', (key) => (input.accessGrantedByHand ? grantedByHand() : retrying.fulfilment.revokeAccess(call(key))));
     const legacyOrder = await step('markOrderRefunded', (key) => retrying.legacyEcommerce.markOrderRefunded(call(key)));
     return { refund: { orderKey: input.orderKey, payment: payment.outcome, access: access.outcome, legacyOrder: legacyOrder.outcome } };
   };
   return runTransaction(input, saga, () => (shielded ? CancellationScope.nonCancellable(body) : body())) as Promise<RefundStatus>;
+}
+
+function grantedByHand(): never {
+  throw ApplicationFailure.create({
+    type: 'AccessGrantedByHand',
+    message: "The order's access was granted by hand (support skipped its grant): revoke it by hand, then skip this step.",
+    nonRetryable: true,
+  });
 }

@@ -206,6 +206,28 @@ test("support's Cancel after a grant was skipped as done by hand is not acted on
   await record(id, 'order-skipped-then-cancel-refused');
 });
 
+test('the refund of an order whose grant support skipped (granted by hand) parks at revokeAccess for support to revoke by hand: it never ends with the money back and the access kept', async () => {
+  const customer = newCustomer();
+  const id = await parkedAtGrant(customer, 'hand-granted-refund');
+  expect((await decide(id, { action: 'skip', reason: 'enrolled by hand in the LMS' })).status).toBe(200);
+  await until(customer, 'hand-granted-refund', 'completed');
+  expect((await postRefund(stack, customer, 'hand-granted-refund', 'refund-1', undefined, { prefer: 'respond-async' })).status).toBe(202);
+  const refundId = refundWorkflowId(customer, 'hand-granted-refund');
+  // Before: it completed with access "not_granted" (its revoke found nothing of ours), the hand-made access kept.
+  const parked = await eventually(async () => {
+    const body = await json(await admin(tx(refundId)));
+    return body.status === 'needs_attention' ? body : undefined;
+  }, 30_000);
+  expect(parked.parked).toMatchObject({ step: 'revokeAccess', error: { type: 'AccessGrantedByHand' } });
+  expect((await decide(refundId, { action: 'skip', reason: 'revoked by hand in the LMS' })).status).toBe(200);
+  const done = await eventually(async () => {
+    const body = await json(await admin(tx(refundId)));
+    return body.status === 'completed' ? body : undefined;
+  }, 30_000);
+  expect(done.refund).toMatchObject({ payment: 'refunded', access: 'skipped-by-operator', legacyOrder: 'refunded' });
+  expect(await expectMoneyAndAccessInStep(stack.sims, id, 1)).toEqual(['none']);
+});
+
 test('a parked order terminated and then reset from the CLI is listed once under needs_attention: its current run', async () => {
   const customer = newCustomer();
   const id = await parkedAtGrant(customer, 'terminated-reset');

@@ -2,6 +2,7 @@
 import { Router } from 'express';
 import { orderWorkflowId, searchAttributes } from '../../contracts/order';
 import { RefundStatus, RequestRefund, refundWorkflowId, type RefundSagaInput } from '../../contracts/refund';
+import { SKIPPED_BY_OPERATOR } from '../../contracts/transaction-protocol';
 import { runCommand, statusView, transactionRequest } from '../commands';
 import { idempotencyKeyOf, parseBody, requireJson, unquotedKey } from '../http-semantics';
 import { principalOf } from '../middleware/auth';
@@ -36,6 +37,7 @@ export function refundRoutes(options: RouteOptions): Router {
       orderWorkflowId: orderWorkflowId(customerId, orderKey),
       // The attempt that completed (after a support replay, not the first one): the refund undoes that one.
       ...(order.status?.order?.reference ? { orderReference: order.status.order.reference } : {}),
+      ...(order.status?.order?.enrollmentId === SKIPPED_BY_OPERATOR ? { accessGrantedByHand: true } : {}),
       reason: body.reason,
     };
     await runCommand(req, res, options, {
