@@ -12,6 +12,9 @@ import { activityProxies, fastOrQueued, localProxies } from './activity-options'
 import { EPOCH_KEYS_PATCH, FAST_PATH_PATCH, Saga } from './saga';
 import { runTransaction } from './transaction';
 
+/** A retry or skip first checks the attempt's earlier steps still stand (workflows/saga.ts, checkEarlierSteps). */
+const DECISIONS_CHECK_THE_ATTEMPT_PATCH = 'decisions-check-the-attempt-stands';
+
 /** Payment events settle a charge only when the processor sent them about a charge (before: any source, any or no charge). */
 const PROCESSOR_ONLY_PATCH = 'payment-events-from-processor-only';
 
@@ -21,6 +24,8 @@ export async function orderSaga(input: OrderSagaInput): Promise<OrderStatus> {
   const saga = new Saga(ORDER_STEPS, { workflowId, attempt: input.attempt, epochs: patched(EPOCH_KEYS_PATCH) });
   // The fast path is the edge's choice (FAST_PATH), fixed in the input so a replay takes the same path.
   const local = input.fastPath !== false && patched(FAST_PATH_PATCH) ? localProxies() : undefined;
+  // Asked when an operator's retry or skip comes, so decisions made before the check replay as they ran.
+  saga.checksBeforeDecisions = () => patched(DECISIONS_CHECK_THE_ATTEMPT_PATCH);
   // Each forward call is counted while under way: a Cancel never abandons it (workflows/transaction.ts).
   const forward = {
     legacyEcommerce: {

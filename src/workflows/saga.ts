@@ -82,6 +82,10 @@ export class Saga {
   /** The step that ran last: the one that failed, when a step fails. */
   current?: string;
   private readonly stack: { step: string; compensation: Compensation }[] = [];
+  /** The forward steps done in this attempt, with their calls: a decision first checks they still stand (see `checkEarlierSteps`). */
+  private readonly done: { step: string; action: (idempotencyKey: string) => Promise<unknown> }[] = [];
+  /** Set by the saga that checks its earlier steps before acting on an operator's retry or skip (patched; see `checkEarlierSteps`). */
+  checksBeforeDecisions?: () => boolean;
   /** Set by the frame that can wait for operators; without it, nothing parks. */
   parker?: Parker;
   /** Whether the step parked now failed on a definite refusal (nothing happened) rather than without an answer. */
@@ -166,6 +170,7 @@ export class Saga {
     this.attemptNumber += 1;
     this.tries.clear();
     this.stack.length = 0;
+    this.done.length = 0;
     this.current = undefined;
     this.steps.splice(0, this.steps.length, ...this.stepNames.map((name): StepStatus => ({ name, state: 'pending' })));
   }
@@ -188,6 +193,7 @@ export class Saga {
         step.state = 'completed';
         step.error = undefined;
         step.completedAt = now();
+        this.done.push({ step: name, action });
         return result;
       } catch (err) {
         step.error = describeFailure(err);
@@ -203,6 +209,7 @@ export class Saga {
         if (!options.park || !this.parker || !(err instanceof TemporalFailure) || failureType(err) === ATTEMPT_UNDONE) throw err;
         this.parkedOnRefusal = isRefusal(err);
         const decision = await this.parker(name, 'step', step.error);
+        if (decision.action !== 'abort') await this.checkEarlierSteps();
         if (decision.action === 'skip') {
           step.state = 'skipped';
           return options.park.skipped();
@@ -257,6 +264,20 @@ export class Saga {
       }
     });
     return { ran, failures };
+  }
+
+  /**
+   * Before an operator's retry or skip moves the attempt on, its earlier steps must still stand: a
+   * reset to before a Cancel (which a reset does not carry over) revives a run whose charge was
+   * refunded and legacy order cancelled by that Cancel's compensation, and going on from there
+   * would grant access against a refunded charge. Each earlier step's call is made again with its
+   * own key: the downstream answers from its record, and a step that finds its object undone fails
+   * with AttemptUndone, so the saga finishes undoing this attempt and places the next, as a reset
+   * of a compensated order does.
+   */
+  private async checkEarlierSteps(): Promise<void> {
+    if (!this.checksBeforeDecisions?.()) return;
+    for (const { step, action } of [...this.done]) await action(this.key(step));
   }
 
   /** A step found settled by an operator before (a reset adopting a skip): shown, and treated, as skipped. */

@@ -76,8 +76,9 @@ async function cliReset(id: string, reason: string) {
 }
 
 /** The Temporal CLI's `workflow reset` to the first workflow task, as support would type it. */
-async function pressCliReset(id: string, reason: string): Promise<void> {
-  const { stdout } = await promisify(execFile)(TEMPORAL_CLI, ['workflow', 'reset', ...temporalCliFlags(stack.config), '--workflow-id', id, '--type', 'FirstWorkflowTask', '--reason', reason], { timeout: 30_000 });
+async function pressCliReset(id: string, reason: string, to: { eventId: number } | 'FirstWorkflowTask' = 'FirstWorkflowTask'): Promise<void> {
+  const target = to === 'FirstWorkflowTask' ? ['--type', 'FirstWorkflowTask'] : ['--event-id', String(to.eventId)];
+  const { stdout } = await promisify(execFile)(TEMPORAL_CLI, ['workflow', 'reset', ...temporalCliFlags(stack.config), '--workflow-id', id, ...target, '--reason', reason], { timeout: 30_000 });
   expect(stdout).toMatch(/Resetting workflow/);
 }
 
@@ -226,6 +227,33 @@ test('the refund of an order whose grant support skipped (granted by hand) parks
   }, 30_000);
   expect(done.refund).toMatchObject({ payment: 'refunded', access: 'skipped-by-operator', legacyOrder: 'refunded' });
   expect(await expectMoneyAndAccessInStep(stack.sims, id, 1)).toEqual(['none']);
+});
+
+test("the CLI's reset to before a Cancel revives the order parked, but support's retry then finds its attempt undone and places it again: never access against a refunded charge", async () => {
+  const customer = newCustomer();
+  const key = 'reset-before-cancel';
+  const id = orderWorkflowId(customer, key);
+  // The grant's fast try fails, and its queued call is refused: the park has a workflow task of its own to reset to.
+  await stack.sims.fault('fulfilment', { op: 'grant', idempotencyKeyPrefix: `${id}/`, errorRate: 1, times: 1 });
+  await stack.sims.fault('fulfilment', { op: 'grant', idempotencyKey: `${id}/grantAccess/1`, reject: { status: 422, code: 'course_closed', message: 'Not open yet.' } });
+  expect((await postOrder(stack, customer, key, ORDER_BODY, { prefer: 'respond-async' })).status).toBe(202);
+  await until(customer, key, 'needs_attention');
+  const handle = stack.client.workflow.getHandle(id);
+  await handle.cancel();
+  await until(customer, key, 'compensated');
+  // Support resets to the last workflow task before the Cancel (a reset does not carry a Cancel over).
+  const events = (await handle.fetchHistory()).events ?? [];
+  const cancelAt = events.findIndex((e) => e.workflowExecutionCancelRequestedEventAttributes);
+  const before = events.slice(0, cancelAt).reverse().find((e) => e.workflowTaskCompletedEventAttributes);
+  await pressCliReset(id, 'support: undo the cancel', { eventId: Number(before!.eventId) });
+  await until(customer, key, 'needs_attention');
+  // Before: the retry granted access under a new epoch against the refunded charge, and a skip of the
+  // refused completion then called the order completed.
+  expect((await decide(id, { action: 'retry' })).status).toBe(200);
+  const done = await until(customer, key, 'completed');
+  expect(done).toMatchObject({ attempt: 2, undoneAttempts: [expect.objectContaining({ attempt: 1 })] });
+  expect(await ops('payments', id)).toEqual(['charge chargePayment/1', 'refund refundPayment/1', 'charge chargePayment/2']);
+  expect(await expectMoneyAndAccessInStep(stack.sims, id, 2)).toEqual(['none', 'held']);
 });
 
 test('a parked order terminated and then reset from the CLI is listed once under needs_attention: its current run', async () => {
