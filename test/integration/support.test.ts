@@ -167,11 +167,12 @@ describe("support's Cancel while a downstream call is under way never abandons i
     expect(await ops('fulfilment', id)).toEqual(['grant grantAccess/1']);
     expect(await ops('legacy', id)).toEqual(['create createOrder/1', 'complete completeOrder/1']);
     expect(await expectMoneyAndAccessInStep(stack.sims, id, 1)).toEqual(['held']);
+    await record(id, `order-${key}-too-late`);
   }
 
   test('on the fast path (the Cancel lands in the workflow task running the local activities, which the server then refuses)', async () => {
     // Before: the retried task cancelled at once, forgot the charge and the grant, and parked at cancelOrder of a completed order.
-    await cancelMidCall('cancel-fast-path', [{ op: 'charge', latencyMs: 1_500 }], 'payments');
+    await cancelMidCall('cancel-fast-path', [{ op: 'charge', latencyMs: 600 }], 'payments'); // under the test stack's 1 s client timeout: it stays local
   });
 
   test("on the grant's queue (its fast try failed; the queued call is slow)", async () => {
@@ -226,7 +227,7 @@ test('the refund of an order whose grant support skipped (granted by hand) parks
     return body.status === 'completed' ? body : undefined;
   }, 30_000);
   expect(done.refund).toMatchObject({ payment: 'refunded', access: 'skipped-by-operator', legacyOrder: 'refunded' });
-  expect(await expectMoneyAndAccessInStep(stack.sims, id, 1)).toEqual(['none']);
+  expect(await expectMoneyAndAccessInStep(stack.sims, id, 1)).toEqual(['none']);  await record(refundId, 'refund-access-granted-by-hand');
 });
 
 test("the CLI's reset to before a Cancel revives the order parked, but support's retry then finds its attempt undone and places it again: never access against a refunded charge", async () => {
@@ -253,7 +254,7 @@ test("the CLI's reset to before a Cancel revives the order parked, but support's
   const done = await until(customer, key, 'completed');
   expect(done).toMatchObject({ attempt: 2, undoneAttempts: [expect.objectContaining({ attempt: 1 })] });
   expect(await ops('payments', id)).toEqual(['charge chargePayment/1', 'refund refundPayment/1', 'charge chargePayment/2']);
-  expect(await expectMoneyAndAccessInStep(stack.sims, id, 2)).toEqual(['none', 'held']);
+  expect(await expectMoneyAndAccessInStep(stack.sims, id, 2)).toEqual(['none', 'held']);  await record(id, 'order-reset-before-cancel-then-retried');
 });
 
 test('a parked order terminated and then reset from the CLI is listed once under needs_attention: its current run', async () => {
