@@ -31,7 +31,7 @@
  * - Operational faults (our credentials refused) wait and try again with the same key, for as long
  *   as it takes, without spending the step's budget and without compensating anything.
  */
-import { ActivityFailure, ApplicationFailure, CancellationScope, TemporalFailure, sleep } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, CancellationScope, TemporalFailure, TimeoutFailure, sleep } from '@temporalio/workflow';
 import type { OperatorDecision, StepError, StepStatus } from '../contracts/transaction';
 import { ATTEMPT_UNDONE, OPERATIONAL_FAILURES, attemptReference, downstreamKey } from '../contracts/transaction-protocol';
 
@@ -73,6 +73,11 @@ export interface SagaOptions {
   /** False only for histories from before keys carried an epoch: they keep `<workflowId>/<step>`. */
   epochs?: boolean;
 }
+
+/** What a compensation answers when it found nothing of ours to undo. */
+const FOUND_NOTHING = ['not_charged', 'not_granted', 'not_found'];
+/** When the undo of a step whose call ended without an answer looks again (after its first look): a minute, then ten. */
+export const LATE_COMMIT_CHECKS_MS = [60_000, 600_000];
 
 /** Waits between tries of a step held up by an operational fault: 2 s doubling to 5 minutes. */
 const OPERATIONAL_WAIT = { firstMs: 2_000, maxMs: 300_000 };
@@ -224,13 +229,15 @@ export class Saga {
    * Runs every registered compensation, newest first, even if an older one fails (a failed revoke
    * must not stop the refund). Returns how many ran and which failed; the caller decides what to do.
    */
-  async compensate(): Promise<{ ran: number; failures: CompensationFailure[] }> {
+  async compensate(unanswered?: { step: string; looksAgain: () => boolean }): Promise<{ ran: number; failures: CompensationFailure[] }> {
     const failures: CompensationFailure[] = [];
     const ran = this.stack.length;
+    let late: { name: string; compensation: Compensation } | undefined;
     await CancellationScope.nonCancellable(async () => {
       while (this.stack.length > 0) {
         const { step: name, compensation } = this.stack.pop()!;
         const step = this.step(name);
+        if (name === unanswered?.step) late = { name, compensation };
         let waited = 0;
         for (;;) {
           step.state = 'compensating';
@@ -262,8 +269,35 @@ export class Saga {
           }
         }
       }
+      if (late && unanswered) await this.lookAgain(late.name, late.compensation, unanswered.looksAgain);
     });
     return { ran, failures };
+  }
+
+  /**
+   * The step whose call ended without an answer (its retries ran out on timeouts or outages) may
+   * still happen: the downstream can be processing the request we gave up on and commit it after its
+   * undo looked and found nothing. So that undo looks again, with the same key, after each of
+   * LATE_COMMIT_CHECKS_MS, until it finds something to undo (the saga stays `compensating` meanwhile).
+   */
+  private async lookAgain(name: string, compensation: Compensation, asked: () => boolean): Promise<void> {
+    const step = this.step(name);
+    if (step.state !== 'compensated' || !FOUND_NOTHING.includes(step.compensationOutcome ?? '') || !asked()) return;
+    for (const afterMs of LATE_COMMIT_CHECKS_MS) {
+      const first = step.compensationOutcome!;
+      step.compensationOutcome = `${first}; looking again in ${afterMs / 1000} s: its call ended without an answer, and may still be made`;
+      await sleep(afterMs);
+      try {
+        step.compensationOutcome = outcomeOf(await compensation.run(this.key(compensation.name)));
+      } catch (err) {
+        // Found it and could not undo it: support must (the step shows what failed).
+        step.state = 'compensation_failed';
+        step.error = describeFailure(err);
+        step.compensationOutcome = undefined;
+        return;
+      }
+      if (!FOUND_NOTHING.includes(step.compensationOutcome)) return;
+    }
   }
 
   /**
@@ -321,6 +355,17 @@ function innermost(err: unknown): unknown {
 function isOperational(err: unknown): boolean {
   const type = failureType(err);
   return type !== undefined && OPERATIONAL_FAILURES.includes(type);
+}
+
+/**
+ * The call ended without an answer: its retries ran out on timeouts or outages (or its answer could
+ * not be read), so the downstream may have done it, or may still do it.
+ */
+export function endedUnanswered(err: unknown): boolean {
+  const cause = innermost(err);
+  if (cause instanceof TimeoutFailure) return true;
+  const type = failureType(err);
+  return type === 'DownstreamUnavailable' || type === 'DownstreamContractViolation';
 }
 
 /** The downstream definitely said no (a 4xx it records): nothing happened, and the same key would be refused again. */

@@ -11,7 +11,7 @@
 import { ApplicationFailure, CancellationScope, TemporalFailure, allHandlersFinished, condition, getExternalWorkflowHandle, patched, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { OperatorDecision, Parked, RecordedDecision, RecordedEvent, SagaStatus, TransactionRequest, TransactionStatus, WebhookEvent } from '../contracts/transaction';
 import { ATTEMPT_UNDONE, DECISION_LIMITS, decideUpdate, heldEventsWorkflowId, sagaStarted, sagaStartedSignal, searchAttributes, transactionStatusQuery, webhookEventKey, webhookEventSignal } from '../contracts/transaction-protocol';
-import { Saga, describeFailure, failureType } from './saga';
+import { Saga, describeFailure, endedUnanswered, failureType } from './saga';
 
 export interface TransactionOptions {
   /**
@@ -239,6 +239,7 @@ function cancellableBody<R>(frame: Frame, body: () => Promise<R>): Promise<R> {
     },
   );
 }
+const LATE_COMMITS_PATCH = 'undo-looks-again-after-an-unanswered-call';
 const CANCEL_RULES_PATCH = 'cancel-waits-for-calls-and-keeps-the-abort-rule';
 
 /** Park: show needs_attention (and the step) to support, wait for a decision, record it, resume. */
@@ -296,7 +297,8 @@ async function flow<R>(frame: Frame, body: () => Promise<R>, completed: (result:
       const reason = describeFailure(err);
       state.failure = { step, ...reason };
       frame.setStatus('compensating', step);
-      const { ran, failures } = await saga.compensate();
+      // A step whose call ended without an answer may still happen: its undo looks again later (patched when it does).
+      const { ran, failures } = await saga.compensate(endedUnanswered(err) ? { step, looksAgain: () => patched(LATE_COMMITS_PATCH) } : undefined);
       const undone = failures.length === 0;
       if (undone && failureType(err) === ATTEMPT_UNDONE) {
         state.undoneAttempts.push({ attempt: saga.attempt, reference: saga.reference, found: reason.message, at: new Date().toISOString() });

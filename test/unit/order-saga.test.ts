@@ -165,6 +165,30 @@ test("an operator's Cancel while the order waits for the processor's webhook act
   expect(calls.map((c) => c.split(' ')[0]).slice(-2)).toEqual(['refundPayment', 'cancelOrder']);
 });
 
+test("a charge whose call ended without an answer is looked for again after its undo found nothing: one the processor commits late is still refunded", async () => {
+  const calls: Calls = [];
+  let looks = 0;
+  const activities = stubActivities(calls, {
+    // Its retries ran out on outages; the processor was in fact still working on the last one.
+    payments: {
+      chargePayment: async () => {
+        throw ApplicationFailure.create({ type: 'DownstreamUnavailable', message: 'payments: answered 503', nonRetryable: true });
+      },
+      refundPayment: async (i) => {
+        calls.push(`refundPayment ${i.idempotencyKey}`);
+        looks += 1;
+        return { outcome: looks === 1 ? 'not_charged' : 'refunded' };
+      },
+    },
+  });
+  const err = await driveWorkflow(env, 'orderSaga', orderWorkflowId('alice', 'late-charge'), input('late-charge'), activities, async () => undefined);
+  const status = (((err as WorkflowFailedError).cause as ApplicationFailure).details?.[0] ?? {}) as OrderStatus;
+  expect(status.status).toBe('compensated');
+  expect(status.steps.find((s) => s.name === 'chargePayment')).toMatchObject({ state: 'compensated', compensationOutcome: 'refunded' });
+  // Before: one look, "not_charged", and the late charge stayed.
+  expect(calls.filter((c) => c.startsWith('refundPayment'))).toHaveLength(2);
+});
+
 test('after support skipped the grant (done by hand), an abort is refused: its undo would find nothing of ours and leave the access with a refund', async () => {
   const calls: Calls = [];
   const activities = stubActivities(calls, { fulfilment: { grantAccess: nonRetryable('AccessRejected') }, legacyEcommerce: { completeOrder: refused('OrderRejected') } });
