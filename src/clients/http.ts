@@ -94,10 +94,11 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
   });
 
   const breakerOptions = options.breaker ?? DEFAULT_BREAKER;
-  // Only "unavailable" counts against the breaker: a 4xx is the downstream working, and a 429 is it
-  // asking us to slow down (Retry-After says when), not it being down.
+  // Only a downstream that is down counts against the breaker: a 5xx, or no answer at all (timeouts,
+  // resets). Any 4xx is the downstream working, even one worth retrying (408, 409, 425) or one asking
+  // us to slow down (429): one key answered 409 for ever must not fail every customer's calls fast.
   const breaker = circuitBreaker(
-    handleWhen((err) => err instanceof DownstreamUnavailable && err.status !== 429),
+    handleWhen((err) => err instanceof DownstreamUnavailable && (err.status === undefined || err.status >= 500)),
     { halfOpenAfter: breakerOptions.halfOpenAfterMs, breaker: new ConsecutiveBreaker(breakerOptions.threshold) },
   );
   let openedAt = 0;

@@ -130,6 +130,23 @@ describe('retry classes and the circuit breaker', () => {
     }
   });
 
+  test('a 4xx worth retrying (408, 409, 425, 429) is retried but never opens the breaker: one stuck key is not an outage', async () => {
+    const changes: string[] = [];
+    const client = createPaymentsClient({ baseUrl: env.paymentsUrl, credentials: ['sk_test_current'], breaker: { threshold: 2, halfOpenAfterMs: 10_000 }, onBreakerChange: (_service, state) => changes.push(state) });
+    try {
+      const reference = `stuck-${newCustomer()}`;
+      for (const status of [408, 409, 425, 429]) {
+        await sims.fault('payments', { op: 'list', urlContains: reference, errorRate: 1, status, times: 2 });
+        for (let i = 0; i < 2; i++) expect(await client.findChargeByReference(reference).then(() => undefined, (e: unknown) => e)).toMatchObject({ status });
+      }
+      // Before: two 409s in a row opened it, and every other customer's call failed fast.
+      expect(changes).toEqual([]);
+      expect(await client.findChargeByReference(reference)).toBeUndefined();
+    } finally {
+      await client.http.close();
+    }
+  });
+
   test('an open breaker fails fast, tells the retrier when to come back, and closes after a good trial call', async () => {
     const changes: string[] = [];
     const client = createPaymentsClient({
