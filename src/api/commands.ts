@@ -70,7 +70,8 @@ export async function runCommand<S extends TransactionStatus>(req: Request, res:
     return accepted(res, location, handle.workflowId);
   }
   const waitMs = Math.min(prefs.waitSeconds !== undefined ? prefs.waitSeconds * 1000 : syncWaitMaxMs, syncWaitMaxMs);
-  if (prefs.waitSeconds !== undefined) res.setHeader('Preference-Applied', `wait=${prefs.waitSeconds}`);
+  // The wait honoured, which is at most the edge's own (a longer ask is answered with what was applied).
+  if (prefs.waitSeconds !== undefined) res.setHeader('Preference-Applied', `wait=${Math.floor(waitMs / 1000)}`);
   // Stop the long poll as soon as the caller hangs up: the saga goes on, and a retry finds it.
   const hungUp = new AbortController();
   res.on('close', () => hungUp.abort());

@@ -113,7 +113,12 @@ function problemResponses(slugs: ProblemSlug[]): Record<string, Json> {
     if (status === 401) headers['WWW-Authenticate'] = { description: 'RFC 6750 challenge, with `error="invalid_token"` and a description when a token was refused', required: true, schema: { type: 'string' } };
     if (status === 429 || status === 503) headers['Retry-After'] = { ...ref('headers', 'Retry-After') };
     if (status === 429) Object.assign(headers, { RateLimit: ref('headers', 'RateLimit'), 'RateLimit-Policy': ref('headers', 'RateLimit-Policy') });
-    if (status === 409) Object.assign(headers, { Location: { description: 'the status of the request in progress (`request-in-progress`)', schema: { type: 'string' } } });
+    if (status === 409 && list.includes('request-in-progress')) {
+      Object.assign(headers, {
+        Location: { description: 'the status of the request in progress (`request-in-progress`), or of the transaction already requested (`transaction-exists`)', schema: { type: 'string' } },
+        'Retry-After': { ...ref('headers', 'Retry-After'), description: 'when to look again (`request-in-progress`)' },
+      });
+    } else if (status === 409) Object.assign(headers, { Location: { description: 'the status of the transaction already requested (`transaction-exists`)', schema: { type: 'string' } } });
     out[String(status)] = problems(list.map((s) => PROBLEM_TYPES[s][1]).join('; '), list, headers);
   }
   return out;

@@ -376,6 +376,8 @@ function pendingSteps(pending: { activityType?: { name?: string | null } | null;
   return byStep;
 }
 
+const ENDED_OUTSIDE_THE_SAGA = 'The transaction was stopped before it finished (by support or a timeout), outside its own steps: support is checking what its steps did.';
+
 /** A failed saga carries its final status in the ApplicationFailure's details. */
 function failedOutcome<S extends TransactionStatus>(kind: SagaKind<S>, workflowId: string, err: WorkflowFailedError): Outcome<S> {
   const cause = err.cause;
@@ -384,6 +386,7 @@ function failedOutcome<S extends TransactionStatus>(kind: SagaKind<S>, workflowI
     if (details.success) return { state: 'failed', status: details.data, failureType: cause.type ?? 'Failed' };
   }
   // Terminated, timed out or cancelled by an operator: no saga summary, but still a definite answer.
+  // Not the operator's own words (a terminate reason is written for support, not for the customer).
   const type = cause?.name ?? 'WorkflowFailed';
   const status = {
     workflowId,
@@ -391,7 +394,7 @@ function failedOutcome<S extends TransactionStatus>(kind: SagaKind<S>, workflowI
     idempotencyKey: '',
     status: 'failed',
     steps: [],
-    failure: { step: 'workflow', type, message: cause?.message ?? err.message },
+    failure: { step: 'workflow', type, message: ENDED_OUTSIDE_THE_SAGA },
     requestId: '',
     receivedAt: '',
     updatedAt: new Date().toISOString(),

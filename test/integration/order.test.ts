@@ -141,6 +141,14 @@ test('a key that was never received is a 404 that says so, and one customer neve
   expect((await getOrder(stack, alice, 'mine')).status).toBe(200);
 });
 
+test('Prefer: wait=N is honoured up to the edge\'s own wait, and Preference-Applied says the wait applied', async () => {
+  const customer = newCustomer();
+  const res = await postOrder(stack, customer, 'long-wait', ORDER_BODY, { prefer: 'wait=99999999999999999999' });
+  expect(res.status).toBe(201);
+  // Before: it echoed wait=100000000000000000000 while waiting at most SYNC_WAIT_MAX_MS.
+  expect(res.headers.get('preference-applied')).toBe(`wait=${Math.floor(Number(stack.config.SYNC_WAIT_MAX_MS) / 1000)}`);
+});
+
 test('Prefer: respond-async answers 202 at once with a status link, and the status resource reaches completed', async () => {
   const customer = newCustomer();
   const res = await postOrder(stack, customer, 'async', ORDER_BODY, { prefer: 'respond-async' });

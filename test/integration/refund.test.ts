@@ -38,6 +38,7 @@ test('refunding a completed order refunds the charge, revokes access and marks t
 
   const status = await fetch(`${stack.url}/v1/orders/to-refund/refund`, { headers: { authorization: `Bearer ${await stack.token(customer)}` } });
   expect(await json(status)).toMatchObject({ status: 'completed', idempotencyKey: 'refund-1' });
+  expect(status.headers.get('idempotency-key-retention')).toBe('86400'); // a status answer, as the README and /openapi.json say
   // A replay fixture of a refund started since refunds ignore Cancel (its patch marker is in it).
   if (process.env.RECORD_HISTORIES === '1') await exportHistory(stack.client, payloadCodec(stack.config), refundId, 'refund-completed-not-cancellable');
 });

@@ -257,6 +257,30 @@ test("the CLI's reset to before a Cancel revives the order parked, but support's
   expect(await expectMoneyAndAccessInStep(stack.sims, id, 2)).toEqual(['none', 'held']);  await record(id, 'order-reset-before-cancel-then-retried');
 });
 
+test("a terminated order tells its customer it was stopped, never support's own terminate reason", async () => {
+  const customer = newCustomer();
+  const id = await parkedAtGrant(customer, 'terminated');
+  await stack.client.workflow.getHandle(id).terminate('internal: fraud check, ticket SEC-1234');
+  const status = await until(customer, 'terminated', 'failed');
+  const retried = await postOrder(stack, customer, 'terminated');
+  expect(retried.status).toBe(422);
+  // Before: the reason was the failure's message and the 422's detail.
+  for (const text of [JSON.stringify(status), JSON.stringify(await json(retried))]) {
+    expect(text).not.toContain('SEC-1234');
+    expect(text).toContain('stopped before it finished');
+  }
+});
+
+test('a decision on a settled transaction is a 409 that says so; on an unknown one, a 404', async () => {
+  const customer = newCustomer();
+  expect((await postOrder(stack, customer, 'settled')).status).toBe(201);
+  const settled = await decide(orderWorkflowId(customer, 'settled'), { action: 'retry' });
+  // Before: 404 not-found, which docs/problems.md keeps for what does not exist.
+  expect(settled.status).toBe(409);
+  expect(await json(settled)).toMatchObject({ type: 'urn:saga-coordinator:problem:decision-rejected', reason: 'NotRunning', detail: expect.stringContaining('completed') });
+  expect((await decide(orderWorkflowId(customer, 'never-placed'), { action: 'retry' })).status).toBe(404);
+});
+
 test('a parked order terminated and then reset from the CLI is listed once under needs_attention: its current run', async () => {
   const customer = newCustomer();
   const id = await parkedAtGrant(customer, 'terminated-reset');

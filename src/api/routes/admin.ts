@@ -85,7 +85,12 @@ export function adminRoutes({ client, transactions }: { client: Client; transact
       const result = await client.withDeadline(Date.now() + DECISION_DEADLINE_MS, () => client.workflow.getHandle(id).executeUpdate(decideUpdate, { args: [{ ...decision, operator }] }));
       res.status(200).json({ ...result, operator });
     } catch (err) {
-      if (err instanceof WorkflowNotFoundError) throw new HttpProblem(404, 'not-found', 'No such running transaction', `${id} is not running.`);
+      if (err instanceof WorkflowNotFoundError) {
+        // A settled transaction is a decision that does not fit (409), not a missing one.
+        const closed = await transactions.status(ANY_SAGA, id).catch(() => undefined);
+        if (closed) throw new HttpProblem(409, 'decision-rejected', 'Decision rejected', `Nothing waits for a decision: ${id} is ${closed.status?.status ?? closed.state}.`, { reason: 'NotRunning' });
+        throw new HttpProblem(404, 'not-found', 'No such transaction', `No transaction ${id}.`);
+      }
       if (err instanceof ServiceError || err instanceof WorkflowUpdateRPCTimeoutOrCancelledError) {
         throw new HttpProblem(503, 'decision-unconfirmed', 'Decision not confirmed', 'The decision could not be confirmed in time: it may or may not have been taken. Look at the transaction before deciding again (a second decision while one is applied is refused).', {}, { 'Retry-After': '2' });
       }

@@ -3,7 +3,7 @@ import { Router } from 'express';
 import { orderWorkflowId, searchAttributes } from '../../contracts/order';
 import { RefundStatus, RequestRefund, refundWorkflowId, type RefundSagaInput } from '../../contracts/refund';
 import { SKIPPED_BY_OPERATOR } from '../../contracts/transaction-protocol';
-import { runCommand, statusView, transactionRequest } from '../commands';
+import { runCommand, sendKeyRetention, statusView, transactionRequest } from '../commands';
 import { idempotencyKeyOf, parseBody, requireJson, unquotedKey } from '../http-semantics';
 import { principalOf } from '../middleware/auth';
 import { HttpProblem } from '../problem';
@@ -54,6 +54,7 @@ export function refundRoutes(options: RouteOptions): Router {
     const orderKey = unquotedKey(String(req.params.orderKey));
     const outcome = await transactions.status(REFUND, refundWorkflowId(customerId, orderKey));
     res.setHeader('Cache-Control', 'no-store');
+    await sendKeyRetention(res, transactions);
     if (!outcome) throw new HttpProblem(404, 'not-refunded', 'No refund', 'No refund was ever requested for this order.', { orderKey });
     res.json(statusView(outcome, refundPath(orderKey)));
   });
