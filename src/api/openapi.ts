@@ -116,7 +116,8 @@ function problemResponses(slugs: ProblemSlug[]): Record<string, Json> {
     if (status === 409 && list.includes('request-in-progress')) {
       Object.assign(headers, {
         Location: { description: 'the status of the request in progress (`request-in-progress`), or of the transaction already requested (`transaction-exists`)', schema: { type: 'string' } },
-        'Retry-After': { ...ref('headers', 'Retry-After'), description: 'when to look again (`request-in-progress`)' },
+        // Not required: only `request-in-progress` sends it (the other 409s are answers, not "try again").
+        'Retry-After': { description: 'seconds until looking again is worthwhile (`request-in-progress` only)', schema: { type: 'string', pattern: '^\\d+$' } },
       });
     } else if (status === 409) Object.assign(headers, { Location: { description: 'the status of the transaction already requested (`transaction-exists`)', schema: { type: 'string' } } });
     out[String(status)] = problems(list.map((s) => PROBLEM_TYPES[s][1]).join('; '), list, headers);
