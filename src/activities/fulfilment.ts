@@ -31,6 +31,18 @@ export function createFulfilmentActivities({ fulfilment }: { fulfilment: Fulfilm
       return { enrollmentId: enrollment.id };
     },
 
+    /** Read only: the attempt's grant still stands (not revoked since; a revocation adopted after completion stands). */
+    async checkAccess(input: { reference: string; requestId: string; region?: string; completedBefore?: boolean }): Promise<{ status: string }> {
+      return callDownstream(
+        () => 'CheckRejected',
+        async () => {
+          const now = await fulfilment.findByReference(input.reference, { requestId: input.requestId, region: input.region });
+          if (now?.status === 'revoked' && !input.completedBefore) throw attemptUndone('fulfilment', input.reference, `enrollment ${now.id} is revoked`);
+          return { status: now?.status ?? 'not_found' };
+        },
+      );
+    },
+
     /** Compensation for grantAccess, found by our reference because the grant may have timed out after committing. */
     async revokeAccess(input: { reference: string; idempotencyKey: string; requestId: string; region?: string }): Promise<{ outcome: 'revoked' | 'already_revoked' | 'not_granted' }> {
       return callDownstream(

@@ -61,6 +61,18 @@ export function createLegacyEcommerceActivities({ legacy }: { legacy: LegacyEcom
       return { status: order.status };
     },
 
+    /** Read only: the attempt's order still stands (not cancelled since), before an operator's decision moves the saga on. */
+    async checkOrder(input: { reference: string; requestId: string; region?: string }): Promise<{ status: string }> {
+      return callDownstream(
+        () => 'CheckRejected',
+        async () => {
+          const order = await legacy.findByReference(input.reference, { requestId: input.requestId, region: input.region });
+          if (order?.status === 'cancelled') throw attemptUndone('legacy-ecommerce', input.reference, `order ${order.orderNumber} is cancelled`);
+          return { status: order?.status ?? 'not_found' };
+        },
+      );
+    },
+
     /** Refund saga: marks the order refunded; found by the order's reference, so a retry after a lost answer is a no-op. */
     async markOrderRefunded(input: { reference: string; idempotencyKey: string; requestId: string; region?: string }): Promise<{ outcome: 'refunded' | 'already_refunded' }> {
       return callDownstream(

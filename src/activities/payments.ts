@@ -36,6 +36,18 @@ export function createPaymentActivities({ payments }: { payments: PaymentsClient
       return { chargeId: charge.id, amountMinor: charge.amount, status: charge.status };
     },
 
+    /** Read only: the attempt's charge still stands (not refunded or cancelled since; a refund adopted after completion stands). */
+    async checkCharge(input: { reference: string; requestId: string; region?: string; completedBefore?: boolean }): Promise<{ status: string }> {
+      return callDownstream(
+        () => 'CheckRejected',
+        async () => {
+          const now = await payments.findChargeByReference(input.reference, { requestId: input.requestId, region: input.region });
+          if (now?.status === 'canceled' || (now?.refunded && !input.completedBefore)) throw attemptUndone('payments', input.reference, `charge ${now.id} is ${now.refunded ? 'refunded' : 'cancelled'}`);
+          return { status: now?.status ?? 'not_found' };
+        },
+      );
+    },
+
     /**
      * Compensation for chargePayment. The charge may have happened even when its call timed out, so
      * the charge is found by our reference; no charge means nothing to refund.

@@ -24,8 +24,19 @@ export async function orderSaga(input: OrderSagaInput): Promise<OrderStatus> {
   const saga = new Saga(ORDER_STEPS, { workflowId, attempt: input.attempt, epochs: patched(EPOCH_KEYS_PATCH) });
   // The fast path is the edge's choice (FAST_PATH), fixed in the input so a replay takes the same path.
   const local = input.fastPath !== false && patched(FAST_PATH_PATCH) ? localProxies() : undefined;
-  // Asked when an operator's retry or skip comes, so decisions made before the check replay as they ran.
-  saga.checksBeforeDecisions = () => patched(DECISIONS_CHECK_THE_ATTEMPT_PATCH);
+  // Before an operator's retry or skip moves the order on, its earlier steps' objects must still stand
+  // (read only, by reference). Asked when such a decision comes, so decisions made before replay as they ran.
+  let adopting: { completedBefore?: boolean } = {};
+  saga.checks = {
+    asked: () => patched(DECISIONS_CHECK_THE_ATTEMPT_PATCH),
+    step: (name) => {
+      const look = { ...common(), ...adopting };
+      if (name === 'createOrder') return queued.legacyEcommerce.checkOrder(look);
+      if (name === 'chargePayment') return queued.payments.checkCharge(look);
+      if (name === 'grantAccess') return queued.fulfilment.checkAccess(look);
+      return undefined;
+    },
+  };
   // Each forward call is counted while under way: a Cancel never abandons it (workflows/transaction.ts).
   const forward = {
     legacyEcommerce: {
@@ -107,6 +118,7 @@ export async function orderSaga(input: OrderSagaInput): Promise<OrderStatus> {
     // customer's decision, not an undo.
     const adopt = created.completedBefore ? { completedBefore: true } : {};
     saga.adopting = Boolean(created.completedBefore);
+    adopting = adopt;
     const charge = await saga.run(
       'chargePayment',
       async (idempotencyKey) => {

@@ -29,9 +29,11 @@ export async function refundSaga(input: RefundSagaInput): Promise<RefundStatus> 
   const body = async (): Promise<{ refund: RefundOutcome }> => {
     // Nothing here can be undone, so a step that fails for good parks for an operator.
     const step = (name: string, run: (idempotencyKey: string) => Promise<{ outcome: string }>) => saga.run(name, run, { park: { skipped: () => ({ outcome: SKIPPED_BY_OPERATOR }) } });
+    // Access support granted by hand is not ours to find: revoking it is support's too, and comes
+    // first (park; skip once done), so the money never goes back while that access stays.
+    const byHand = input.accessGrantedByHand ? await step('revokeAccess', grantedByHand) : undefined;
     const payment = await step('refundPayment', (key) => retrying.payments.refundPayment(call(key)));
-    // Access support granted by hand is not ours to find: revoking it is support's too (park, then skip once done).
-    const access = await step('revokeAccess', (key) => (input.accessGrantedByHand ? grantedByHand() : retrying.fulfilment.revokeAccess(call(key))));
+    const access = byHand ?? (await step('revokeAccess', (key) => retrying.fulfilment.revokeAccess(call(key))));
     const legacyOrder = await step('markOrderRefunded', (key) => retrying.legacyEcommerce.markOrderRefunded(call(key)));
     return { refund: { orderKey: input.orderKey, payment: payment.outcome, access: access.outcome, legacyOrder: legacyOrder.outcome } };
   };

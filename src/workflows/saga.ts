@@ -87,10 +87,14 @@ export class Saga {
   /** The step that ran last: the one that failed, when a step fails. */
   current?: string;
   private readonly stack: { step: string; compensation: Compensation }[] = [];
-  /** The forward steps done in this attempt, with their calls: a decision first checks they still stand (see `checkEarlierSteps`). */
-  private readonly done: { step: string; action: (idempotencyKey: string) => Promise<unknown> }[] = [];
-  /** Set by the saga that checks its earlier steps before acting on an operator's retry or skip (patched; see `checkEarlierSteps`). */
-  checksBeforeDecisions?: () => boolean;
+  /** The forward steps done in this attempt: a decision first checks they still stand (see `checkEarlierSteps`). */
+  private readonly done: string[] = [];
+  /**
+   * Set by a saga that checks its earlier steps before acting on an operator's retry or skip: `asked`
+   * (patched, so decisions made before replay as they ran) and `step`, a read-only look at one step's
+   * object (AttemptUndone when it was undone since).
+   */
+  checks?: { asked: () => boolean; step: (name: string) => Promise<unknown> | undefined };
   /** Set by the frame that can wait for operators; without it, nothing parks. */
   parker?: Parker;
   /** Whether the step parked now failed on a definite refusal (nothing happened) rather than without an answer. */
@@ -198,7 +202,7 @@ export class Saga {
         step.state = 'completed';
         step.error = undefined;
         step.completedAt = now();
-        this.done.push({ step: name, action });
+        this.done.push(name);
         return result;
       } catch (err) {
         step.error = describeFailure(err);
@@ -213,8 +217,12 @@ export class Saga {
         // an undone attempt is the frame's to handle.
         if (!options.park || !this.parker || !(err instanceof TemporalFailure) || failureType(err) === ATTEMPT_UNDONE) throw err;
         this.parkedOnRefusal = isRefusal(err);
-        const decision = await this.parker(name, 'step', step.error);
-        if (decision.action !== 'abort') await this.checkEarlierSteps();
+        let decision = await this.parker(name, 'step', step.error);
+        for (let unchecked; decision.action !== 'abort' && (unchecked = await this.checkEarlierSteps()); ) {
+          // The earlier steps could not be looked at: nothing moves on unchecked; the operator decides again.
+          step.error = { type: 'CheckFailed', message: `Could not check that the earlier steps still stand (${describeFailure(unchecked).message}); decide again.` };
+          decision = await this.parker(name, 'step', step.error);
+        }
         if (decision.action === 'skip') {
           step.state = 'skipped';
           return options.park.skipped();
@@ -228,6 +236,7 @@ export class Saga {
   /**
    * Runs every registered compensation, newest first, even if an older one fails (a failed revoke
    * must not stop the refund). Returns how many ran and which failed; the caller decides what to do.
+   * `unanswered`: the step whose call ended without an answer, whose undo looks again (see `lookAgain`).
    */
   async compensate(unanswered?: { step: string; looksAgain: () => boolean }): Promise<{ ran: number; failures: CompensationFailure[] }> {
     const failures: CompensationFailure[] = [];
@@ -236,67 +245,64 @@ export class Saga {
     await CancellationScope.nonCancellable(async () => {
       while (this.stack.length > 0) {
         const { step: name, compensation } = this.stack.pop()!;
-        const step = this.step(name);
         if (name === unanswered?.step) late = { name, compensation };
-        let waited = 0;
-        for (;;) {
-          step.state = 'compensating';
-          try {
-            const result = await compensation.run(this.key(compensation.name));
-            step.state = 'compensated';
-            step.compensationOutcome = outcomeOf(result);
-            break;
-          } catch (err) {
-            const error = describeFailure(err);
-            step.error = error;
-            if (isOperational(err)) {
-              waited = await waitOperational(waited);
-              continue;
-            }
-            step.state = 'compensation_failed';
-            const decision = this.parker && err instanceof TemporalFailure ? await this.parker(name, 'compensation', error) : undefined;
-            if (decision?.action === 'retry') {
-              if (isRefusal(err)) this.retryWithNewEpoch(compensation.name);
-              continue;
-            }
-            if (decision?.action === 'skip') {
-              step.state = 'compensated';
-              step.compensationOutcome = `skipped by ${decision.operator}: ${decision.reason}`;
-              break;
-            }
-            failures.push({ step: name, compensation: compensation.name, error });
-            break;
-          }
-        }
+        await this.undo(name, compensation, failures);
       }
-      if (late && unanswered) await this.lookAgain(late.name, late.compensation, unanswered.looksAgain);
+      if (late && unanswered) await this.lookAgain(late.name, late.compensation, unanswered.looksAgain, failures);
     });
     return { ran, failures };
+  }
+
+  /** One compensation, until it is done, skipped by an operator, or given up (then it is in `failures`). */
+  private async undo(name: string, compensation: Compensation, failures: CompensationFailure[]): Promise<void> {
+    const step = this.step(name);
+    let waited = 0;
+    for (;;) {
+      step.state = 'compensating';
+      try {
+        const result = await compensation.run(this.key(compensation.name));
+        step.state = 'compensated';
+        step.compensationOutcome = outcomeOf(result);
+        return;
+      } catch (err) {
+        const error = describeFailure(err);
+        step.error = error;
+        if (isOperational(err)) {
+          waited = await waitOperational(waited);
+          continue;
+        }
+        step.state = 'compensation_failed';
+        const decision = this.parker && err instanceof TemporalFailure ? await this.parker(name, 'compensation', error) : undefined;
+        if (decision?.action === 'retry') {
+          if (isRefusal(err)) this.retryWithNewEpoch(compensation.name);
+          continue;
+        }
+        if (decision?.action === 'skip') {
+          step.state = 'compensated';
+          step.compensationOutcome = `skipped by ${decision.operator}: ${decision.reason}`;
+          return;
+        }
+        failures.push({ step: name, compensation: compensation.name, error });
+        return;
+      }
+    }
   }
 
   /**
    * The step whose call ended without an answer (its retries ran out on timeouts or outages) may
    * still happen: the downstream can be processing the request we gave up on and commit it after its
    * undo looked and found nothing. So that undo looks again, with the same key, after each of
-   * LATE_COMMIT_CHECKS_MS, until it finds something to undo (the saga stays `compensating` meanwhile).
+   * LATE_COMMIT_CHECKS_MS, until it finds something to undo (the saga stays `compensating`
+   * meanwhile); what it then finds is undone like any compensation (parked, or in `failures`).
    */
-  private async lookAgain(name: string, compensation: Compensation, asked: () => boolean): Promise<void> {
+  private async lookAgain(name: string, compensation: Compensation, asked: () => boolean, failures: CompensationFailure[]): Promise<void> {
     const step = this.step(name);
     if (step.state !== 'compensated' || !FOUND_NOTHING.includes(step.compensationOutcome ?? '') || !asked()) return;
     for (const afterMs of LATE_COMMIT_CHECKS_MS) {
-      const first = step.compensationOutcome!;
-      step.compensationOutcome = `${first}; looking again in ${afterMs / 1000} s: its call ended without an answer, and may still be made`;
+      step.compensationOutcome = `${step.compensationOutcome}; looking again in ${afterMs / 1000} s: its call ended without an answer, and may still be made`;
       await sleep(afterMs);
-      try {
-        step.compensationOutcome = outcomeOf(await compensation.run(this.key(compensation.name)));
-      } catch (err) {
-        // Found it and could not undo it: support must (the step shows what failed).
-        step.state = 'compensation_failed';
-        step.error = describeFailure(err);
-        step.compensationOutcome = undefined;
-        return;
-      }
-      if (!FOUND_NOTHING.includes(step.compensationOutcome)) return;
+      await this.undo(name, compensation, failures);
+      if (step.state !== 'compensated' || !FOUND_NOTHING.includes(step.compensationOutcome ?? '')) return;
     }
   }
 
@@ -304,14 +310,22 @@ export class Saga {
    * Before an operator's retry or skip moves the attempt on, its earlier steps must still stand: a
    * reset to before a Cancel (which a reset does not carry over) revives a run whose charge was
    * refunded and legacy order cancelled by that Cancel's compensation, and going on from there
-   * would grant access against a refunded charge. Each earlier step's call is made again with its
-   * own key: the downstream answers from its record, and a step that finds its object undone fails
-   * with AttemptUndone, so the saga finishes undoing this attempt and places the next, as a reset
-   * of a compensated order does.
+   * would grant access against a refunded charge. Each earlier step's object is looked at (read
+   * only, by the attempt's reference); one undone since fails with AttemptUndone, thrown, so the
+   * saga finishes undoing this attempt and places the next, as a reset of a compensated order does.
+   * Any other failure to look is returned: the step parks again rather than move on unchecked.
    */
-  private async checkEarlierSteps(): Promise<void> {
-    if (!this.checksBeforeDecisions?.()) return;
-    for (const { step, action } of [...this.done]) await action(this.key(step));
+  private async checkEarlierSteps(): Promise<unknown> {
+    if (this.done.length === 0 || !this.checks?.asked()) return undefined;
+    for (const name of [...this.done]) {
+      try {
+        await this.checks.step(name);
+      } catch (err) {
+        if (failureType(err) === ATTEMPT_UNDONE) throw err;
+        return err;
+      }
+    }
+    return undefined;
   }
 
   /** A step found settled by an operator before (a reset adopting a skip): shown, and treated, as skipped. */

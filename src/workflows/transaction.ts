@@ -33,6 +33,8 @@ interface TransactionState {
   failure?: TransactionStatus['failure'];
   undoneAttempts: NonNullable<TransactionStatus['undoneAttempts']>;
   cancelRefused?: TransactionStatus['cancelRefused'];
+  /** An operator's Cancel was judged (acted on, refused, or left for the saga's next wait): a next attempt does not judge it again. */
+  cancelJudged?: boolean;
 }
 
 interface Frame {
@@ -221,12 +223,22 @@ function cancellableBody<R>(frame: Frame, body: () => Promise<R>): Promise<R> {
   saga.onWait = () => {
     if (pending && running) act();
   };
-  CancellationScope.current().cancelRequested.catch(() => {
+  const judge = () => {
     if (!running) return; // settled already: nothing left to cancel (the outcome stands)
-    if (!patched(CANCEL_RULES_PATCH)) scope.cancel(); // histories from before the rules: cancelled at once
-    else if (saga.callUnderWay) pending = true; // acts at the saga's next wait (see above)
+    if (!patched(CANCEL_RULES_PATCH)) return scope.cancel(); // histories from before the rules: every attempt cancelled at once
+    if (state.cancelJudged) return; // one Cancel, judged once: refused or too late in an earlier attempt stays so
+    state.cancelJudged = true;
+    if (saga.callUnderWay) pending = true; // acts at the saga's next wait (see above)
     else act();
-  });
+  };
+  const root = CancellationScope.current();
+  if (!root.consideredCancelled) root.cancelRequested.catch(judge);
+  // Cancelled before this attempt began (a Cancel in the very activation that starts the run, or one
+  // that came while the last attempt was being undone). Before the rules, such an attempt was
+  // cancelled before it did anything. Under them it is judged once its first call is under way: its
+  // local activities may have run in a workflow task the server refused, and must run again to be known.
+  else if (!patched(CANCEL_RULES_PATCH)) scope.cancel();
+  else void Promise.resolve().then(judge);
   return shield.run(() => scope.run(body)).then(
     (result) => {
       running = false;

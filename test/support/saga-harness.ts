@@ -31,17 +31,20 @@ export function stubActivities(calls: Calls, overrides: Overrides = {}): Activit
       createOrder: record('createOrder', { orderNumber: 'EC-1', totalMinor: 4900 }),
       completeOrder: record('completeOrder', { status: 'completed' }),
       cancelOrder: record('cancelOrder', { outcome: 'cancelled' }),
+      checkOrder: async () => ({ status: 'open' }),
       markOrderRefunded: record('markOrderRefunded', { outcome: 'refunded' }),
       ...overrides.legacyEcommerce,
     },
     payments: {
       chargePayment: record('chargePayment', { chargeId: 'ch_1', amountMinor: 4900, status: 'succeeded' }),
       refundPayment: record('refundPayment', { outcome: 'refunded' }),
+      checkCharge: async () => ({ status: 'succeeded' }),
       ...overrides.payments,
     },
     fulfilment: {
       grantAccess: record('grantAccess', { enrollmentId: 'enr_1' }),
       revokeAccess: record('revokeAccess', { outcome: 'revoked' }),
+      checkAccess: async () => ({ status: 'active' }),
       ...overrides.fulfilment,
     },
   };

@@ -7,6 +7,7 @@
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { HELD_EVENTS_WORKFLOW, heldEventsQuery, heldEventsWorkflowId, holdEventSignal, lateEventWorkflowId, orderWorkflowId, sagaStartedSignal, type OrderSagaInput, type OrderStatus, type WebhookEvent } from '../../src/contracts/order';
 import { driveWorkflow, runWorkflow, stubActivities, type Calls, timeSkippingEnvironment } from '../support/saga-harness';
+import { eventually } from '../support/eventually';
 
 let env: TestWorkflowEnvironment;
 beforeAll(async () => {
@@ -90,8 +91,13 @@ test('before its saga exists the holder keeps trying; once the saga runs, the ev
   const holderOutcome = driveWorkflow(env, HELD_EVENTS_WORKFLOW, heldEventsWorkflowId(target), { target }, stubActivities([]), async (holder) => {
     await holder.signal(holdEventSignal, reviewed('evt_early'));
   });
-  const saga = driveWorkflow(env, 'orderSaga', target, input(key), activities, async () => {
-    await env.client.workflow.getHandle(heldEventsWorkflowId(target)).signal(sagaStartedSignal); // an older edge: no handed-over list
+  // Its steps on their queues: a local activity held this long would hold the saga's workflow task
+  // while the test server skips time for the holder, and time that task out (this test is about the holder).
+  const saga = driveWorkflow(env, 'orderSaga', target, { ...input(key), fastPath: false }, activities, async () => {
+    // The holder's own workers start concurrently: tell it once it exists.
+    const holder = env.client.workflow.getHandle(heldEventsWorkflowId(target));
+    await eventually(() => holder.describe().then(() => true, () => undefined), 10_000, 25);
+    await holder.signal(sagaStartedSignal); // an older edge: no handed-over list
     await holderOutcome;
     release();
   });

@@ -189,6 +189,58 @@ test("a charge whose call ended without an answer is looked for again after its 
   expect(calls.filter((c) => c.startsWith('refundPayment'))).toHaveLength(2);
 });
 
+test("a retry or skip whose look at the earlier steps fails parks again: nothing moves on unchecked, and nothing is undone", async () => {
+  const calls: Calls = [];
+  let looks = 0;
+  const activities = stubActivities(calls, {
+    fulfilment: { grantAccess: nonRetryable('AccessRejected') },
+    payments: {
+      checkCharge: async () => {
+        looks += 1;
+        if (looks === 1) throw ApplicationFailure.create({ type: 'DownstreamUnavailable', message: 'payments: answered 503', nonRetryable: true });
+        return { status: 'succeeded' };
+      },
+    },
+  });
+  const result = await driveWorkflow(env, 'orderSaga', orderWorkflowId('alice', 'check-fails'), input('check-fails'), activities, async (handle) => {
+    await parkedStatus(handle);
+    await handle.executeUpdate(decideUpdate, { args: [{ action: 'skip', reason: 'enrolled by hand', operator: 'ann' }] });
+    // Before: the check's failure failed the step, and the saga undid everything (refund with the hand-made access kept).
+    await eventually(async () => ((await handle.query(transactionStatusQuery)).parked?.error.type === 'CheckFailed' ? true : undefined), 10_000, 25);
+    await handle.executeUpdate(decideUpdate, { args: [{ action: 'skip', reason: 'enrolled by hand', operator: 'ann' }] });
+  });
+  expect(result).toMatchObject({ status: 'completed', order: { enrollmentId: 'skipped-by-operator' } });
+  expect(calls.map((c) => c.split(' ')[0])).not.toContain('refundPayment');
+});
+
+test('a late charge found on the second look whose refund is refused parks the compensation for support: never "compensated" with the charge kept', async () => {
+  const calls: Calls = [];
+  let looks = 0;
+  const activities = stubActivities(calls, {
+    payments: {
+      chargePayment: async () => {
+        throw ApplicationFailure.create({ type: 'DownstreamUnavailable', message: 'payments: answered 503', nonRetryable: true });
+      },
+      refundPayment: async () => {
+        looks += 1;
+        if (looks === 1) return { outcome: 'not_charged' };
+        throw ApplicationFailure.create({ type: 'CompensationRejected', message: 'charge is disputed', nonRetryable: true });
+      },
+    },
+  });
+  const err = await driveWorkflow(env, 'orderSaga', orderWorkflowId('alice', 'late-charge-refused'), input('late-charge-refused'), activities, async (handle) => {
+    // The first look found nothing; the second comes a minute later (the test server skips time only while awaited).
+    await eventually(async () => ((await handle.query(transactionStatusQuery)).steps.find((s) => s.name === 'chargePayment')?.compensationOutcome?.includes('looking again') ? true : undefined), 10_000, 25);
+    await env.sleep('61s');
+    await eventuallyParkedAt(handle, 'chargePayment');
+    expect((await handle.query(transactionStatusQuery)).parked).toMatchObject({ kind: 'compensation', error: { type: 'CompensationRejected' } });
+    await handle.executeUpdate(decideUpdate, { args: [{ action: 'skip', reason: 'refunded in the processor dashboard', operator: 'ann' }] });
+  });
+  const status = (((err as WorkflowFailedError).cause as ApplicationFailure).details?.[0] ?? {}) as OrderStatus;
+  expect(status.status).toBe('compensated');
+  expect(status.steps.find((s) => s.name === 'chargePayment')?.compensationOutcome).toContain('skipped by ann');
+});
+
 test('after support skipped the grant (done by hand), an abort is refused: its undo would find nothing of ours and leave the access with a refund', async () => {
   const calls: Calls = [];
   const activities = stubActivities(calls, { fulfilment: { grantAccess: nonRetryable('AccessRejected') }, legacyEcommerce: { completeOrder: refused('OrderRejected') } });
