@@ -109,7 +109,7 @@ test('"charged but never got access": support finds the parked order, and an abo
   expect(await json(decided)).toMatchObject({ accepted: true, step: 'grantAccess', action: 'abort', operator: 'ann-support' });
   const done = await until(customer, 'no-access', 'compensated');
   expect(done.decisions).toEqual([expect.objectContaining({ action: 'abort', operator: 'ann-support', step: 'grantAccess' })]);
-  expect((await decide(id, { action: 'retry' })).status).toBe(404); // it has finished: nothing to decide
+  expect((await decide(id, { action: 'retry' })).status).toBe(409); // it has finished: nothing to decide (NotRunning)
   expect(await expectMoneyAndAccessInStep(stack.sims, id, 1)).toEqual(['none']);
 });
 
