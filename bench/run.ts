@@ -461,6 +461,10 @@ ${findings}
 - **direct**: legacy createOrder → payments charge → fulfilment grant → legacy completeOrder with
   the project's clients (src/clients), each with its own Idempotency-Key: a synchronous proxy with
   no durability.
+- **bare saga**: the same four calls, the very functions the direct path awaits (bench/chain.ts), as
+  the local activities of a workflow with nothing else in it (bench/noop-workflows.ts: no keys of
+  its own, statuses, compensations, codec or interceptors), started and awaited with the SDK: what
+  durability alone costs these calls, the floor of the sync and throughput targets.
 - **edge sync**: \`POST /v1/orders\` with a new Idempotency-Key, no \`Prefer\`, answered 201. The
   fast path is on (the default): the forward steps run as local activities in the saga's workflow task.
 - **edge sync, FAST_PATH=false**: the same to a third API on the same workers whose saga input says
