@@ -5,6 +5,13 @@ import { SKIPPED_BY_OPERATOR } from '../contracts/transaction-protocol';
 import { attemptUndone, callDownstream } from './call-downstream';
 
 export function createFulfilmentActivities({ fulfilment }: { fulfilment: FulfilmentClient }) {
+  /** The attempt's grant as it is now, by reference; AttemptUndone when access was revoked since (a revocation adopted after completion stands). */
+  async function standingGrant(input: { reference: string; requestId: string; region?: string; completedBefore?: boolean }) {
+    const now = await fulfilment.findByReference(input.reference, { requestId: input.requestId, region: input.region });
+    if (now?.status === 'revoked' && !input.completedBefore) throw attemptUndone('fulfilment', input.reference, `enrollment ${now.id} is revoked`);
+    return now;
+  }
+
   return {
     /**
      * `completedBefore`: this attempt's order was found completed (a reset); what stands is adopted:
@@ -23,8 +30,7 @@ export function createFulfilmentActivities({ fulfilment }: { fulfilment: Fulfilm
           });
           if (!granted.replayed) return granted;
           // A stored answer describes the grant as it was then: was access revoked since?
-          const now = await fulfilment.findByReference(input.reference, { requestId: input.requestId, region: input.region });
-          if (now?.status === 'revoked' && !input.completedBefore) throw attemptUndone('fulfilment', input.reference, `enrollment ${now.id} is revoked`);
+          await standingGrant(input);
           return granted;
         },
       );
@@ -35,11 +41,7 @@ export function createFulfilmentActivities({ fulfilment }: { fulfilment: Fulfilm
     async checkAccess(input: { reference: string; requestId: string; region?: string; completedBefore?: boolean }): Promise<{ status: string }> {
       return callDownstream(
         () => 'CheckRejected',
-        async () => {
-          const now = await fulfilment.findByReference(input.reference, { requestId: input.requestId, region: input.region });
-          if (now?.status === 'revoked' && !input.completedBefore) throw attemptUndone('fulfilment', input.reference, `enrollment ${now.id} is revoked`);
-          return { status: now?.status ?? 'not_found' };
-        },
+        async () => ({ status: (await standingGrant(input))?.status ?? 'not_found' }),
       );
     },
 

@@ -62,14 +62,10 @@ export function createLegacyEcommerceActivities({ legacy }: { legacy: LegacyEcom
     },
 
     /** Read only: the attempt's order still stands (not cancelled since), before an operator's decision moves the saga on. */
-    async checkOrder(input: { reference: string; requestId: string; region?: string }): Promise<{ status: string }> {
+    async checkOrder(input: { reference: string; requestId: string; region?: string }): Promise<{ completedBefore: boolean }> {
       return callDownstream(
         () => 'CheckRejected',
-        async () => {
-          const order = await legacy.findByReference(input.reference, { requestId: input.requestId, region: input.region });
-          if (order?.status === 'cancelled') throw attemptUndone('legacy-ecommerce', input.reference, `order ${order.orderNumber} is cancelled`);
-          return { status: order?.status ?? 'not_found' };
-        },
+        () => reconcile(input.reference, input),
       );
     },
 

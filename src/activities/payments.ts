@@ -16,6 +16,13 @@ export interface ChargePaymentInput {
 }
 
 export function createPaymentActivities({ payments }: { payments: PaymentsClient }) {
+  /** The attempt's charge as it is now, by reference; AttemptUndone when it was refunded or cancelled since (a refund adopted after completion stands). */
+  async function standingCharge(input: { reference: string; requestId: string; region?: string; completedBefore?: boolean }) {
+    const now = await payments.findChargeByReference(input.reference, { requestId: input.requestId, region: input.region });
+    if (now?.status === 'canceled' || (now?.refunded && !input.completedBefore)) throw attemptUndone('payments', input.reference, `charge ${now.id} is ${now.refunded ? 'refunded' : 'cancelled'}`);
+    return now;
+  }
+
   return {
     /** `pending` means the processor finishes later and says so by webhook. */
     async chargePayment(input: ChargePaymentInput): Promise<{ chargeId: string; amountMinor: number; status: 'succeeded' | 'pending' }> {
@@ -25,8 +32,7 @@ export function createPaymentActivities({ payments }: { payments: PaymentsClient
           const answer = await payments.charge(input, { idempotencyKey: input.idempotencyKey, requestId: input.requestId, region: input.region });
           if (!answer.replayed) return answer;
           // A stored answer describes the charge as it was then: was it refunded or cancelled since?
-          const now = await payments.findChargeByReference(input.reference, { requestId: input.requestId, region: input.region });
-          if (now?.status === 'canceled' || (now?.refunded && !input.completedBefore)) throw attemptUndone('payments', input.reference, `charge ${now.id} is ${now.refunded ? 'refunded' : 'cancelled'}`);
+          const now = await standingCharge(input);
           return now ? { ...now, replayed: true } : answer;
         },
       );
@@ -40,11 +46,7 @@ export function createPaymentActivities({ payments }: { payments: PaymentsClient
     async checkCharge(input: { reference: string; requestId: string; region?: string; completedBefore?: boolean }): Promise<{ status: string }> {
       return callDownstream(
         () => 'CheckRejected',
-        async () => {
-          const now = await payments.findChargeByReference(input.reference, { requestId: input.requestId, region: input.region });
-          if (now?.status === 'canceled' || (now?.refunded && !input.completedBefore)) throw attemptUndone('payments', input.reference, `charge ${now.id} is ${now.refunded ? 'refunded' : 'cancelled'}`);
-          return { status: now?.status ?? 'not_found' };
-        },
+        async () => ({ status: (await standingCharge(input))?.status ?? 'not_found' }),
       );
     },
 

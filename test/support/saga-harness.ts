@@ -31,7 +31,7 @@ export function stubActivities(calls: Calls, overrides: Overrides = {}): Activit
       createOrder: record('createOrder', { orderNumber: 'EC-1', totalMinor: 4900 }),
       completeOrder: record('completeOrder', { status: 'completed' }),
       cancelOrder: record('cancelOrder', { outcome: 'cancelled' }),
-      checkOrder: async () => ({ status: 'open' }),
+      checkOrder: async () => ({ completedBefore: false }),
       markOrderRefunded: record('markOrderRefunded', { outcome: 'refunded' }),
       ...overrides.legacyEcommerce,
     },

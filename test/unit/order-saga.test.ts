@@ -39,6 +39,11 @@ function eventuallyParkedAt(handle: import('@temporalio/client').WorkflowHandle,
   return eventually(async () => ((await handle.query(transactionStatusQuery)).parked?.step === step ? true : undefined), 10_000, 25);
 }
 
+/** The final status a failed saga carries in its failure's details. */
+function finalStatus(err: unknown): OrderStatus {
+  return (((err as WorkflowFailedError).cause as ApplicationFailure).details?.[0] ?? {}) as OrderStatus;
+}
+
 function runSaga(key: string, activities: Activities): Promise<OrderStatus> {
   return runWorkflow(env, 'orderSaga', orderWorkflowId('alice', key), input(key), activities) as Promise<OrderStatus>;
 }
@@ -160,7 +165,7 @@ test("an operator's Cancel while the order waits for the processor's webhook act
     await eventually(async () => ((await handle.query(transactionStatusQuery)).steps.find((s) => s.name === 'chargePayment')?.state === 'running' && calls.length >= 2 ? true : undefined));
     await handle.cancel();
   });
-  const status = (((err as WorkflowFailedError).cause as ApplicationFailure).details?.[0] ?? {}) as OrderStatus;
+  const status = finalStatus(err);
   expect(status).toMatchObject({ status: 'compensated', failure: { step: 'chargePayment' } });
   expect(calls.map((c) => c.split(' ')[0]).slice(-2)).toEqual(['refundPayment', 'cancelOrder']);
 });
@@ -171,9 +176,7 @@ test("a charge whose call ended without an answer is looked for again after its 
   const activities = stubActivities(calls, {
     // Its retries ran out on outages; the processor was in fact still working on the last one.
     payments: {
-      chargePayment: async () => {
-        throw ApplicationFailure.create({ type: 'DownstreamUnavailable', message: 'payments: answered 503', nonRetryable: true });
-      },
+      chargePayment: nonRetryable('DownstreamUnavailable', 'payments: answered 503'),
       refundPayment: async (i) => {
         calls.push(`refundPayment ${i.idempotencyKey}`);
         looks += 1;
@@ -182,7 +185,7 @@ test("a charge whose call ended without an answer is looked for again after its 
     },
   });
   const err = await driveWorkflow(env, 'orderSaga', orderWorkflowId('alice', 'late-charge'), input('late-charge'), activities, async () => undefined);
-  const status = (((err as WorkflowFailedError).cause as ApplicationFailure).details?.[0] ?? {}) as OrderStatus;
+  const status = finalStatus(err);
   expect(status.status).toBe('compensated');
   expect(status.steps.find((s) => s.name === 'chargePayment')).toMatchObject({ state: 'compensated', compensationOutcome: 'refunded' });
   // Before: one look, "not_charged", and the late charge stayed.
@@ -218,9 +221,7 @@ test('a late charge found on the second look whose refund is refused parks the c
   let looks = 0;
   const activities = stubActivities(calls, {
     payments: {
-      chargePayment: async () => {
-        throw ApplicationFailure.create({ type: 'DownstreamUnavailable', message: 'payments: answered 503', nonRetryable: true });
-      },
+      chargePayment: nonRetryable('DownstreamUnavailable', 'payments: answered 503'),
       refundPayment: async () => {
         looks += 1;
         if (looks === 1) return { outcome: 'not_charged' };
@@ -236,7 +237,7 @@ test('a late charge found on the second look whose refund is refused parks the c
     expect((await handle.query(transactionStatusQuery)).parked).toMatchObject({ kind: 'compensation', error: { type: 'CompensationRejected' } });
     await handle.executeUpdate(decideUpdate, { args: [{ action: 'skip', reason: 'refunded in the processor dashboard', operator: 'ann' }] });
   });
-  const status = (((err as WorkflowFailedError).cause as ApplicationFailure).details?.[0] ?? {}) as OrderStatus;
+  const status = finalStatus(err);
   expect(status.status).toBe('compensated');
   expect(status.steps.find((s) => s.name === 'chargePayment')?.compensationOutcome).toContain('skipped by ann');
 });
@@ -264,7 +265,7 @@ test("a decision on a compensation parked after support's Cancel is applied and 
     await eventuallyParkedAt(handle, 'chargePayment');
     expect(await handle.executeUpdate(decideUpdate, { args: [{ action: 'skip', reason: 'refunded in the processor dashboard', operator: 'ann' }] })).toMatchObject({ accepted: true, action: 'skip' });
   });
-  expect((((err as WorkflowFailedError).cause as ApplicationFailure).details?.[0] as OrderStatus).status).toBe('compensated');
+  expect(finalStatus(err).status).toBe('compensated');
 });
 
 test('a grant that fails after the charge can be retried by an operator, and the order completes', async () => {
@@ -348,7 +349,7 @@ test('a parked compensation skipped by an operator (done by hand) ends compensat
     await parkedStatus(handle); // revokeAccess failed
     await handle.executeUpdate(decideUpdate, { args: [{ action: 'skip', reason: 'revoked in the LMS by hand', operator: 'bob' }] });
   });
-  const status = ((err as WorkflowFailedError).cause as ApplicationFailure).details?.[0] as OrderStatus;
+  const status = finalStatus(err);
   expect(status.status).toBe('compensated');
   expect(status.steps.find((s) => s.name === 'grantAccess')?.compensationOutcome).toBe('skipped by bob: revoked in the LMS by hand');
   expect(calls.map((c) => c.split(' ')[0]).slice(-2)).toEqual(['refundPayment', 'cancelOrder']);
