@@ -8,7 +8,7 @@
  *
  * Read it as: the state (one object), the handlers that read or change it, parking, then the flow.
  */
-import { ApplicationFailure, CancellationScope, TemporalFailure, allHandlersFinished, condition, getExternalWorkflowHandle, patched, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope, CancelledFailure, TemporalFailure, allHandlersFinished, condition, getExternalWorkflowHandle, patched, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { OperatorDecision, Parked, RecordedDecision, RecordedEvent, SagaStatus, TransactionRequest, TransactionStatus, WebhookEvent } from '../contracts/transaction';
 import { ATTEMPT_UNDONE, DECISION_LIMITS, decideUpdate, heldEventsWorkflowId, sagaStarted, sagaStartedSignal, searchAttributes, transactionStatusQuery, webhookEventKey, webhookEventSignal } from '../contracts/transaction-protocol';
 import { Saga, describeFailure, endedUnanswered, failureType } from './saga';
@@ -290,6 +290,19 @@ async function handlersFinished(): Promise<void> {
 const CANCELLED_REPORTS_PATCH = 'cancelled-saga-reports-its-undo';
 
 /**
+ * An operator's Cancel that came while an attempt found undone was being undone (or while the call
+ * that found it was under way), and was neither acted on nor refused: it stops the saga there, with
+ * everything undone, instead of letting the next attempt place a new order, charge and grant that
+ * the Cancel would then judge too late. (Asked only then, so histories from before replay as they ran.)
+ */
+function cancelledBeforeNextAttempt({ state }: Frame): CancelledFailure | undefined {
+  if (!CancellationScope.current().consideredCancelled || state.cancelRefused || !patched(CANCEL_BEFORE_NEXT_ATTEMPT_PATCH)) return undefined;
+  state.cancelJudged = true;
+  return new CancelledFailure('Cancelled by an operator while an undone attempt was being undone: no new attempt was placed.');
+}
+const CANCEL_BEFORE_NEXT_ATTEMPT_PATCH = 'cancel-stops-before-the-next-attempt';
+
+/**
  * Runs the body; on a business failure compensates and fails with the final status. When the
  * failure is an attempt found already undone, and its undo finished, the body runs again as the
  * next attempt (workflows/saga.ts has the rule).
@@ -305,8 +318,9 @@ async function flow<R>(frame: Frame, body: () => Promise<R>, completed: (result:
     } catch (err) {
       // A plain Error here is a bug in our code: let it fail the workflow task so it retries once fixed.
       if (!(err instanceof TemporalFailure)) throw err;
+      let cause: TemporalFailure = err;
       const step = saga.current ?? 'workflow';
-      const reason = describeFailure(err);
+      let reason = describeFailure(err);
       state.failure = { step, ...reason };
       frame.setStatus('compensating', step);
       // A step whose call ended without an answer may still happen: its undo looks again later (patched when it does).
@@ -314,10 +328,17 @@ async function flow<R>(frame: Frame, body: () => Promise<R>, completed: (result:
       const undone = failures.length === 0;
       if (undone && failureType(err) === ATTEMPT_UNDONE) {
         state.undoneAttempts.push({ attempt: saga.attempt, reference: saga.reference, found: reason.message, at: new Date().toISOString() });
-        state.failure = undefined;
-        saga.newAttempt();
-        frame.setStatus('running', null);
-        continue;
+        const cancelled = cancelledBeforeNextAttempt(frame);
+        if (!cancelled) {
+          state.failure = undefined;
+          saga.newAttempt();
+          frame.setStatus('running', null);
+          continue;
+        }
+        // The operator's Cancel stands: the undone attempt is the last, and the saga ends compensated.
+        cause = cancelled;
+        reason = describeFailure(cancelled);
+        state.failure = { step, ...reason };
       }
       // Nothing to undo (a saga without compensations) is a plain failure, not a compensated one.
       frame.setStatus(undone && ran > 0 ? 'compensated' : 'failed', step);
@@ -329,7 +350,7 @@ async function flow<R>(frame: Frame, body: () => Promise<R>, completed: (result:
           : `Failed at ${step} (${reason.type}) and could not be fully undone: ${failures.map((f) => `${f.compensation}: ${f.error.message}`).join('; ')}`,
         nonRetryable: true,
         details: [frame.snapshot()],
-        cause: err,
+        cause,
       });
     }
   }

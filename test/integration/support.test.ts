@@ -446,6 +446,38 @@ describe('replay ("reset"): the runbook table, row by row', () => {
     await record(id, 'order-cli-reset-after-compensation');
   });
 
+  test("support's Cancel while the CLI's reset of a compensated order is still undoing the old attempt stops it there: nothing is placed, charged or granted again", async () => {
+    const customer = newCustomer();
+    const key = 'reset-then-cancelled';
+    const id = await compensatedOrder(customer, key);
+    const legacyBefore = await ops('legacy', id);
+    // The old attempt's undo looks its order up by reference (found cancelled already) and that look is slow,
+    // so the Cancel lands during it: the reset run's first look (createOrder's, which finds the attempt undone)
+    // passes, the undo's takes 2 s, past the test stack's 1 s client timeout, and is retried once the rule is used up.
+    const lookup = `reference=${encodeURIComponent(id)}`;
+    await stack.sims.fault('legacy', { op: 'list', urlContains: lookup, times: 1 });
+    await stack.sims.fault('legacy', { op: 'list', urlContains: lookup, latencyMs: 2_000, times: 1 });
+    const handle = stack.client.workflow.getHandle(id);
+    const before = (await handle.describe()).runId;
+    await pressCliReset(id, 'support: cause fixed');
+    await eventually(async () => ((await stack.sims.faults('legacy')).some((f) => f.urlContains === lookup) ? undefined : true), 30_000);
+    await handle.cancel();
+    const closed = await eventually(async () => {
+      const d = await handle.describe();
+      return d.runId !== before && d.status.name !== 'RUNNING' ? d : undefined;
+    }, 30_000);
+    expect(closed.status.name).toBe('FAILED');
+    // Before: the next attempt placed a new order, charged and granted, and the Cancel was recorded as too late.
+    const done = await until(customer, key, 'compensated');
+    expect(done).toMatchObject({ attempt: 1, failure: { type: 'CancelledFailure' }, undoneAttempts: [expect.objectContaining({ attempt: 1, reference: id })] });
+    expect(done.cancelRefused).toBeUndefined();
+    expect(await ops('payments', id)).toEqual(['charge chargePayment/1', 'refund refundPayment/1']);
+    expect(await ops('fulfilment', id)).toEqual([]);
+    expect((await ops('legacy', id)).filter((op) => !legacyBefore.includes(op))).toEqual([]);
+    expect(await expectMoneyAndAccessInStep(stack.sims, id, 1)).toEqual(['none']);
+    await record(id, 'order-reset-then-cancelled-during-undo');
+  });
+
   test("the Temporal CLI's own reset of an order completed and then refunded places nothing again: no second charge, access stays revoked", async () => {
     const customer = newCustomer();
     const id = orderWorkflowId(customer, 'refunded-reset');

@@ -457,6 +457,42 @@ describe('attempt epochs: a new key only when a person decides the effect must h
     expect(result.undoneAttempts).toEqual([expect.objectContaining({ attempt: 1, reference: id })]);
   });
 
+  test("an operator's Cancel while an undone attempt is being undone stops the saga there: no next attempt places, charges or grants anything", async () => {
+    const calls: Calls = [];
+    const id = orderWorkflowId('alice', 'undone-then-cancelled');
+    let undoStarted!: () => void;
+    const undoing = new Promise<void>((resolve) => (undoStarted = resolve));
+    let finishUndo!: () => void;
+    const undoMayFinish = new Promise<void>((resolve) => (finishUndo = resolve));
+    const activities = stubActivities(calls, {
+      legacyEcommerce: {
+        createOrder: async (i) => {
+          calls.push(`createOrder ${i.idempotencyKey}`);
+          if (i.idempotencyKey.endsWith('/1')) throw ApplicationFailure.create({ type: 'AttemptUndone', message: 'order EC-1 is cancelled', nonRetryable: true });
+          return { orderNumber: 'EC-2', totalMinor: 4900 };
+        },
+        // The Cancel arrives while the undone attempt's own undo is still under way.
+        cancelOrder: async (i) => {
+          calls.push(`cancelOrder ${i.idempotencyKey}`);
+          undoStarted();
+          await undoMayFinish;
+          return { outcome: 'not_found' };
+        },
+      },
+    });
+    const err = await driveWorkflow(env, 'orderSaga', id, input('undone-then-cancelled'), activities, async (handle) => {
+      await undoing;
+      await handle.cancel();
+      finishUndo();
+    });
+    // Before: attempt 2 placed a new order, charged and granted, and the Cancel was recorded as too late.
+    expect(calls).toEqual([`createOrder ${id}/createOrder/1`, `cancelOrder ${id}/cancelOrder/1`]);
+    const status = finalStatus(err);
+    expect(status).toMatchObject({ status: 'compensated', attempt: 1, failure: { step: 'createOrder', type: 'CancelledFailure' } });
+    expect(status.undoneAttempts).toEqual([expect.objectContaining({ attempt: 1, reference: id })]);
+    expect(status.cancelRefused).toBeUndefined();
+  });
+
   test('a support replay (attempt 2 in the input) uses epoch 2 keys and the #2 reference from the first step', async () => {
     const calls: Calls = [];
     const id = orderWorkflowId('alice', 'replayed');
