@@ -99,6 +99,11 @@ export function createPaymentsSim(options: SimulatorOptions & { webhooks?: Webho
     const body = z.strictObject({ chargeId: z.string(), type: z.string(), eventId: z.string().optional(), delayMs: z.number().int().min(0).optional() }).safeParse(req.body);
     const charge = body.success ? charges.get(body.data.chargeId) : undefined;
     if (!body.success || !charge) return void res.status(400).json({ error: 'INVALID_SEND' });
+    // An outcome for a charge still pending settles it first, as the processor's own event would follow
+    // its settling; any other event (a duplicate, one out of order) is sent about the charge as it is.
+    if (charge.status === 'pending' && (body.data.type === 'payment.succeeded' || body.data.type === 'payment.failed')) {
+      charge.status = body.data.type === 'payment.succeeded' ? 'succeeded' : 'failed';
+    }
     await webhooks.send(body.data.type, { ...charge }, { eventId: body.data.eventId, delayMs: body.data.delayMs });
     res.status(202).json({ sent: true });
   });

@@ -15,6 +15,9 @@ import { runTransaction } from './transaction';
 /** A retry or skip first checks the attempt's earlier steps still stand (workflows/saga.ts, checkEarlierSteps). */
 const DECISIONS_CHECK_THE_ATTEMPT_PATCH = 'decisions-check-the-attempt-stands';
 
+/** In a run a Temporal reset made, each forward step first checks the earlier steps still stand (workflows/saga.ts, `run`). */
+const RESET_RUNS_LOOK_FIRST_PATCH = 'reset-runs-look-before-each-step';
+
 /** Payment events settle a charge only when the processor sent them about a charge (before: any source, any or no charge). */
 const PROCESSOR_ONLY_PATCH = 'payment-events-from-processor-only';
 
@@ -29,6 +32,14 @@ export async function orderSaga(input: OrderSagaInput): Promise<OrderStatus> {
   let adopting: { completedBefore?: boolean } = {};
   saga.checks = {
     asked: () => patched(DECISIONS_CHECK_THE_ATTEMPT_PATCH),
+    // A run a reset made (its started event is the original run's) looks before every forward step past
+    // the reset point: patched() is false while its copied history replays, true from where it runs anew.
+    // Asked while replaying too, where it only reads the history: an offline replayer gives every run
+    // the original run's ID, and must still find the looks where the history has them.
+    beforeEachStep: () => {
+      const { runId, originalExecutionRunId, unsafe } = workflowInfo();
+      return (runId !== originalExecutionRunId || unsafe.isReplaying) && patched(RESET_RUNS_LOOK_FIRST_PATCH);
+    },
     step: (name) => {
       const look = { ...common(), ...adopting };
       if (name === 'createOrder') return queued.legacyEcommerce.checkOrder(look);
@@ -67,6 +78,7 @@ export async function orderSaga(input: OrderSagaInput): Promise<OrderStatus> {
       return `ignored: only the payment processor's event about this order's charge settles it (this came from ${event.source}${event.objectId === undefined ? ', naming no charge' : ''})`;
     }
     if (SETTLED_STATUSES.includes(status)) return `ignored: the order is already ${status}`;
+    if (status === 'compensating') return 'ignored: the order is being undone'; // no step waits for it any more
     if (event.reference !== undefined && event.reference !== saga.reference) return `ignored: it is about an earlier attempt (${event.reference})`;
     if (payment) return `ignored: the payment already ${payment.outcome}`; // out of order: never un-charge
     const outcome = { outcome: event.type === 'payment.succeeded' ? ('succeeded' as const) : ('failed' as const), reason: event.reason };

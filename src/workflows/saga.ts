@@ -94,7 +94,12 @@ export class Saga {
    * (patched, so decisions made before replay as they ran) and `step`, a read-only look at one step's
    * object (AttemptUndone when it was undone since).
    */
-  checks?: { asked: () => boolean; step: (name: string) => Promise<unknown> | undefined };
+  checks?: {
+    asked: () => boolean;
+    step: (name: string) => Promise<unknown> | undefined;
+    /** Whether a forward step looks at the earlier steps before its own call, too: in a run a Temporal reset made (see `run`). */
+    beforeEachStep?: () => boolean;
+  };
   /** Set by the frame that can wait for operators; without it, nothing parks. */
   parker?: Parker;
   /** Whether the step parked now failed on a definite refusal (nothing happened) rather than without an answer. */
@@ -194,10 +199,20 @@ export class Saga {
     }
     step.startedAt = now();
     let waited = 0;
+    // A run a Temporal reset made can go on from any workflow task, with the Cancel or abort that undid
+    // the attempt since dropped, and with the signals after that point applied again (a payment webhook):
+    // each forward step it runs first looks at the earlier steps' objects, so a grant is never made
+    // against a charge refunded since. One found undone ends this attempt as a decision's check does.
+    let lookFirst = this.done.length > 0 && this.checks?.beforeEachStep?.() === true;
     for (;;) {
       step.state = 'running';
       step.epoch = this.epoch(name);
       try {
+        if (lookFirst) {
+          lookFirst = false;
+          const unchecked = await this.lookAtEarlierSteps();
+          if (unchecked) throw unchecked; // the step fails unchecked: it parks, or the attempt is undone
+        }
         const result = await action(this.key(name));
         step.state = 'completed';
         step.error = undefined;
@@ -317,6 +332,12 @@ export class Saga {
    */
   private async checkEarlierSteps(): Promise<unknown> {
     if (this.done.length === 0 || !this.checks?.asked()) return undefined;
+    return this.lookAtEarlierSteps();
+  }
+
+  /** Looks at each done step's object (read only): AttemptUndone is thrown, any other failure to look returned. */
+  private async lookAtEarlierSteps(): Promise<unknown> {
+    if (!this.checks) return undefined;
     for (const name of [...this.done]) {
       try {
         await this.checks.step(name);

@@ -6,10 +6,9 @@ import { createHmac } from 'node:crypto';
 import { connect } from 'node:net';
 import { gzipSync, brotliCompressSync } from 'node:zlib';
 import { SignJWT } from 'jose';
-import Stripe from 'stripe';
 import { Webhook } from 'standardwebhooks';
 import { lateEventWorkflowId, orderWorkflowId, taskQueues, type OrderSagaInput } from '../../src/contracts/order';
-import { ORDER_BODY, PAYMENTS_WEBHOOK_SECRETS, STANDARD_WEBHOOK_SECRETS, getOrder, json, newCustomer, postOrder, startStack, type SimName, type Stack } from '../support/stack';
+import { ORDER_BODY, PAYMENTS_WEBHOOK_SECRETS, STANDARD_WEBHOOK_SECRETS, getOrder, json, newCustomer, postOrder, postPaymentEvent as postPaymentEventTo, startStack, type SimName, type Stack } from '../support/stack';
 
 let stack: Stack;
 let limited: Stack; // tiny rate limits and an MFE origin
@@ -191,12 +190,7 @@ describe('requests the edge cannot read are 4xx problems, not 500s, and start no
 });
 
 describe('webhooks', () => {
-  const stripe = new Stripe('sk_test_unused');
-  async function postPaymentEvent(event: object, timestamp?: number) {
-    const payload = JSON.stringify(event);
-    const header = stripe.webhooks.generateTestHeaderString({ payload, secret: PAYMENTS_WEBHOOK_SECRETS[0]!, timestamp });
-    return fetch(`${stack.url}/v1/webhooks/payments`, { method: 'POST', headers: { 'content-type': 'application/json', 'stripe-signature': header }, body: payload });
-  }
+  const postPaymentEvent = (event: object, timestamp?: number) => postPaymentEventTo(stack, event, { timestamp });
   const event = (id: string, reference: string) => ({ id, object: 'event', type: 'payment.succeeded', data: { object: { id: 'ch_1', object: 'charge', metadata: { reference } } } });
 
   test('a correctly signed event whose body is not UTF-8 is a 400 that says so, not a signature failure', async () => {

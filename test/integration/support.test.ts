@@ -15,7 +15,7 @@ import { TEMPORAL_CLI } from '../../scripts/lib/local';
 import { temporalCliFlags } from '../support/temporal-cli';
 import { eventually } from '../support/eventually';
 import { expectMoneyAndAccessInStep } from '../support/money-and-access';
-import { ORDER_BODY, getOrder, json, newCustomer, postOrder, postRefund, startStack, type Json, type SimName, type Stack } from '../support/stack';
+import { ORDER_BODY, getOrder, json, newCustomer, paymentEvent, postOrder, postPaymentEvent, postRefund, startStack, type Json, type SimName, type Stack } from '../support/stack';
 
 let stack: Stack;
 beforeAll(async () => {
@@ -259,6 +259,45 @@ test("the CLI's reset to before a Cancel revives the order parked, but support's
   expect(await ops('payments', id)).toEqual(['charge chargePayment/1', 'refund refundPayment/1', 'charge chargePayment/2']);
   expect(await expectMoneyAndAccessInStep(stack.sims, id, 2)).toEqual(['none', 'held']);
   await record(id, 'order-reset-before-cancel-then-retried');
+});
+
+test("the CLI's reset to after the charge of an order a Cancel compensated, with the processor's late webhook applied again, never grants against the cancelled charge: the grant looks first and the order is placed again", async () => {
+  const customer = newCustomer();
+  const key = 'reset-after-charge';
+  const id = orderWorkflowId(customer, key);
+  await stack.receiveWebhooksFor(customer);
+  // An asynchronous charge whose processor stays silent: the order waits for its webhook.
+  expect((await postOrder(stack, customer, key, { ...ORDER_BODY, paymentMethod: { token: 'tok_asyncSilent' } }, { prefer: 'respond-async' })).status).toBe(202);
+  const firstCharge = await eventually(async () => (await stack.sims.ledger('payments', id)).find((e) => e.op === 'charge')?.ref);
+  await eventually(async () => ((await json(await getOrder(stack, customer, key))).steps?.find((s: Json) => s.name === 'chargePayment')?.state === 'running' ? true : undefined));
+  // An event about another charge (ignored) gives the run a workflow task after the charge's: a reset point.
+  expect((await postPaymentEvent(stack, paymentEvent('evt_other_charge', 'payment.succeeded', 'ch_other', id))).status).toBe(200);
+  await eventually(async () => ((await json(await getOrder(stack, customer, key))).events?.length === 1 ? true : undefined));
+  // Support cancels it; the undo of its legacy order (a look by reference) is slow, so the processor's
+  // payment.succeeded for the charge just cancelled lands while the run is still open: in its history.
+  const lookup = `reference=${encodeURIComponent(id)}`;
+  await stack.sims.fault('legacy', { op: 'list', urlContains: lookup, latencyMs: 800, times: 1 });
+  const handle = stack.client.workflow.getHandle(id);
+  await handle.cancel();
+  await eventually(async () => ((await stack.sims.faults('legacy')).some((f) => f.urlContains === lookup) ? undefined : true), 30_000);
+  expect((await postPaymentEvent(stack, paymentEvent('evt_after_cancel', 'payment.succeeded', firstCharge, id))).status).toBe(200);
+  const cancelled = await until(customer, key, 'compensated');
+  expect(cancelled.events).toEqual([expect.objectContaining({ eventId: 'evt_other_charge', effect: expect.stringContaining('ignored') }), expect.objectContaining({ eventId: 'evt_after_cancel', effect: 'ignored: the order is being undone' })]);
+  // Support resets to the last workflow task before the Cancel: the charge is in it, the Cancel is not,
+  // and the webhook (a signal after that point) is applied again.
+  const events = (await handle.fetchHistory()).events ?? [];
+  const cancelAt = events.findIndex((e) => e.workflowExecutionCancelRequestedEventAttributes);
+  const before = events.slice(0, cancelAt).reverse().find((e) => e.workflowTaskCompletedEventAttributes);
+  await pressCliReset(id, 'support: undo the cancel', { eventId: Number(before!.eventId) });
+  // Before: the reapplied event paid for the order, grantAccess/1 granted against the cancelled charge,
+  // and the order parked at completeOrder (its legacy order cancelled) with money and access apart.
+  const secondCharge = await eventually(async () => (await stack.sims.ledger('payments', `${id}/chargePayment/2`))[0]?.ref, 30_000);
+  await stack.sims.sendPaymentEvent(secondCharge, 'payment.succeeded');
+  const done = await until(customer, key, 'completed');
+  expect(done).toMatchObject({ attempt: 2, reference: `${id}#2`, undoneAttempts: [expect.objectContaining({ attempt: 1, reference: id })] });
+  expect(await ops('fulfilment', id)).toEqual(['grant grantAccess/2']);
+  expect(await expectMoneyAndAccessInStep(stack.sims, id, 2)).toEqual(['none', 'held']);
+  await record(id, 'order-reset-after-charge-looks-first');
 });
 
 test("a terminated order tells its customer it was stopped, never support's own terminate reason", async () => {

@@ -42,7 +42,7 @@ test('an event that arrives while Temporal is down gets a 503, and the providerâ
   await stopProcess(server);
 
   const payments = testEnv().paymentsUrl;
-  await fetch(`${payments}/_sim/webhooks/send`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ chargeId, type: 'payment.succeeded', eventId: 'evt_during_outage' }) });
+  await stack.sims.sendPaymentEvent(chargeId, 'payment.succeeded', 'evt_during_outage');
   const deliveries = async () => (await json(await fetch(`${payments}/_sim/webhooks/deliveries?reference=${encodeURIComponent(id)}`))).deliveries as { status: number; attempt: number }[];
   await eventually(async () => ((await deliveries()).length >= 2 ? true : undefined), 10_000);
   // Refused while Temporal is away (a 503, or no answer in time on a busy machine): never a 2xx.

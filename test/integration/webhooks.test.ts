@@ -3,14 +3,13 @@
  * retried webhooks to the real API; events are verified, routed to the saga, deduplicated, and
  * never lost. Test signatures come from the providers' own libraries (stripe, standardwebhooks).
  */
-import Stripe from 'stripe';
 import { Webhook } from 'standardwebhooks';
 import { lateEventWorkflowId, orderWorkflowId } from '../../src/contracts/order';
 import { exportHistory } from '../../scripts/export-history';
 import { payloadCodec } from '../../src/temporal/codec';
 import { eventually } from '../support/eventually';
 import { testEnv } from '../support/env';
-import { ORDER_BODY, PAYMENTS_WEBHOOK_SECRETS, STANDARD_WEBHOOK_SECRETS, getOrder, json, newCustomer, postOrder, startStack, type Json, type Stack } from '../support/stack';
+import { ORDER_BODY, PAYMENTS_WEBHOOK_SECRETS, STANDARD_WEBHOOK_SECRETS, getOrder, json, newCustomer, paymentEvent, postOrder, postPaymentEvent as postPaymentEventTo, startStack, type Json, type Stack } from '../support/stack';
 
 let stack: Stack;
 beforeAll(async () => {
@@ -20,26 +19,12 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-const stripe = new Stripe('sk_test_unused');
 const paymentsSim = () => testEnv().paymentsUrl;
 const pay = (token: string) => ({ ...ORDER_BODY, paymentMethod: { token } });
 
-/** POSTs a payment event to the API, signed like the provider would (or with another secret / time). */
-async function postPaymentEvent(event: Json, { secret = PAYMENTS_WEBHOOK_SECRETS[0]!, timestamp }: { secret?: string; timestamp?: number } = {}) {
-  const payload = JSON.stringify(event);
-  const header = stripe.webhooks.generateTestHeaderString({ payload, secret, timestamp });
-  return fetch(`${stack.url}/v1/webhooks/payments`, { method: 'POST', headers: { 'content-type': 'application/json', 'stripe-signature': header }, body: payload });
-}
+const postPaymentEvent = (event: Json, options?: Parameters<typeof postPaymentEventTo>[2]) => postPaymentEventTo(stack, event, options);
 
-function paymentEvent(id: string, type: string, chargeId: string, reference: string): Json {
-  return { id, object: 'event', type, created: Math.floor(Date.now() / 1000), data: { object: { id: chargeId, object: 'charge', metadata: { reference } } } };
-}
-
-/** Asks the simulator to deliver (and retry) an event about a charge, as the provider would. */
-async function simSend(chargeId: string, type: string, eventId?: string) {
-  const res = await fetch(`${paymentsSim()}/_sim/webhooks/send`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ chargeId, type, eventId }) });
-  expect(res.status).toBe(202);
-}
+const simSend = (chargeId: string, type: string, eventId?: string) => stack.sims.sendPaymentEvent(chargeId, type, eventId);
 
 async function chargeOf(id: string): Promise<string> {
   return eventually(async () => (await stack.sims.ledger('payments', id)).find((e) => e.op === 'charge')?.ref);

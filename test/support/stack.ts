@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import type { Client } from '@temporalio/client';
 import type { SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import type { DestinationStream } from 'pino';
+import Stripe from 'stripe';
 import { createActivities } from '../../src/activities';
 import { createApp } from '../../src/api/app';
 import { createHistory } from '../../src/api/history-setup';
@@ -73,6 +74,8 @@ export interface Simulators {
   fault(name: SimName, rule: Record<string, unknown>): Promise<() => Promise<void>>;
   /** The fault rules still in force on a simulator (one with `times` leaves once used up). */
   faults(name: SimName): Promise<Record<string, unknown>[]>;
+  /** The payments simulator settles a pending charge and delivers (and retries) its event, as the processor would. */
+  sendPaymentEvent(chargeId: string, type: string, eventId?: string): Promise<void>;
 }
 
 export function simulators(): Simulators {
@@ -87,6 +90,10 @@ export function simulators(): Simulators {
     },
     async faults(name) {
       return ((await (await fetch(`${urls[name]}/_sim/faults`)).json()) as { faults: Record<string, unknown>[] }).faults;
+    },
+    async sendPaymentEvent(chargeId, type, eventId) {
+      const res = await fetch(`${urls.payments}/_sim/webhooks/send`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ chargeId, type, eventId }) });
+      if (res.status !== 202) throw new Error(`webhook not sent: ${res.status} ${await res.text()}`);
     },
     async fault(name, rule) {
       const res = await fetch(`${urls[name]}/_sim/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(rule) });
@@ -193,6 +200,18 @@ export async function startStack(overrides: Record<string, string> = {}, options
       await tracing?.shutdown();
     },
   };
+}
+
+/** A Stripe-shaped payment event about a charge that names our reference, as the processor sends it. */
+export function paymentEvent(id: string, type: string, chargeId: string, reference: string): Json {
+  return { id, object: 'event', type, created: Math.floor(Date.now() / 1000), data: { object: { id: chargeId, object: 'charge', metadata: { reference } } } };
+}
+
+/** POSTs a payment event to the API, signed as the provider would (or with another secret, or at another time). */
+export function postPaymentEvent(stack: Pick<Stack, 'url'>, event: unknown, { secret = PAYMENTS_WEBHOOK_SECRETS[0]!, timestamp }: { secret?: string; timestamp?: number } = {}): Promise<Response> {
+  const payload = JSON.stringify(event);
+  const header = new Stripe('sk_test_unused').webhooks.generateTestHeaderString({ payload, secret, timestamp });
+  return fetch(`${stack.url}/v1/webhooks/payments`, { method: 'POST', headers: { 'content-type': 'application/json', 'stripe-signature': header }, body: payload });
 }
 
 /** A customer ID no other test uses, so its ledger entries are its own. */
