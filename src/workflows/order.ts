@@ -29,7 +29,15 @@ export async function orderSaga(input: OrderSagaInput): Promise<OrderStatus> {
   const local = input.fastPath !== false && patched(FAST_PATH_PATCH) ? localProxies() : undefined;
   // Before an operator's retry or skip moves the order on, its earlier steps' objects must still stand
   // (read only, by reference). Asked when such a decision comes, so decisions made before replay as they ran.
+  // A reset of an order that had completed (refunded since, or being refunded): every step adopts what
+  // stands (a refunded charge, a revoked grant) and nothing is placed again. A refund is the customer's
+  // decision, not an undo. Found by createOrder's stored answer, or by a look at the legacy order.
   let adopting: { completedBefore?: boolean } = {};
+  const adoptIf = (completedBefore: boolean | undefined) => {
+    if (!completedBefore) return;
+    adopting = { completedBefore: true };
+    saga.adopting = true;
+  };
   saga.checks = {
     asked: () => patched(DECISIONS_CHECK_THE_ATTEMPT_PATCH),
     // A run a reset made (its started event is the original run's) looks before every forward step past
@@ -42,7 +50,8 @@ export async function orderSaga(input: OrderSagaInput): Promise<OrderStatus> {
     },
     step: (name) => {
       const look = { ...common(), ...adopting };
-      if (name === 'createOrder') return queued.legacyEcommerce.checkOrder(look);
+      // A reset to after the first step learns here that the order had completed (its refund undid the rest).
+      if (name === 'createOrder') return queued.legacyEcommerce.checkOrder(look).then((found) => (adoptIf(found.completedBefore), found));
       if (name === 'chargePayment') return queued.payments.checkCharge(look);
       if (name === 'grantAccess') return queued.fulfilment.checkAccess(look);
       return undefined;
@@ -108,10 +117,12 @@ export async function orderSaga(input: OrderSagaInput): Promise<OrderStatus> {
   return runTransaction(input, saga, async (): Promise<{ order: PlacedOrder }> => {
     const attempt = saga.attempt;
     if (attempt > (input.attempt ?? 1)) {
-      // A new attempt waits for its own charge's outcome.
+      // A new attempt waits for its own charge's outcome, and adopts only what it finds of its own.
       payment = undefined;
       chargeId = undefined;
       early.clear();
+      adopting = {};
+      saga.adopting = false;
     }
     const created = await saga.run(
       'createOrder',
@@ -125,16 +136,11 @@ export async function orderSaga(input: OrderSagaInput): Promise<OrderStatus> {
         }),
       { compensation: compensation('createOrder', (idempotencyKey) => undo.legacyEcommerce.cancelOrder({ ...common(), idempotencyKey })) },
     );
-    // A reset of an order that had completed (refunded since, or being refunded): every step adopts
-    // what stands (a refunded charge, a revoked grant) and nothing is placed again. A refund is the
-    // customer's decision, not an undo.
-    const adopt = created.completedBefore ? { completedBefore: true } : {};
-    saga.adopting = Boolean(created.completedBefore);
-    adopting = adopt;
+    adoptIf(created.completedBefore);
     const charge = await saga.run(
       'chargePayment',
       async (idempotencyKey) => {
-        const result = await forward.payments.chargePayment({ ...common(), ...adopt, idempotencyKey, amountMinor, currency: input.order.currency, token: input.order.paymentMethod.token });
+        const result = await forward.payments.chargePayment({ ...common(), ...adopting, idempotencyKey, amountMinor, currency: input.order.currency, token: input.order.paymentMethod.token });
         if (result.status === 'succeeded') {
           chargeId = result.chargeId;
           payment ??= { outcome: 'succeeded' };
@@ -145,7 +151,7 @@ export async function orderSaga(input: OrderSagaInput): Promise<OrderStatus> {
     );
     const access = await saga.run(
       'grantAccess',
-      (idempotencyKey) => forward.fulfilment.grantAccess({ ...common(), ...adopt, idempotencyKey, customerId: input.customerId, skus: input.order.items.map((i) => i.sku) }),
+      (idempotencyKey) => forward.fulfilment.grantAccess({ ...common(), ...adopting, idempotencyKey, customerId: input.customerId, skus: input.order.items.map((i) => i.sku) }),
       {
         compensation: compensation('grantAccess', (idempotencyKey) => undo.fulfilment.revokeAccess({ ...common(), idempotencyKey })),
         // Money has moved: an operator decides (retry the grant, skip it as granted by hand, or abort and refund).
@@ -154,7 +160,7 @@ export async function orderSaga(input: OrderSagaInput): Promise<OrderStatus> {
     );
     // A reset adopting support's earlier skip (granted by hand): the step is the operator's, as it was.
     if (access.enrollmentId === SKIPPED_BY_OPERATOR) saga.markSkipped('grantAccess');
-    await saga.run('completeOrder', (idempotencyKey) => forward.legacyEcommerce.completeOrder({ ...common(), ...adopt, idempotencyKey, orderNumber: created.orderNumber }), {
+    await saga.run('completeOrder', (idempotencyKey) => forward.legacyEcommerce.completeOrder({ ...common(), ...adopting, idempotencyKey, orderNumber: created.orderNumber }), {
       park: { skipped: () => ({ status: 'skipped' }) },
     });
 

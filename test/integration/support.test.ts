@@ -76,8 +76,8 @@ async function cliReset(id: string, reason: string) {
 }
 
 /** The Temporal CLI's `workflow reset` to the first workflow task, as support would type it. */
-async function pressCliReset(id: string, reason: string, to: { eventId: number } | 'FirstWorkflowTask' = 'FirstWorkflowTask'): Promise<void> {
-  const target = to === 'FirstWorkflowTask' ? ['--type', 'FirstWorkflowTask'] : ['--event-id', String(to.eventId)];
+async function pressCliReset(id: string, reason: string, to: { eventId: number } | 'FirstWorkflowTask' | 'LastWorkflowTask' = 'FirstWorkflowTask'): Promise<void> {
+  const target = typeof to === 'string' ? ['--type', to] : ['--event-id', String(to.eventId)];
   const { stdout } = await promisify(execFile)(TEMPORAL_CLI, ['workflow', 'reset', ...temporalCliFlags(stack.config), '--workflow-id', id, ...target, '--reason', reason], { timeout: 30_000 });
   expect(stdout).toMatch(/Resetting workflow/);
 }
@@ -530,6 +530,31 @@ describe('replay ("reset"): the runbook table, row by row', () => {
     expect(await ops('fulfilment', id)).toEqual(['grant grantAccess/1']);
     expect(await ops('legacy', id)).toEqual(['create createOrder/1', 'complete completeOrder/1']);
     expect(await expectMoneyAndAccessInStep(stack.sims, id, 1)).toEqual(['none']);
+  });
+
+  test("the CLI's reset to the last workflow task of an order paid by webhook and then refunded adopts it too: no second charge, no new attempt", async () => {
+    const customer = newCustomer();
+    const key = 'refunded-async-reset';
+    const id = orderWorkflowId(customer, key);
+    await stack.receiveWebhooksFor(customer);
+    // Paid by the processor's webhook: the grant and the completion run in a workflow task of their own, after the charge's.
+    expect((await postOrder(stack, customer, key, { ...ORDER_BODY, paymentMethod: { token: 'tok_async' } })).status).toBe(201);
+    expect((await postRefund(stack, customer, key, 'refund-1')).status).toBe(201);
+    const before = { payments: await ops('payments', id), fulfilment: await ops('fulfilment', id), legacy: await ops('legacy', id) };
+    const handle = stack.client.workflow.getHandle(id);
+    const firstRun = (await handle.describe()).runId;
+    await pressCliReset(id, 'support: pressed reset', 'LastWorkflowTask');
+    const closed = await eventually(async () => {
+      const d = await handle.describe();
+      return d.runId !== firstRun && d.status.name !== 'RUNNING' ? d : undefined;
+    }, 30_000);
+    // Before: the grant's stored answer found the access revoked (by the refund), the attempt was taken as
+    // undone, its undo parked at cancelOrder (the legacy order is refunded), and a skip charged the customer again.
+    expect(closed.status.name).toBe('COMPLETED');
+    expect(await until(customer, key, 'completed')).toMatchObject({ attempt: 1, reference: id });
+    expect({ payments: await ops('payments', id), fulfilment: await ops('fulfilment', id), legacy: await ops('legacy', id) }).toEqual(before);
+    expect(await expectMoneyAndAccessInStep(stack.sims, id, 1)).toEqual(['none']);
+    await record(id, 'order-refunded-reset-to-last-task-adopted');
   });
 
   test("the CLI's reset of an order completed after support's retry (granted under a new epoch) adopts it: no new park, nothing placed again", async () => {
