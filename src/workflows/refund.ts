@@ -1,13 +1,14 @@
 /**
- * refundSaga: refund the payment → revoke access → mark the legacy order refunded. Money has
- * already moved back after the first step, so there is nothing to compensate: each step retries
+ * refundSaga: revoke access → refund the payment → mark the legacy order refunded. Access goes
+ * first, so a refund never leaves access without a charge (fulfilment down for hours keeps the
+ * money where it is, not the access). Nothing here can be compensated: each step retries
  * generously (idempotent, found by the order's reference), and one that fails for good parks the
- * saga (needs_attention) until an operator retries or skips it (an abort once the money is back is
- * refused, and a Cancel is not acted on: either would leave access without a charge).
+ * saga (needs_attention) until an operator retries or skips it (an abort once access is revoked is
+ * refused, and a Cancel is not acted on: either would leave a charge without its access).
  */
 import { ApplicationFailure, CancellationScope, patched, workflowInfo } from '@temporalio/workflow';
 import type { RefundOutcome, RefundSagaInput, RefundStatus } from '../contracts/refund';
-import { REFUND_STEPS } from '../contracts/refund-protocol';
+import { REFUND_STEPS, REFUND_STEPS_MONEY_FIRST } from '../contracts/refund-protocol';
 import { SKIPPED_BY_OPERATOR } from '../contracts/transaction-protocol';
 import { activityProxies } from './activity-options';
 import { EPOCH_KEYS_PATCH, Saga } from './saga';
@@ -15,25 +16,31 @@ import { runTransaction } from './transaction';
 
 /** Refunds started since ignore an operator's Cancel (before: a Cancel while parked after the money went back ended the refund half done). */
 const REFUND_NOT_CANCELLABLE_PATCH = 'refund-not-cancellable';
+/** Refunds started since revoke access before the money goes back (before: money first, and access stayed while fulfilment failed). */
+const REVOKE_FIRST_PATCH = 'refund-revokes-access-first';
 
 export async function refundSaga(input: RefundSagaInput): Promise<RefundStatus> {
   const { workflowId } = workflowInfo();
   const { compensation: retrying } = activityProxies(input);
-  const saga = new Saga(REFUND_STEPS, { workflowId, attempt: input.attempt, epochs: patched(EPOCH_KEYS_PATCH) });
+  const epochs = patched(EPOCH_KEYS_PATCH);
+  const revokeFirst = patched(REVOKE_FIRST_PATCH);
+  const saga = new Saga(revokeFirst ? REFUND_STEPS : REFUND_STEPS_MONEY_FIRST, { workflowId, attempt: input.attempt, epochs });
   // The downstream objects belong to the order (the attempt of it that completed); the keys belong to this refund.
   const call = (idempotencyKey: string) => ({ reference: input.orderReference ?? input.orderWorkflowId, idempotencyKey, requestId: input.requestId, region: input.region });
 
-  // Money moves back first; after that, stopping half-way would leave access without a charge. An
+  // Once a step has moved anything, stopping half-way would leave access and money apart. An
   // operator's Cancel (Web UI, CLI) is therefore not acted on: a parked refund is decided instead.
   const shielded = patched(REFUND_NOT_CANCELLABLE_PATCH);
   const body = async (): Promise<{ refund: RefundOutcome }> => {
     // Nothing here can be undone, so a step that fails for good parks for an operator.
     const step = (name: string, run: (idempotencyKey: string) => Promise<{ outcome: string }>) => saga.run(name, run, { park: { skipped: () => ({ outcome: SKIPPED_BY_OPERATOR }) } });
-    // Access support granted by hand is not ours to find: revoking it is support's too, and comes
-    // first (park; skip once done), so the money never goes back while that access stays.
-    const byHand = input.accessGrantedByHand ? await step('revokeAccess', grantedByHand) : undefined;
+    // Access support granted by hand is not ours to find: revoking it is support's too (park; skip once done).
+    const revoke = () => step('revokeAccess', input.accessGrantedByHand ? grantedByHand : (key) => retrying.fulfilment.revokeAccess(call(key)));
+    // The money never goes back while the access stays. (Older refunds refunded first, and revoked
+    // first only access granted by hand; they replay so.)
+    const first = revokeFirst || input.accessGrantedByHand ? await revoke() : undefined;
     const payment = await step('refundPayment', (key) => retrying.payments.refundPayment(call(key)));
-    const access = byHand ?? (await step('revokeAccess', (key) => retrying.fulfilment.revokeAccess(call(key))));
+    const access = first ?? (await revoke());
     const legacyOrder = await step('markOrderRefunded', (key) => retrying.legacyEcommerce.markOrderRefunded(call(key)));
     return { refund: { orderKey: input.orderKey, payment: payment.outcome, access: access.outcome, legacyOrder: legacyOrder.outcome } };
   };

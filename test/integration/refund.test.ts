@@ -3,6 +3,8 @@ import { orderWorkflowId } from '../../src/contracts/order';
 import { refundWorkflowId } from '../../src/contracts/refund';
 import { payloadCodec } from '../../src/temporal/codec';
 import { exportHistory } from '../../scripts/export-history';
+import { eventually } from '../support/eventually';
+import { expectMoneyAndAccessInStep } from '../support/money-and-access';
 import { ORDER_BODY, json, newCustomer, postOrder, postRefund, startStack, type Stack } from '../support/stack';
 
 let stack: Stack;
@@ -53,4 +55,28 @@ test('an order that did not complete cannot be refunded: a 409 problem, and noth
   expect(never.status).toBe(404);
   expect((await json(never)).type).toBe('urn:saga-coordinator:problem:never-received');
   expect(await stack.sims.ledger('payments', refundWorkflowId(customer, 'declined'))).toEqual([]);
+});
+
+test('a refund revokes access before the money goes back: while fulfilment is down the charge stays with its access, never access without a charge', async () => {
+  const customer = newCustomer();
+  expect((await postOrder(stack, customer, 'revoke-first')).status).toBe(201);
+  const refundId = refundWorkflowId(customer, 'revoke-first');
+  const orderId = orderWorkflowId(customer, 'revoke-first');
+  // Fulfilment answers the revocation with outages, three times.
+  await stack.sims.fault('fulfilment', { op: 'revoke', idempotencyKeyPrefix: `${refundId}/`, errorRate: 1, times: 3 });
+  expect((await postRefund(stack, customer, 'revoke-first', 'refund-1', undefined, { prefer: 'respond-async' })).status).toBe(202);
+  // Once the outages have been met (the rule is used up), the money has still not moved.
+  await eventually(async () => ((await stack.sims.faults('fulfilment')).some((f) => f.idempotencyKeyPrefix === `${refundId}/`) ? undefined : true), 30_000);
+  // Before: the charge was refunded first, and the access stayed on while fulfilment was down (for up to a day of retries).
+  expect(await stack.sims.ledger('payments', refundId)).toEqual([]);
+  expect(await expectMoneyAndAccessInStep(stack.sims, orderId, 1)).toEqual(['held']);
+  const done = await eventually(async () => {
+    const body = await json(await fetch(`${stack.url}/v1/orders/revoke-first/refund`, { headers: { authorization: `Bearer ${await stack.token(customer)}` } }));
+    return body.status === 'completed' ? body : undefined;
+  }, 30_000);
+  expect(done).toMatchObject({ refund: { access: 'revoked', payment: 'refunded', legacyOrder: 'refunded' } });
+  expect((await stack.sims.ledger('fulfilment', refundId)).map((e) => e.op)).toEqual(['revoke']);
+  expect((await stack.sims.ledger('payments', refundId)).map((e) => e.op)).toEqual(['refund']);
+  expect(await expectMoneyAndAccessInStep(stack.sims, orderId, 1)).toEqual(['none']);
+  if (process.env.RECORD_HISTORIES === '1') await exportHistory(stack.client, payloadCodec(stack.config), refundId, 'refund-revokes-access-first');
 });

@@ -19,7 +19,7 @@ function input(refundKey: string): RefundSagaInput {
   return { customerId: 'alice', idempotencyKey: refundKey, orderKey: 'order-1', orderWorkflowId: orderId, fingerprint: 'f', startToken: 's', requestId: 'r', receivedAt: '2026-11-22T00:00:00.000Z' };
 }
 
-test('a refund refunds, revokes and marks the order refunded, addressing the order with keys of its own', async () => {
+test('a refund revokes, refunds and marks the order refunded (access before the money), addressing the order with keys of its own', async () => {
   const calls: Calls = [];
   const references: string[] = [];
   const activities = stubActivities(calls, {
@@ -33,7 +33,7 @@ test('a refund refunds, revokes and marks the order refunded, addressing the ord
   });
   const id = refundWorkflowId('alice', 'order-1');
   const result = (await runWorkflow(env, 'refundSaga', id, input('refund-1'), activities)) as RefundStatus;
-  expect(calls).toEqual([`refundPayment ${id}/refundPayment/1`, `revokeAccess ${id}/revokeAccess/1`, `markOrderRefunded ${id}/markOrderRefunded/1`]);
+  expect(calls).toEqual([`revokeAccess ${id}/revokeAccess/1`, `refundPayment ${id}/refundPayment/1`, `markOrderRefunded ${id}/markOrderRefunded/1`]);
   expect(references).toEqual([orderId]);
   expect(result).toMatchObject({ status: 'completed', refund: { orderKey: 'order-1', payment: 'refunded', access: 'revoked', legacyOrder: 'refunded' } });
 });
@@ -49,51 +49,51 @@ test('a refund step that fails for good parks; skipping it (done by hand) lets t
   expect(calls.map((c) => c.split(' ')[0])).toEqual(['refundPayment', 'markOrderRefunded']);
 });
 
-test('once the money is back, a parked refund step cannot be aborted (it would strand access); before it, it can', async () => {
+test('once access is revoked, a parked refund step cannot be aborted (it would leave the charge without its access); before it, it can', async () => {
   const calls: Calls = [];
-  const activities = stubActivities(calls, { fulfilment: { revokeAccess: nonRetryable('CompensationRejected', 'LMS locked') } });
+  const activities = stubActivities(calls, { payments: { refundPayment: nonRetryable('RefundRejected', 'disputed') } });
   const result = (await driveWorkflow(env, 'refundSaga', refundWorkflowId('alice', 'order-3'), input('refund-3'), activities, async (handle) => {
     await parkedStatus(handle);
     const refused = await handle.executeUpdate(decideUpdate, { args: [{ action: 'abort', reason: 'give up', operator: 'ann' }] }).catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(WorkflowUpdateFailedError);
-    expect((refused as WorkflowUpdateFailedError).cause).toMatchObject({ type: 'AbortNotSafe', message: expect.stringContaining('refundPayment') });
+    expect((refused as WorkflowUpdateFailedError).cause).toMatchObject({ type: 'AbortNotSafe', message: expect.stringContaining('revokeAccess') });
     // Still parked, nothing decided: the operator can still settle it.
-    expect((await handle.query(transactionStatusQuery)).parked).toMatchObject({ step: 'revokeAccess' });
-    await handle.executeUpdate(decideUpdate, { args: [{ action: 'skip', reason: 'revoked in the LMS by hand', operator: 'ann' }] });
+    expect((await handle.query(transactionStatusQuery)).parked).toMatchObject({ step: 'refundPayment' });
+    await handle.executeUpdate(decideUpdate, { args: [{ action: 'skip', reason: 'refunded at the processor by hand', operator: 'ann' }] });
   })) as RefundStatus;
-  expect(result).toMatchObject({ status: 'completed', refund: { payment: 'refunded', access: 'skipped-by-operator', legacyOrder: 'refunded' } });
+  expect(result).toMatchObject({ status: 'completed', refund: { payment: 'skipped-by-operator', access: 'revoked', legacyOrder: 'refunded' } });
 
   // Parked at its first step nothing has moved: abort is safe and ends it, the order as it was.
-  const nothingMoved = await driveWorkflow(env, 'refundSaga', refundWorkflowId('alice', 'order-4'), input('refund-4'), stubActivities([], { payments: { refundPayment: refused('RefundRejected', 'disputed') } }), async (handle) => {
+  const nothingMoved = await driveWorkflow(env, 'refundSaga', refundWorkflowId('alice', 'order-4'), input('refund-4'), stubActivities([], { fulfilment: { revokeAccess: refused('CompensationRejected', 'LMS locked') } }), async (handle) => {
     await parkedStatus(handle);
     await handle.executeUpdate(decideUpdate, { args: [{ action: 'abort', reason: 'dispute opened; handled by the processor', operator: 'ann' }] });
   });
   expect(nothingMoved).toBeInstanceOf(WorkflowFailedError);
 });
 
-test("an operator's Cancel of a refund parked after the money went back is not acted on: it stays parked, and a decision finishes it", async () => {
+test("an operator's Cancel of a refund parked after access was revoked is not acted on: it stays parked, and a decision finishes it", async () => {
   const calls: Calls = [];
-  const activities = stubActivities(calls, { fulfilment: { revokeAccess: nonRetryable('CompensationRejected', 'LMS locked') } });
+  const activities = stubActivities(calls, { payments: { refundPayment: nonRetryable('RefundRejected', 'disputed') } });
   const result = (await driveWorkflow(env, 'refundSaga', refundWorkflowId('alice', 'order-5'), input('refund-5'), activities, async (handle) => {
     await parkedStatus(handle);
     await handle.cancel();
-    // Still parked at revokeAccess: the Cancel changed nothing, and the decision is answered as applied.
-    expect((await handle.query(transactionStatusQuery)).parked).toMatchObject({ step: 'revokeAccess' });
-    await handle.executeUpdate(decideUpdate, { args: [{ action: 'skip', reason: 'revoked in the LMS by hand', operator: 'ann' }] });
+    // Still parked at refundPayment: the Cancel changed nothing, and the decision is answered as applied.
+    expect((await handle.query(transactionStatusQuery)).parked).toMatchObject({ step: 'refundPayment' });
+    await handle.executeUpdate(decideUpdate, { args: [{ action: 'skip', reason: 'refunded at the processor by hand', operator: 'ann' }] });
   })) as RefundStatus;
-  expect(result).toMatchObject({ status: 'completed', refund: { payment: 'refunded', access: 'skipped-by-operator', legacyOrder: 'refunded' } });
+  expect(result).toMatchObject({ status: 'completed', refund: { payment: 'skipped-by-operator', access: 'revoked', legacyOrder: 'refunded' } });
 });
 
 test('a refund step that failed without a definite answer (it may have happened) cannot be aborted; a retry with the same key settles it', async () => {
   const calls: Calls = [];
   let tries = 0;
   const activities = stubActivities(calls, {
-    payments: {
-      refundPayment: async (i) => {
-        calls.push(`refundPayment ${i.idempotencyKey}`);
-        // A day of timeouts ends as a failure with no answer from the processor (not its refusal).
+    fulfilment: {
+      revokeAccess: async (i) => {
+        calls.push(`revokeAccess ${i.idempotencyKey}`);
+        // A day of timeouts ends as a failure with no answer from fulfilment (not its refusal).
         if ((tries += 1) === 1) throw ApplicationFailure.create({ type: 'DownstreamContractViolation', message: 'unreadable answer', nonRetryable: true });
-        return { outcome: 'refunded' };
+        return { outcome: 'revoked' };
       },
     },
   });
@@ -104,7 +104,7 @@ test('a refund step that failed without a definite answer (it may have happened)
     expect((refusedAbort as WorkflowUpdateFailedError).cause).toMatchObject({ type: 'AbortNotSafe', message: expect.stringContaining('possibly done') });
     await handle.executeUpdate(decideUpdate, { args: [{ action: 'retry', operator: 'ann' }] });
   })) as RefundStatus;
-  expect(result).toMatchObject({ status: 'completed', refund: { payment: 'refunded' } });
-  // The retry kept the key: whatever the first call did, the processor answers it from its record.
-  expect(calls.filter((c) => c.startsWith('refundPayment'))).toEqual([`refundPayment ${id}/refundPayment/1`, `refundPayment ${id}/refundPayment/1`]);
+  expect(result).toMatchObject({ status: 'completed', refund: { access: 'revoked', payment: 'refunded' } });
+  // The retry kept the key: whatever the first call did, fulfilment answers it from its record.
+  expect(calls.filter((c) => c.startsWith('revokeAccess'))).toEqual([`revokeAccess ${id}/revokeAccess/1`, `revokeAccess ${id}/revokeAccess/1`]);
 });
