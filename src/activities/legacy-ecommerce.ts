@@ -1,4 +1,5 @@
 /** Activities against the legacy ecommerce orders API (task queue `legacy-ecommerce`). */
+import { Context, sleep } from '@temporalio/activity';
 import type { LegacyEcommerceClient } from '../clients/legacy-ecommerce';
 import { DownstreamRejected } from '../clients/errors';
 import { attemptUndone, callDownstream } from './call-downstream';
@@ -91,10 +92,18 @@ export function createLegacyEcommerceActivities({ legacy }: { legacy: LegacyEcom
       return callDownstream(
         () => 'CompensationRejected',
         async () => {
-          const order = await legacy.findByReference(input.reference, { requestId: input.requestId, region: input.region });
+          const ctx = { requestId: input.requestId, region: input.region };
+          let order = await legacy.findByReference(input.reference, ctx);
+          if (order && order.status !== 'cancelled' && Context.current().info.attempt > 1) {
+            // A retry: an earlier try's cancel may have gone unanswered and still be on its way, and a
+            // legacy service may not deduplicate cancels by key. Give it twice the time we wait for an
+            // answer to land, and look again, rather than send a second cancel behind the first.
+            await sleep(2 * legacy.http.answerTimeoutMs);
+            order = await legacy.findByReference(input.reference, ctx);
+          }
           if (!order) return { outcome: 'not_found' as const };
           if (order.status === 'cancelled') return { outcome: 'already_cancelled' as const };
-          await legacy.cancelOrder(order.orderNumber, { idempotencyKey: input.idempotencyKey, requestId: input.requestId, region: input.region });
+          await legacy.cancelOrder(order.orderNumber, { idempotencyKey: input.idempotencyKey, ...ctx });
           return { outcome: 'cancelled' as const };
         },
       );

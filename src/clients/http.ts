@@ -74,6 +74,8 @@ export type Replayable<T> = T & { replayed: boolean };
 export interface HttpClient {
   readonly service: string;
   readonly breaker: CircuitBreakerPolicy;
+  /** How long a call waits for the downstream's answer (its headers) before it is given up as unanswered. */
+  readonly answerTimeoutMs: number;
   request<T>(options: RequestOptions<T>): Promise<T>;
   /** Like request, and says whether the answer was replayed from the downstream's record of an earlier call with the same key. */
   command<T>(options: RequestOptions<T> & { idempotencyKey: string }): Promise<CommandAnswer<T>>;
@@ -183,7 +185,7 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
   }
 
   const request = async <T>(req: RequestOptions<T>): Promise<T> => (await command(req)).body;
-  return { service, breaker, request, command, close: () => pool.close() };
+  return { service, breaker, answerTimeoutMs: options.headersTimeoutMs ?? 5_000, request, command, close: () => pool.close() };
 }
 
 function withQuery(path: string, query?: RequestOptions<unknown>['query']): string {

@@ -78,6 +78,25 @@ test('a legacy cancel that cannot dedupe is reconciled before it is re-issued: o
   expect((await stack.sims.ledger('legacy', id)).map((e) => e.op)).toEqual(['create', 'cancel']);
 });
 
+test('a legacy cancel that cannot dedupe and answers after our timeout is not sent again behind itself: one cancellation', async () => {
+  const customer = newCustomer();
+  const id = orderWorkflowId(customer, 'no-dedupe-slow');
+  const legacy = stack.sims.url('legacy');
+  await fetch(`${legacy}/_sim/mode`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ dedupe: false }) });
+  try {
+    // The first cancel is processed 2.5 s after it was sent: after the test stack's 1 s client timeout and the
+    // 1 s before the retry, whose look still finds the order open.
+    await stack.sims.fault('legacy', { op: 'cancel', idempotencyKey: `${id}/cancelOrder/1`, latencyMs: 2_500, times: 1 });
+    const res = await postOrder(stack, customer, 'no-dedupe-slow', { ...ORDER_BODY, paymentMethod: { token: 'tok_chargeDeclined' } });
+    expect(res.status).toBe(422);
+    expect((await json(res)).compensated[0]).toMatchObject({ compensation: 'cancelOrder', outcome: 'already_cancelled' });
+  } finally {
+    await fetch(`${legacy}/_sim/mode`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ dedupe: true }) });
+  }
+  // Before: the retry looked, found the order still open, and cancelled it a second time under the same key.
+  expect((await stack.sims.ledger('legacy', id)).map((e) => e.op)).toEqual(['create', 'cancel']);
+});
+
 test('a worker killed with SIGKILL mid-activity and started again: the saga finishes with one effect per key (queue path)', async () => {
   const env = testEnv();
   // The fast path off: grantAccess runs on the fulfilment queue, in the worker process killed here.
