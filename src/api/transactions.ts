@@ -19,7 +19,7 @@ import {
 import type { SearchAttributePair } from '@temporalio/common';
 import type { z } from 'zod';
 import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow';
-import { TransactionStatus, searchAttributes, transactionStatusQuery, type SagaStatus, type TaskQueues, type TransactionRequest } from '../contracts/transaction';
+import { TransactionStatus, keysOfTransaction, searchAttributes, transactionStatusQuery, type SagaStatus, type TaskQueues, type TransactionRequest } from '../contracts/transaction';
 import { HttpProblem } from './problem';
 import { announceSagaStarted, heldEventsFor } from './webhook-intake';
 
@@ -388,10 +388,12 @@ function failedOutcome<S extends TransactionStatus>(kind: SagaKind<S>, workflowI
   // Terminated, timed out or cancelled by an operator: no saga summary, but still a definite answer.
   // Not the operator's own words (a terminate reason is written for support, not for the customer).
   const type = cause?.name ?? 'WorkflowFailed';
+  // Who and which request it was is in its workflow ID (an order's key; a refund's own key is not).
+  const { customerId = '', key = '' } = keysOfTransaction(workflowId);
   const status = {
     workflowId,
-    customerId: '',
-    idempotencyKey: '',
+    customerId,
+    idempotencyKey: workflowId.startsWith('order:') ? key : '',
     status: 'failed',
     steps: [],
     failure: { step: 'workflow', type, message: ENDED_OUTSIDE_THE_SAGA },

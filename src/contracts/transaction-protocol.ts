@@ -63,8 +63,19 @@ export function lateEventWorkflowId(source: string, eventId: string): string {
  * they show up in "everything for customer X": `order:<customer>:<key>` → the customer.
  */
 export function customerSearchAttributes(target: string): SearchAttributePair[] {
-  const part = /^(?:order|refund):([^:]+):/.exec(target)?.[1];
-  return part ? [{ key: searchAttributes.customerId, value: decodeURIComponent(part) }] : [];
+  const { customerId } = keysOfTransaction(target);
+  return customerId !== undefined ? [{ key: searchAttributes.customerId, value: customerId }] : [];
+}
+
+/** The business keys a transaction's workflow ID was made from: `order:<customer>:<key>`, `refund:<customer>:<orderKey>`. */
+export function keysOfTransaction(workflowId: string): { customerId?: string; key?: string } {
+  const match = /^(?:order|refund):([^:]+):([^:#]*)/.exec(workflowId);
+  if (!match) return {};
+  try {
+    return { customerId: decodeURIComponent(match[1]!), key: decodeURIComponent(match[2]!) };
+  } catch {
+    return {}; // not one of ours
+  }
 }
 
 /** Only our own sagas may be signalled by a webhook: their workflow IDs start with these. */

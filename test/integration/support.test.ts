@@ -305,6 +305,8 @@ test("a terminated order tells its customer it was stopped, never support's own 
   const id = await parkedAtGrant(customer, 'terminated');
   await stack.client.workflow.getHandle(id).terminate('internal: fraud check, ticket SEC-1234');
   const status = await until(customer, 'terminated', 'failed');
+  // Whose and which order it is stays on it (before: both empty).
+  expect(status).toMatchObject({ transactionId: id, customerId: customer, idempotencyKey: 'terminated' });
   const retried = await postOrder(stack, customer, 'terminated');
   expect(retried.status).toBe(422);
   // Before: the reason was the failure's message and the 422's detail.
