@@ -75,10 +75,10 @@ export const Health = z.object({ status: z.enum(['ok', 'ready']), detail: z.stri
 export const CodecPayloads = z.object({ payloads: z.array(z.object({ metadata: z.record(z.string(), z.string()).nullish(), data: z.string().nullish() })) });
 
 /**
- * The support API's requests. routes/admin.ts validates with its own copies today; it should import
- * these (one definition), which is what the document describes.
+ * The support API's requests (routes/admin.ts validates with these, and the document describes them).
+ * A query parameter the list does not know (a page token, a misspelt filter) is a 400, not ignored.
  */
-export const AdminListQuery = z.object({
+export const AdminListQuery = z.strictObject({
   status: SagaStatus.optional(),
   customerId: CustomerId.optional(),
   limit: z.coerce.number().int().min(1).max(500).default(50),

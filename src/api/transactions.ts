@@ -42,6 +42,18 @@ export function notConfirmed(location: string): HttpProblem {
   );
 }
 
+/** A command that could not be started because what it depends on could not be read in time: nothing was recorded. */
+export function notRecorded(location: string): HttpProblem {
+  return new HttpProblem(
+    503,
+    'coordinator-unavailable',
+    'Coordinator temporarily unavailable',
+    'What this request depends on could not be read in time, so nothing was recorded. Retry with the same Idempotency-Key; Location is where its outcome will be.',
+    { location },
+    { 'Retry-After': RETRY_AFTER_SECONDS, Location: location },
+  );
+}
+
 /** The request was recorded (its saga exists), but its outcome could not be read in time. */
 export function outcomeUnavailable(location: string): HttpProblem {
   return new HttpProblem(

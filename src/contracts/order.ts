@@ -33,6 +33,12 @@ export const PlaceOrder = z
   // Bounded at the edge, before anything starts: a total our own result cannot hold would be
   // charged and then never answered ("processed but unacknowledged").
   .check((ctx) => {
+    // One line per SKU: two lines of one course (at two prices) would charge for both and grant it once.
+    const seen = new Set<string>();
+    ctx.value.items.forEach((item, i) => {
+      if (seen.has(item.sku)) ctx.issues.push({ code: 'custom', input: item.sku, path: ['items', i, 'sku'], message: 'each SKU may appear once per order: use quantity for more than one' });
+      seen.add(item.sku);
+    });
     const total = totalMinorUnits(ctx.value.items);
     if (total < MIN_ORDER_TOTAL_MINOR || total > MAX_ORDER_TOTAL_MINOR) {
       ctx.issues.push({

@@ -13,7 +13,7 @@ import { stopProcess } from '../../scripts/lib/processes';
 import { startDevServer } from '../support/dev-server';
 import { eventually } from '../support/eventually';
 import { freePort } from '../support/ports';
-import { getOrder, json, newCustomer, postOrder, startStack, type Stack } from '../support/stack';
+import { getOrder, json, newCustomer, postOrder, postRefund, startStack, type Stack } from '../support/stack';
 
 let dir: string;
 let server: ChildProcess;
@@ -57,6 +57,12 @@ test('with Temporal frozen, commands and reads answer 503 + Retry-After within s
     const get = await getOrder(stack, customer, 'before');
     expect(get.status).toBe(503);
     expect(get.headers.get('retry-after')).toMatch(/^\d+$/);
+
+    // A refund's command too says where to look (before: a bare 503; its order could not be read, nothing was recorded).
+    const refund = await postRefund(stack, customer, 'before', 'refund-frozen');
+    expect(refund.status).toBe(503);
+    expect(refund.headers.get('retry-after')).toMatch(/^\d+$/);
+    expect(refund.headers.get('location')).toBe('/v1/orders/before/refund');
 
     // Support's list too (it hung for as long as Temporal was frozen).
     const staff = await stack.token('ann-support', ['support']);

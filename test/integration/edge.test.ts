@@ -61,6 +61,15 @@ describe('order totals the edge accepts are totals everything downstream can hol
     expect(await effectsOf(customer)).toBe(0);
   });
 
+  test('one SKU on two lines (at two prices) is a 400 before anything starts: it would be charged twice and granted once', async () => {
+    const customer = newCustomer();
+    const twice = { ...ORDER_BODY, items: [{ sku: 'course-v1:DemoX+2026', quantity: 1, unitPrice: '49.00' }, { sku: 'course-v1:DemoX+2026', quantity: 1, unitPrice: '1.00' }] };
+    const body = await expectProblem(await postOrder(stack, customer, 'twice', twice), 400, 'invalid-body');
+    expect(body.errors).toEqual([{ pointer: '#/items/1/sku', detail: expect.stringContaining('quantity') }]);
+    await expectProblem(await getOrder(stack, customer, 'twice'), 404, 'never-received');
+    expect(await effectsOf(customer)).toBe(0);
+  });
+
   test('a recorded result our schema no longer accepts (a total from before the bound) is still answered, not a 500', async () => {
     const customer = newCustomer();
     const key = 'legacy-total';
@@ -164,11 +173,11 @@ describe('requests the edge cannot read are 4xx problems, not 500s, and start no
     expect(await stack.sims.ledger('legacy', orderWorkflowId(customer, key).slice(0, 40))).toEqual([]);
   });
 
-  /** Sends bytes on a raw socket and reads the whole answer (the server closes after it). */
-  function raw(request: string): Promise<string> {
+  /** Sends bytes on a raw socket and reads the whole answer (the server closes after it); `keepOpen`: do not half-close first (`Connection: close` ends it). */
+  function raw(request: string, keepOpen = false): Promise<string> {
     const { hostname, port } = new URL(stack.url);
     return new Promise((resolve, reject) => {
-      const socket = connect(Number(port), hostname, () => socket.end(request));
+      const socket = connect(Number(port), hostname, () => (keepOpen ? socket.write(request) : socket.end(request)));
       let answer = '';
       socket.on('data', (d) => (answer += d.toString('latin1')));
       socket.on('end', () => resolve(answer));
@@ -186,6 +195,20 @@ describe('requests the edge cannot read are 4xx problems, not 500s, and start no
     expect(head).toMatch(new RegExp(`^HTTP/1.1 ${status} `));
     expect(head).toMatch(/content-type: application\/problem\+json/i);
     expect(JSON.parse(body!)).toMatchObject({ type: `urn:saga-coordinator:problem:${slug}`, status });
+  });
+
+  test('a refund POST with no body at all (no Content-Length, as curl -X POST sends it) is a refund, not a 415', async () => {
+    const customer = newCustomer();
+    expect((await postOrder(stack, customer, 'bodiless-refund')).status).toBe(201);
+    const answer = await raw(`POST /v1/orders/bodiless-refund/refunds HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${await stack.token(customer)}\r\nIdempotency-Key: refund-1\r\nConnection: close\r\n\r\n`, true);
+    expect(answer).toMatch(/^HTTP\/1.1 201 /);
+  });
+
+  test("a query parameter the support list does not know (a page token, a misspelt filter) is a 400, not silently ignored", async () => {
+    const staff = await stack.token('ann-support', ['support']);
+    for (const query of ['pageToken=%25%25garbage', 'stauts=needs_attention']) {
+      await expectProblem(await fetch(`${stack.url}/v1/admin/transactions?${query}`, { headers: { authorization: `Bearer ${staff}` } }), 400, 'invalid-query');
+    }
   });
 });
 

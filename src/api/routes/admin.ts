@@ -16,7 +16,6 @@ import { HttpProblem } from '../problem';
 import { TEMPORAL_DEADLINES, readUnavailable, type Transactions } from '../transactions';
 
 // The request schemas are the OpenAPI document's (representations.ts): one source for both.
-const ListQuery = AdminListQuery;
 const Decision = AdminDecision;
 const ResetRequest = AdminResetRequest;
 const DECISION_DEADLINE_MS = 10_000;
@@ -34,7 +33,7 @@ export function adminRoutes({ client, transactions }: { client: Client; transact
   };
 
   router.get('/v1/admin/transactions', async (req, res) => {
-    const { status, customerId, limit } = parseBody(ListQuery, req.query, 'query');
+    const { status, customerId, limit } = parseBody(AdminListQuery, req.query, 'query');
     // Values are validated against closed alphabets above, so they are safe inside the query.
     // A saga that is running, compensating or parked is a running workflow: a run of it that was
     // terminated or reset away keeps its last SagaStatus but is not what support acts on.

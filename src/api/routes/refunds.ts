@@ -7,7 +7,7 @@ import { runCommand, sendKeyRetention, statusView, transactionRequest } from '..
 import { idempotencyKeyOf, parseBody, requireJson, unquotedKey } from '../http-semantics';
 import { principalOf } from '../middleware/auth';
 import { HttpProblem } from '../problem';
-import type { SagaKind } from '../transactions';
+import { notRecorded, type SagaKind } from '../transactions';
 import { ORDER, neverReceived, orderPath, readLeniently, type RouteOptions } from './orders';
 
 export const REFUND: SagaKind<RefundStatus> = { workflowType: 'refundSaga', status: readLeniently(RefundStatus) };
@@ -22,10 +22,13 @@ export function refundRoutes(options: RouteOptions): Router {
     const { customerId } = principalOf(res);
     const orderKey = unquotedKey(String(req.params.orderKey));
     const idempotencyKey = idempotencyKeyOf(req);
-    if (req.headers['content-length'] !== '0') requireJson(req);
+    // The body is optional: a POST with none (no Content-Length, or 0, and no chunked body) is `{}`.
+    const hasBody = req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] ?? '0') !== '0';
+    if (hasBody) requireJson(req);
     const body = parseBody(RequestRefund, req.body ?? {});
 
-    const order = await transactions.status(ORDER, orderWorkflowId(customerId, orderKey));
+    // A command's 503 says where to look, like every other (here nothing was recorded: the order could not be read).
+    const order = await transactions.status(ORDER, orderWorkflowId(customerId, orderKey)).catch((err: unknown) => Promise.reject(err instanceof HttpProblem && err.status === 503 ? notRecorded(refundPath(orderKey)) : err));
     if (!order) throw neverReceived(orderKey, 'order');
     if (order.state !== 'completed') {
       const status = order.status?.status ?? (order.state === 'running' ? order.sagaStatus : order.state);
