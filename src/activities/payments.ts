@@ -43,10 +43,13 @@ export function createPaymentActivities({ payments }: { payments: PaymentsClient
     },
 
     /** Read only: the attempt's charge still stands (not refunded or cancelled since; a refund adopted after completion stands). */
-    async checkCharge(input: { reference: string; requestId: string; region?: string; completedBefore?: boolean }): Promise<{ status: string }> {
+    async checkCharge(input: { reference: string; requestId: string; region?: string; completedBefore?: boolean }): Promise<{ status: string; chargeId?: string }> {
       return callDownstream(
         () => 'CheckRejected',
-        async () => ({ status: (await standingCharge(input))?.status ?? 'not_found' }),
+        async () => {
+          const now = await standingCharge(input);
+          return now ? { status: now.status, chargeId: now.id } : { status: 'not_found' };
+        },
       );
     },
 

@@ -18,6 +18,9 @@ const DECISIONS_CHECK_THE_ATTEMPT_PATCH = 'decisions-check-the-attempt-stands';
 /** In a run a Temporal reset made, each forward step first checks the earlier steps still stand (workflows/saga.ts, `run`). */
 const RESET_RUNS_LOOK_FIRST_PATCH = 'reset-runs-look-before-each-step';
 
+/** At the webhook's timeout the processor is asked for the charge's outcome (before: the order gave up). */
+const ASK_THE_PROCESSOR_PATCH = 'payment-timeout-asks-the-processor';
+
 /** Payment events settle a charge only when the processor sent them about a charge (before: any source, any or no charge). */
 const PROCESSOR_ONLY_PATCH = 'payment-events-from-processor-only';
 
@@ -106,8 +109,14 @@ export async function orderSaga(input: OrderSagaInput): Promise<OrderStatus> {
     const seconds = input.paymentTimeoutSeconds ?? DEFAULT_PAYMENT_TIMEOUT_SECONDS;
     if (payment === undefined) saga.waiting();
     if (!(await condition(() => payment !== undefined, seconds * 1000))) {
-      // The compensation finds the charge still pending and cancels it.
-      throw ApplicationFailure.create({ type: 'PaymentTimedOut', message: `No outcome for charge ${id} within ${seconds} s`, nonRetryable: true });
+      // No webhook in time. A lost webhook is not a failed payment: the processor itself is asked (read
+      // only, by reference) before the order gives up. (Asked only at a timeout: histories that timed
+      // out before replay as they ran.)
+      const found = patched(ASK_THE_PROCESSOR_PATCH) ? await queued.payments.checkCharge({ ...common(), ...adopting }).catch(() => undefined) : undefined;
+      if (found?.chargeId === id && found.status === 'succeeded') payment = { outcome: 'succeeded' };
+      else if (found?.chargeId === id && found.status === 'failed') payment = { outcome: 'failed', reason: `Charge ${id} failed (found at the processor; its webhook never came)` };
+      // Still pending (or not to be found): the compensation finds the charge and cancels it.
+      else throw ApplicationFailure.create({ type: 'PaymentTimedOut', message: `No outcome for charge ${id} within ${seconds} s`, nonRetryable: true });
     }
     if (payment!.outcome === 'failed') {
       throw ApplicationFailure.create({ type: 'PaymentDeclined', message: payment!.reason ?? `Charge ${id} failed`, nonRetryable: true });

@@ -8,6 +8,7 @@ import { lateEventWorkflowId, orderWorkflowId } from '../../src/contracts/order'
 import { exportHistory } from '../../scripts/export-history';
 import { payloadCodec } from '../../src/temporal/codec';
 import { eventually } from '../support/eventually';
+import { expectMoneyAndAccessInStep } from '../support/money-and-access';
 import { testEnv } from '../support/env';
 import { ORDER_BODY, PAYMENTS_WEBHOOK_SECRETS, STANDARD_WEBHOOK_SECRETS, getOrder, json, newCustomer, paymentEvent, postOrder, postPaymentEvent as postPaymentEventTo, startStack, type Json, type Stack } from '../support/stack';
 
@@ -194,4 +195,18 @@ test('with no payment outcome in time, the pending charge is cancelled and the o
   const id = orderWorkflowId(customer, 'silent');
   expect((await stack.sims.ledger('payments', id)).map((e) => e.op)).toEqual(['charge', 'cancel']);
   expect((await stack.sims.ledger('legacy', id)).map((e) => e.op)).toEqual(['create', 'cancel']);
+});
+
+test('a charge the processor made whose webhook never arrives is not a failed payment: asked at the timeout, the order completes, charged once', async () => {
+  const customer = newCustomer();
+  // No webhook endpoint for this customer: the processor settles the charge, and its event reaches no one.
+  const res = await postOrder(stack, customer, 'webhook-lost', pay('tok_async'));
+  // Before: PaymentTimedOut, and the charge the customer had paid was refunded.
+  expect(res.status).toBe(201);
+  expect(await json(res)).toMatchObject({ status: 'completed' });
+  const id = orderWorkflowId(customer, 'webhook-lost');
+  expect((await stack.sims.ledger('payments', id)).map((e) => e.op)).toEqual(['charge']);
+  expect((await stack.sims.ledger('fulfilment', id)).map((e) => e.op)).toEqual(['grant']);
+  expect(await expectMoneyAndAccessInStep(stack.sims, id, 1)).toEqual(['held']);
+  if (process.env.RECORD_HISTORIES === '1') await exportHistory(stack.client, payloadCodec(stack.config), id, 'order-webhook-lost-processor-asked');
 });

@@ -636,12 +636,31 @@ describe('asynchronous payments (webhook signals)', () => {
     expect(calls.some((c) => c.startsWith('grantAccess'))).toBe(false);
   });
 
-  test('with no outcome before the timeout, the saga fails as PaymentTimedOut and compensates', async () => {
+  test('with no outcome before the timeout, the processor is asked; a charge still pending there fails the saga as PaymentTimedOut and compensates', async () => {
     const calls: Calls = [];
-    const activities = stubActivities(calls, { payments: { chargePayment: async () => ({ chargeId: 'ch_1', amountMinor: 4900, status: 'pending' as const }) } });
+    const activities = stubActivities(calls, {
+      payments: {
+        chargePayment: async () => ({ chargeId: 'ch_1', amountMinor: 4900, status: 'pending' as const }),
+        checkCharge: async () => (calls.push('checkCharge'), { status: 'pending', chargeId: 'ch_1' }),
+      },
+    });
     const err = await run('no-outcome', activities, async () => undefined);
     expect(err).toBeInstanceOf(WorkflowFailedError);
     expect((err as WorkflowFailedError).cause).toMatchObject({ type: 'PaymentTimedOut' });
-    expect(calls.map((c) => c.split(' ')[0])).toEqual(['createOrder', 'refundPayment', 'cancelOrder']);
+    expect(calls.map((c) => c.split(' ')[0])).toEqual(['createOrder', 'checkCharge', 'refundPayment', 'cancelOrder']);
+  });
+
+  test('a webhook that never comes for a charge the processor did make is not a failed payment: asked at the timeout, the order completes', async () => {
+    const calls: Calls = [];
+    const activities = stubActivities(calls, {
+      payments: {
+        chargePayment: async () => ({ chargeId: 'ch_1', amountMinor: 4900, status: 'pending' as const }),
+        checkCharge: async () => (calls.push('checkCharge'), { status: 'succeeded', chargeId: 'ch_1' }),
+      },
+    });
+    // Before: PaymentTimedOut, and the charge the customer had paid was refunded.
+    const result = (await run('webhook-lost', activities, async () => undefined)) as OrderStatus;
+    expect(result).toMatchObject({ status: 'completed', order: { chargeId: 'ch_1' } });
+    expect(calls.map((c) => c.split(' ')[0])).toEqual(['createOrder', 'checkCharge', 'grantAccess', 'completeOrder']);
   });
 });
