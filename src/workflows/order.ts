@@ -9,7 +9,7 @@ import type { OrderSagaInput, OrderStatus, PlacedOrder, SagaStatus, WebhookEvent
 import { DEFAULT_PAYMENT_TIMEOUT_SECONDS, ORDER_COMPENSATIONS, ORDER_STEPS, PAYMENT_PROCESSOR_SOURCE, formatMinorUnits, toMinorUnits, totalMinorUnits } from '../contracts/order-protocol';
 import { SETTLED_STATUSES, SKIPPED_BY_OPERATOR } from '../contracts/transaction-protocol';
 import { activityProxies, fastOrQueued, localProxies } from './activity-options';
-import { EPOCH_KEYS_PATCH, FAST_PATH_PATCH, Saga } from './saga';
+import { EPOCH_KEYS_PATCH, FAST_PATH_PATCH, Saga, lookUntilAnswered } from './saga';
 import { runTransaction } from './transaction';
 
 /** A retry or skip first checks the attempt's earlier steps still stand (workflows/saga.ts, checkEarlierSteps). */
@@ -112,7 +112,7 @@ export async function orderSaga(input: OrderSagaInput): Promise<OrderStatus> {
       // No webhook in time. A lost webhook is not a failed payment: the processor itself is asked (read
       // only, by reference) before the order gives up. (Asked only at a timeout: histories that timed
       // out before replay as they ran.)
-      const found = patched(ASK_THE_PROCESSOR_PATCH) ? await queued.payments.checkCharge({ ...common(), ...adopting }).catch(() => undefined) : undefined;
+      const found = patched(ASK_THE_PROCESSOR_PATCH) ? await lookUntilAnswered(() => queued.payments.checkCharge({ ...common(), ...adopting })) : undefined;
       if (found?.chargeId === id && found.status === 'succeeded') payment = { outcome: 'succeeded' };
       else if (found?.chargeId === id && found.status === 'failed') payment = { outcome: 'failed', reason: `Charge ${id} failed (found at the processor; its webhook never came)` };
       // Still pending (or not to be found): the compensation finds the charge and cancels it.

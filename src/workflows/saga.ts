@@ -31,7 +31,7 @@
  * - Operational faults (our credentials refused) wait and try again with the same key, for as long
  *   as it takes, without spending the step's budget and without compensating anything.
  */
-import { ActivityFailure, ApplicationFailure, CancellationScope, TemporalFailure, TimeoutFailure, sleep } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, CancellationScope, TemporalFailure, TimeoutFailure, isCancellation, sleep } from '@temporalio/workflow';
 import type { OperatorDecision, StepError, StepStatus } from '../contracts/transaction';
 import { ATTEMPT_UNDONE, OPERATIONAL_FAILURES, attemptReference, downstreamKey } from '../contracts/transaction-protocol';
 
@@ -113,6 +113,8 @@ export class Saga {
   onWait?: () => void;
   private callsUnderWay = 0;
   private attemptNumber: number;
+  /** The attempt this run began with (a reset run's looks are for it only; see `run`). */
+  private readonly firstAttempt: number;
   /** Operator retries of a refused step or compensation within this attempt: 1 is the first try. */
   private readonly tries = new Map<string, number>();
 
@@ -122,6 +124,7 @@ export class Saga {
   ) {
     this.steps = stepNames.map((name) => ({ name, state: 'pending' }));
     this.attemptNumber = options.attempt ?? 1;
+    this.firstAttempt = this.attemptNumber;
   }
 
   /** Whether this run's keys carry epochs (it started after the change that introduced them; see EPOCH_KEYS_PATCH). */
@@ -143,14 +146,7 @@ export class Saga {
    * abandon it (workflows/transaction.ts), so what the call did is known before anything is undone.
    */
   call<A extends unknown[], R>(fn: (...args: A) => Promise<R>): (...args: A) => Promise<R> {
-    return async (...args: A) => {
-      this.callsUnderWay += 1;
-      try {
-        return await fn(...args);
-      } finally {
-        this.callsUnderWay -= 1;
-      }
-    };
+    return (...args: A) => this.counted(() => fn(...args));
   }
 
   /** The saga is about to wait for something other than a downstream call (a park, a webhook, a pause): a pending Cancel may act now. */
@@ -201,18 +197,18 @@ export class Saga {
     let waited = 0;
     // A run a Temporal reset made can go on from any workflow task, with the Cancel or abort that undid
     // the attempt since dropped, and with the signals after that point applied again (a payment webhook):
-    // each forward step it runs first looks at the earlier steps' objects, so a grant is never made
-    // against a charge refunded since. One found undone ends this attempt as a decision's check does.
-    let lookFirst = this.done.length > 0 && this.checks?.beforeEachStep?.() === true;
+    // each forward step of the attempt it revived first looks at the earlier steps' objects, so a grant
+    // is never made against a charge refunded since. One found undone ends this attempt as a decision's
+    // check does; a next attempt placed by this run is its own and needs no look.
+    if (this.done.length > 0 && this.attemptNumber === this.firstAttempt && this.checks?.beforeEachStep?.() === true) {
+      step.state = 'running';
+      step.epoch = this.epoch(name);
+      await this.lookBefore(name, step);
+    }
     for (;;) {
       step.state = 'running';
       step.epoch = this.epoch(name);
       try {
-        if (lookFirst) {
-          lookFirst = false;
-          const unchecked = await this.lookAtEarlierSteps();
-          if (unchecked) throw unchecked; // the step fails unchecked: it parks, or the attempt is undone
-        }
         const result = await action(this.key(name));
         step.state = 'completed';
         step.error = undefined;
@@ -335,6 +331,48 @@ export class Saga {
     return this.lookAtEarlierSteps();
   }
 
+  /**
+   * The look before a step in a run a reset made (see `run`), until it passes: an operational fault
+   * waits and looks again; any other failure to look parks the step for a decision (CheckFailed: the
+   * step's own call has not been made), where retry looks again, skip goes on unchecked (the operator
+   * looked) and abort undoes the attempt. Counted as a call, so a Cancel meanwhile is judged once the
+   * saga knows what it is undoing (an order found completed before is adopted, not compensated).
+   */
+  private async lookBefore(name: string, step: StepStatus): Promise<void> {
+    for (let waited = 0; ; ) {
+      const unchecked = await this.counted(() => this.lookAtEarlierSteps()).catch((err: unknown) => {
+        // The attempt was found undone: the step fails with it (the frame undoes the attempt).
+        step.state = 'failed';
+        step.error = describeFailure(err);
+        throw err;
+      });
+      if (!unchecked) return;
+      if (isOperational(unchecked)) {
+        // Not a wait a Cancel may act in: until the look passes, what it would undo is not known.
+        waited = await waitOperational(waited);
+        continue;
+      }
+      const error: StepError = { type: 'CheckFailed', message: `Could not check that the earlier steps still stand (${describeFailure(unchecked).message}).` };
+      step.error = error;
+      const unlooked = ApplicationFailure.create({ type: 'CheckFailed', message: error.message, nonRetryable: true });
+      if (!this.parker) throw unlooked;
+      this.parkedOnRefusal = true; // the step's own call was not made: nothing of it to strand
+      const decision = await this.parker(name, 'step', error);
+      if (decision.action === 'abort') throw unlooked;
+      if (decision.action === 'skip') return; // looked at by hand: the step runs
+    }
+  }
+
+  /** Counts `fn` as a downstream call under way (see `call`). */
+  private async counted<T>(fn: () => Promise<T>): Promise<T> {
+    this.callsUnderWay += 1;
+    try {
+      return await fn();
+    } finally {
+      this.callsUnderWay -= 1;
+    }
+  }
+
   /** Looks at each done step's object (read only): AttemptUndone is thrown, any other failure to look returned. */
   private async lookAtEarlierSteps(): Promise<unknown> {
     if (!this.checks) return undefined;
@@ -408,6 +446,22 @@ function isRefusal(err: unknown): boolean {
   const cause = innermost(err);
   const details = cause instanceof ApplicationFailure ? (cause.details?.[0] as { refused?: unknown } | undefined) : undefined;
   return details?.refused === true;
+}
+
+/**
+ * A read-only look that must not give up on our own operational faults (credentials refused: wait,
+ * and ask again) nor swallow an operator's Cancel; any other failure answers undefined.
+ */
+export async function lookUntilAnswered<T>(look: () => Promise<T>): Promise<T | undefined> {
+  for (let waited = 0; ; ) {
+    try {
+      return await look();
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      if (!isOperational(err)) return undefined;
+      waited = await waitOperational(waited);
+    }
+  }
 }
 
 async function waitOperational(waitedMs: number): Promise<number> {

@@ -559,6 +559,27 @@ describe('replay ("reset"): the runbook table, row by row', () => {
     await record(id, 'order-refunded-reset-to-last-task-adopted');
   });
 
+  test("in a reset run, a look at the earlier steps that cannot be made parks the step (CheckFailed) without making its call; support's retry looks again, and nothing is done twice", async () => {
+    const customer = newCustomer();
+    const key = 'reset-look-fails';
+    const id = orderWorkflowId(customer, key);
+    await stack.receiveWebhooksFor(customer);
+    expect((await postOrder(stack, customer, key, { ...ORDER_BODY, paymentMethod: { token: 'tok_async' } })).status).toBe(201);
+    expect((await postRefund(stack, customer, key, 'refund-1')).status).toBe(201);
+    const before = { payments: await ops('payments', id), fulfilment: await ops('fulfilment', id), legacy: await ops('legacy', id) };
+    // The legacy service refuses the reset run's first look at the order once (a 4xx, not an outage).
+    const lookup = `reference=${encodeURIComponent(id)}`;
+    await stack.sims.fault('legacy', { op: 'list', urlContains: lookup, errorRate: 1, status: 400, times: 1 });
+    await pressCliReset(id, 'support: pressed reset', 'LastWorkflowTask');
+    const parked = await until(customer, key, 'needs_attention');
+    expect(parked.parked).toMatchObject({ step: 'grantAccess', error: { type: 'CheckFailed' } });
+    // Before: the look's refusal was taken for the grant's own, and the retry granted again under a new epoch (1.2).
+    expect((await decide(id, { action: 'retry' })).status).toBe(200);
+    expect(await until(customer, key, 'completed')).toMatchObject({ attempt: 1 });
+    expect({ payments: await ops('payments', id), fulfilment: await ops('fulfilment', id), legacy: await ops('legacy', id) }).toEqual(before);
+    expect(await expectMoneyAndAccessInStep(stack.sims, id, 1)).toEqual(['none']);
+  });
+
   test("the CLI's reset of an order completed after support's retry (granted under a new epoch) adopts it: no new park, nothing placed again", async () => {
     const customer = newCustomer();
     const id = await parkedAtGrant(customer, 'retried-reset');
