@@ -45,6 +45,24 @@ export function createFulfilmentActivities({ fulfilment }: { fulfilment: Fulfilm
       );
     },
 
+    /**
+     * Compensation for a refund's revokeAccess (its refund could not be made): the access the refund
+     * revoked is granted again, for the same customer and courses, under the compensation's own key.
+     */
+    async restoreAccess(input: { reference: string; idempotencyKey: string; requestId: string; region?: string }): Promise<{ outcome: 'restored' | 'still_granted' | 'not_found' }> {
+      return callDownstream(
+        () => 'CompensationRejected',
+        async () => {
+          const ctx = { requestId: input.requestId, region: input.region };
+          const enrollment = await fulfilment.findByReference(input.reference, ctx);
+          if (!enrollment) return { outcome: 'not_found' as const };
+          if (enrollment.status === 'active') return { outcome: 'still_granted' as const };
+          await fulfilment.grant({ customerId: enrollment.customerId, skus: enrollment.skus, reference: input.reference }, { idempotencyKey: input.idempotencyKey, ...ctx });
+          return { outcome: 'restored' as const };
+        },
+      );
+    },
+
     /** Compensation for grantAccess, found by our reference because the grant may have timed out after committing. */
     async revokeAccess(input: { reference: string; idempotencyKey: string; requestId: string; region?: string }): Promise<{ outcome: 'revoked' | 'already_revoked' | 'not_granted' }> {
       return callDownstream(

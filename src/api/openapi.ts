@@ -282,7 +282,7 @@ export function openApiDocument(options: DocumentOptions): Json {
         responses: {
           '200': json('DecisionAccepted', 'The decision is recorded and acted on.'),
           ...problemResponses([...AUTHED, ...BODY, 'forbidden', 'not-found', 'decision-rejected', 'decision-unconfirmed', 'bad-request']),
-          '422': problems('Decision rejected: it does not fit the parked step (`reason` says why: `ReasonRequired`, `InvalidDecision`, or `AbortNotSafe` — an abort that would leave money and access out of step, at a parked compensation or a refund step after access was revoked)', ['decision-rejected']),
+          '422': problems('Decision rejected: it does not fit the parked step (`reason` says why: `ReasonRequired`, `InvalidDecision`, or `AbortNotSafe` — an abort that would leave money and access out of step, at a parked compensation or a refund step after the money went back)', ['decision-rejected']),
         },
       },
     },

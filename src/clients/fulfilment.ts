@@ -48,7 +48,10 @@ export function createFulfilmentClient(options: Omit<HttpClientOptions, 'service
     },
     async findByReference(reference: string, ctx: CallContext = {}): Promise<Enrollment | undefined> {
       const list = await http.request({ method: 'GET', path: '/enrollments', query: { reference }, schema: EnrollmentList, rejection, ...ctx });
-      const found = list.results.find((e) => e.reference === reference);
+      // One reference can have a revoked enrolment and a later one (access restored after a refund
+      // that could not be made): the one that stands is the active one, else the latest.
+      const ours = list.results.filter((e) => e.reference === reference);
+      const found = ours.find((e) => e.status === 'active') ?? ours.at(-1);
       return found && toEnrollment(found);
     },
   };

@@ -17,6 +17,7 @@ import {
 } from '@temporalio/interceptors-opentelemetry';
 import type { ActivityInterceptorsFactory, InjectedSinks } from '@temporalio/worker';
 import { ORDER_COMPENSATIONS } from '../contracts/order';
+import { REFUND_COMPENSATIONS } from '../contracts/refund';
 import type { Logger } from '../logger';
 import { DOWNSTREAMS, type Metrics } from '../metrics';
 import { withRequestId, type Tracing } from '../tracing';
@@ -53,6 +54,7 @@ export function clientInterceptors(tracing?: Tracing): WorkflowClientInterceptor
 export const WORKFLOW_INTERCEPTOR_MODULES = [require.resolve('./workflow-interceptors')];
 
 const COMPENSATIONS = new Set<string>(Object.values(ORDER_COMPENSATIONS));
+const REFUND_UNDOS = new Set<string>(Object.values(REFUND_COMPENSATIONS));
 
 /** Which downstream an activity calls: its task queue is that downstream's (after the deployment's prefix). */
 export function downstreamOf(taskQueue: string): string {
@@ -73,6 +75,7 @@ function downstreamOfActivity(info: ActivityInfo): string {
 
 /** A compensation of the order saga (the refund saga's steps are forward steps, even where they share an activity). */
 function kindOf(info: ActivityInfo): 'step' | 'compensation' {
+  if (info.workflowType === 'refundSaga') return REFUND_UNDOS.has(info.activityType) ? 'compensation' : 'step';
   return info.workflowType === 'orderSaga' && COMPENSATIONS.has(info.activityType) ? 'compensation' : 'step';
 }
 

@@ -1,14 +1,15 @@
 /**
  * refundSaga: revoke access → refund the payment → mark the legacy order refunded. Access goes
  * first, so a refund never leaves access without a charge (fulfilment down for hours keeps the
- * money where it is, not the access). Nothing here can be compensated: each step retries
- * generously (idempotent, found by the order's reference), and one that fails for good parks the
- * saga (needs_attention) until an operator retries or skips it (an abort once access is revoked is
- * refused, and a Cancel is not acted on: either would leave a charge without its access).
+ * money where it is, not the access). Each step retries generously (idempotent, found by the
+ * order's reference), and one that fails for good parks the saga (needs_attention) until an
+ * operator decides: retry, skip (done by hand), or abort where nothing is stranded — the revocation's
+ * undo gives the access back (a refund the processor refused), but once the money is back nothing
+ * undoes it. A Cancel is not acted on: a parked refund is decided instead.
  */
 import { ApplicationFailure, CancellationScope, patched, workflowInfo } from '@temporalio/workflow';
 import type { RefundOutcome, RefundSagaInput, RefundStatus } from '../contracts/refund';
-import { REFUND_STEPS, REFUND_STEPS_MONEY_FIRST } from '../contracts/refund-protocol';
+import { REFUND_COMPENSATIONS, REFUND_STEPS, REFUND_STEPS_MONEY_FIRST } from '../contracts/refund-protocol';
 import { SKIPPED_BY_OPERATOR } from '../contracts/transaction-protocol';
 import { activityProxies } from './activity-options';
 import { EPOCH_KEYS_PATCH, Saga } from './saga';
@@ -33,9 +34,14 @@ export async function refundSaga(input: RefundSagaInput): Promise<RefundStatus> 
   const shielded = patched(REFUND_NOT_CANCELLABLE_PATCH);
   const body = async (): Promise<{ refund: RefundOutcome }> => {
     // Nothing here can be undone, so a step that fails for good parks for an operator.
-    const step = (name: string, run: (idempotencyKey: string) => Promise<{ outcome: string }>) => saga.run(name, run, { park: { skipped: () => ({ outcome: SKIPPED_BY_OPERATOR }) } });
+    const parkable = { park: { skipped: () => ({ outcome: SKIPPED_BY_OPERATOR }) } };
+    const step = (name: string, run: (idempotencyKey: string) => Promise<{ outcome: string }>) => saga.run(name, run, parkable);
     // Access support granted by hand is not ours to find: revoking it is support's too (park; skip once done).
-    const revoke = () => step('revokeAccess', input.accessGrantedByHand ? grantedByHand : (key) => retrying.fulfilment.revokeAccess(call(key)));
+    // Revoked first, its undo gives the access back: an abort of a refund the processor refused (a
+    // dispute, a closed window) restores it, so the charge is never left without its access.
+    const restore = revokeFirst ? { compensation: { name: REFUND_COMPENSATIONS.revokeAccess, run: (key: string) => retrying.fulfilment.restoreAccess(call(key)) } } : {};
+    const revoke = () =>
+      input.accessGrantedByHand ? step('revokeAccess', grantedByHand) : saga.run('revokeAccess', (key) => retrying.fulfilment.revokeAccess(call(key)), { ...parkable, ...restore });
     // The money never goes back while the access stays. (Older refunds refunded first, and revoked
     // first only access granted by hand; they replay so.)
     const first = revokeFirst || input.accessGrantedByHand ? await revoke() : undefined;

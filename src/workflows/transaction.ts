@@ -162,7 +162,7 @@ function isDecision(d: unknown): d is OperatorDecision {
  * parked compensation (abort would leave that undo undone: a refund never made, access never
  * revoked), at a parked step with nothing to undo it that failed without a definite refusal (it may
  * have happened), and at a parked step when a step before it is done with nothing to undo it (a
- * refund's `refundPayment`: the money is back, and access would stay). Retry, or skip (done by hand), settles
+ * refund's `refundPayment` once the money is back). Retry, or skip (done by hand), settles
  * those. An abort of a parked forward step whose predecessors can all be undone compensates them.
  */
 function refuseAbortThatStrandsEffects(parked: Parked, saga: Saga): void {

@@ -80,3 +80,29 @@ test('a refund revokes access before the money goes back: while fulfilment is do
   expect(await expectMoneyAndAccessInStep(stack.sims, orderId, 1)).toEqual(['none']);
   if (process.env.RECORD_HISTORIES === '1') await exportHistory(stack.client, payloadCodec(stack.config), refundId, 'refund-revokes-access-first');
 });
+
+test('a refund the processor refuses after access was revoked: support aborts it and the access comes back, so the charge keeps its access', async () => {
+  const customer = newCustomer();
+  expect((await postOrder(stack, customer, 'refused-refund')).status).toBe(201);
+  const refundId = refundWorkflowId(customer, 'refused-refund');
+  const orderId = orderWorkflowId(customer, 'refused-refund');
+  // The processor refuses this refund for good (a dispute): recorded under its key, as a real one would.
+  await stack.sims.fault('payments', { op: 'refund', idempotencyKey: `${refundId}/refundPayment/1`, reject: { status: 400, code: 'charge_disputed', message: 'The charge is disputed.' } });
+  expect((await postRefund(stack, customer, 'refused-refund', 'refund-1', undefined, { prefer: 'respond-async' })).status).toBe(202);
+  const refundStatus = async () => json(await fetch(`${stack.url}/v1/orders/refused-refund/refund`, { headers: { authorization: `Bearer ${await stack.token(customer)}` } }));
+  await eventually(async () => ((await refundStatus()).parked?.step === 'refundPayment' ? true : undefined), 30_000);
+  // Parked with access revoked and the money kept: apart until support decides.
+  const staff = await stack.token('ann-support', ['support']);
+  const abort = await fetch(`${stack.url}/v1/admin/transactions/${encodeURIComponent(refundId)}/decisions`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${staff}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ action: 'abort', reason: 'dispute opened: the processor keeps the charge' }),
+  });
+  // Before: 422 AbortNotSafe, and the only way out was a skip claiming a refund made by hand.
+  expect(abort.status).toBe(200);
+  expect(await eventually(async () => ((await refundStatus()).status === 'compensated' ? true : undefined), 30_000)).toBe(true);
+  expect((await stack.sims.ledger('fulfilment', refundId)).map((e) => e.op)).toEqual(['revoke', 'grant']);
+  expect(await stack.sims.ledger('payments', refundId)).toEqual([]);
+  expect(await expectMoneyAndAccessInStep(stack.sims, orderId, 1)).toEqual(['held']);
+  if (process.env.RECORD_HISTORIES === '1') await exportHistory(stack.client, payloadCodec(stack.config), refundId, 'refund-refused-aborted-access-restored');
+});

@@ -44,6 +44,7 @@ export function stubActivities(calls: Calls, overrides: Overrides = {}): Activit
     fulfilment: {
       grantAccess: record('grantAccess', { enrollmentId: 'enr_1' }),
       revokeAccess: record('revokeAccess', { outcome: 'revoked' }),
+      restoreAccess: record('restoreAccess', { outcome: 'restored' }),
       checkAccess: async () => ({ status: 'active' }),
       ...overrides.fulfilment,
     },

@@ -49,20 +49,34 @@ test('a refund step that fails for good parks; skipping it (done by hand) lets t
   expect(calls.map((c) => c.split(' ')[0])).toEqual(['refundPayment', 'markOrderRefunded']);
 });
 
-test('once access is revoked, a parked refund step cannot be aborted (it would leave the charge without its access); before it, it can', async () => {
+test('a refund the processor refuses after access was revoked can be aborted: its undo gives the access back, so the charge keeps its access', async () => {
   const calls: Calls = [];
-  const activities = stubActivities(calls, { payments: { refundPayment: nonRetryable('RefundRejected', 'disputed') } });
+  const id = refundWorkflowId('alice', 'order-3r');
+  const err = await driveWorkflow(env, 'refundSaga', id, input('refund-3r'), stubActivities(calls, { payments: { refundPayment: refused('RefundRejected', 'disputed') } }), async (handle) => {
+    expect((await parkedStatus(handle)).parked).toMatchObject({ step: 'refundPayment' });
+    await handle.executeUpdate(decideUpdate, { args: [{ action: 'abort', reason: 'dispute opened; the processor keeps the charge', operator: 'ann' }] });
+  });
+  // Before: abort was refused here (nothing re-granted access), and only a false "refunded by hand" skip ended it.
+  expect(err).toBeInstanceOf(WorkflowFailedError);
+  const status = ((err as WorkflowFailedError).cause as ApplicationFailure).details?.[0] as RefundStatus;
+  expect(status).toMatchObject({ status: 'compensated' });
+  expect(status.steps.find((s) => s.name === 'revokeAccess')).toMatchObject({ state: 'compensated', compensationOutcome: 'restored' });
+  expect(calls).toEqual([`revokeAccess ${id}/revokeAccess/1`, `restoreAccess ${id}/restoreAccess/1`]);
+});
+
+test('a refund that may have been made (no definite answer) cannot be aborted once access is revoked; a skip once it is done by hand finishes it', async () => {
+  const calls: Calls = [];
+  const activities = stubActivities(calls, { payments: { refundPayment: nonRetryable('DownstreamContractViolation', 'unreadable answer') } });
   const result = (await driveWorkflow(env, 'refundSaga', refundWorkflowId('alice', 'order-3'), input('refund-3'), activities, async (handle) => {
     await parkedStatus(handle);
     const refused = await handle.executeUpdate(decideUpdate, { args: [{ action: 'abort', reason: 'give up', operator: 'ann' }] }).catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(WorkflowUpdateFailedError);
-    expect((refused as WorkflowUpdateFailedError).cause).toMatchObject({ type: 'AbortNotSafe', message: expect.stringContaining('revokeAccess') });
+    expect((refused as WorkflowUpdateFailedError).cause).toMatchObject({ type: 'AbortNotSafe', message: expect.stringContaining('possibly done') });
     // Still parked, nothing decided: the operator can still settle it.
     expect((await handle.query(transactionStatusQuery)).parked).toMatchObject({ step: 'refundPayment' });
     await handle.executeUpdate(decideUpdate, { args: [{ action: 'skip', reason: 'refunded at the processor by hand', operator: 'ann' }] });
   })) as RefundStatus;
   expect(result).toMatchObject({ status: 'completed', refund: { payment: 'skipped-by-operator', access: 'revoked', legacyOrder: 'refunded' } });
-
   // Parked at its first step nothing has moved: abort is safe and ends it, the order as it was.
   const nothingMoved = await driveWorkflow(env, 'refundSaga', refundWorkflowId('alice', 'order-4'), input('refund-4'), stubActivities([], { fulfilment: { revokeAccess: refused('CompensationRejected', 'LMS locked') } }), async (handle) => {
     await parkedStatus(handle);
@@ -88,12 +102,12 @@ test('a refund step that failed without a definite answer (it may have happened)
   const calls: Calls = [];
   let tries = 0;
   const activities = stubActivities(calls, {
-    fulfilment: {
-      revokeAccess: async (i) => {
-        calls.push(`revokeAccess ${i.idempotencyKey}`);
-        // A day of timeouts ends as a failure with no answer from fulfilment (not its refusal).
+    payments: {
+      refundPayment: async (i) => {
+        calls.push(`refundPayment ${i.idempotencyKey}`);
+        // A day of timeouts ends as a failure with no answer from the processor (not its refusal).
         if ((tries += 1) === 1) throw ApplicationFailure.create({ type: 'DownstreamContractViolation', message: 'unreadable answer', nonRetryable: true });
-        return { outcome: 'revoked' };
+        return { outcome: 'refunded' };
       },
     },
   });
@@ -105,6 +119,19 @@ test('a refund step that failed without a definite answer (it may have happened)
     await handle.executeUpdate(decideUpdate, { args: [{ action: 'retry', operator: 'ann' }] });
   })) as RefundStatus;
   expect(result).toMatchObject({ status: 'completed', refund: { access: 'revoked', payment: 'refunded' } });
-  // The retry kept the key: whatever the first call did, fulfilment answers it from its record.
-  expect(calls.filter((c) => c.startsWith('revokeAccess'))).toEqual([`revokeAccess ${id}/revokeAccess/1`, `revokeAccess ${id}/revokeAccess/1`]);
+  // The retry kept the key: whatever the first call did, the processor answers it from its record.
+  expect(calls.filter((c) => c.startsWith('refundPayment'))).toEqual([`refundPayment ${id}/refundPayment/1`, `refundPayment ${id}/refundPayment/1`]);
+  expect(calls.map((c) => c.split(' ')[0])).not.toContain('restoreAccess');
+});
+
+test('a revocation that may have happened (no definite answer) can be aborted: its undo restores whatever it revoked, and no money moved', async () => {
+  const calls: Calls = [];
+  const id = refundWorkflowId('alice', 'order-7');
+  const activities = stubActivities(calls, { fulfilment: { revokeAccess: nonRetryable('DownstreamContractViolation', 'unreadable answer') } });
+  const err = await driveWorkflow(env, 'refundSaga', id, input('refund-7'), activities, async (handle) => {
+    expect((await parkedStatus(handle)).parked).toMatchObject({ step: 'revokeAccess' });
+    await handle.executeUpdate(decideUpdate, { args: [{ action: 'abort', reason: 'customer withdrew the request', operator: 'ann' }] });
+  });
+  expect(err).toBeInstanceOf(WorkflowFailedError);
+  expect(calls).toEqual([`restoreAccess ${id}/restoreAccess/1`]);
 });
