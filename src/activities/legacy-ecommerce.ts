@@ -94,11 +94,14 @@ export function createLegacyEcommerceActivities({ legacy }: { legacy: LegacyEcom
         async () => {
           const ctx = { requestId: input.requestId, region: input.region };
           let order = await legacy.findByReference(input.reference, ctx);
-          if (order && order.status !== 'cancelled' && Context.current().info.attempt > 1) {
+          const { attempt, startToCloseTimeoutMs } = Context.current().info;
+          if (order && order.status !== 'cancelled' && attempt > 1) {
             // A retry: an earlier try's cancel may have gone unanswered and still be on its way, and a
             // legacy service may not deduplicate cancels by key. Give it twice the time we wait for an
-            // answer to land, and look again, rather than send a second cancel behind the first.
-            await sleep(2 * legacy.http.answerTimeoutMs);
+            // answer to land, and look again, rather than send a second cancel behind the first (within
+            // this try's own time: what is left must still hold the look and the cancel, an answer each).
+            const timeout = legacy.http.answerTimeoutMs;
+            await sleep(Math.max(0, Math.min(2 * timeout, startToCloseTimeoutMs - 4 * timeout)));
             order = await legacy.findByReference(input.reference, ctx);
           }
           if (!order) return { outcome: 'not_found' as const };
