@@ -41,6 +41,20 @@ export async function callDownstream<T>(rejectedType: (err: DownstreamRejected) 
   }
 }
 
+/**
+ * A look a command makes after its downstream answered from its record (does the object still
+ * stand?). Its failure is not the command's refusal: a 4xx on the look must not read as "order
+ * rejected" (the saga would undo what the call did). It is retried like an outage instead.
+ */
+export async function lookAfterAnswer<T>(look: () => Promise<T>): Promise<T> {
+  try {
+    return await look();
+  } catch (err) {
+    if (err instanceof DownstreamRejected) throw new DownstreamUnavailable(err.service, `a look after its answer was refused (${err.status} ${err.code}): ${err.reason}`, undefined, err.status);
+    throw err;
+  }
+}
+
 export function toApplicationFailure(err: unknown, rejectedType: (err: DownstreamRejected) => string): unknown {
   if (err instanceof DownstreamRejected) {
     return ApplicationFailure.create({

@@ -2,7 +2,7 @@
 import type { FulfilmentClient } from '../clients/fulfilment';
 import { DownstreamRejected } from '../clients/errors';
 import { SKIPPED_BY_OPERATOR } from '../contracts/transaction-protocol';
-import { attemptUndone, callDownstream } from './call-downstream';
+import { attemptUndone, callDownstream, lookAfterAnswer } from './call-downstream';
 
 export function createFulfilmentActivities({ fulfilment }: { fulfilment: FulfilmentClient }) {
   /** The attempt's grant as it is now, by reference; AttemptUndone when access was revoked since (a revocation adopted after completion stands). */
@@ -30,7 +30,7 @@ export function createFulfilmentActivities({ fulfilment }: { fulfilment: Fulfilm
           });
           if (!granted.replayed) return granted;
           // A stored answer describes the grant as it was then: was access revoked since?
-          await standingGrant(input);
+          await lookAfterAnswer(() => standingGrant(input));
           return granted;
         },
       );

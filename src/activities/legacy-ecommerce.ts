@@ -2,7 +2,7 @@
 import { Context, sleep } from '@temporalio/activity';
 import type { LegacyEcommerceClient } from '../clients/legacy-ecommerce';
 import { DownstreamRejected } from '../clients/errors';
-import { attemptUndone, callDownstream } from './call-downstream';
+import { attemptUndone, callDownstream, lookAfterAnswer } from './call-downstream';
 
 export interface CreateOrderInput {
   reference: string;
@@ -37,7 +37,7 @@ export function createLegacyEcommerceActivities({ legacy }: { legacy: LegacyEcom
         async () => {
           const created = await legacy.createOrder(input, ctx);
           // A stored answer describes the order as it was then: was it cancelled or refunded since?
-          return created.replayed ? { ...created, ...(await reconcile(input.reference, ctx)) } : { ...created, completedBefore: false };
+          return created.replayed ? { ...created, ...(await lookAfterAnswer(() => reconcile(input.reference, ctx))) } : { ...created, completedBefore: false };
         },
       );
       return { orderNumber: order.orderNumber, totalMinor: order.totalMinor, ...(order.completedBefore ? { completedBefore: true as const } : {}) };
@@ -55,7 +55,7 @@ export function createLegacyEcommerceActivities({ legacy }: { legacy: LegacyEcom
             if (!now) throw err;
             return { status: now.status, replayed: false };
           });
-          if (completed.replayed && input.reference) await reconcile(input.reference, ctx);
+          if (completed.replayed && input.reference) await lookAfterAnswer(() => reconcile(input.reference!, ctx));
           return completed;
         },
       );

@@ -1,7 +1,7 @@
 /** Activities against the payment processor (task queue `payments`). */
 import { ApplicationFailure } from '@temporalio/common';
 import type { PaymentsClient } from '../clients/payments';
-import { attemptUndone, callDownstream } from './call-downstream';
+import { attemptUndone, callDownstream, lookAfterAnswer } from './call-downstream';
 
 export interface ChargePaymentInput {
   reference: string;
@@ -32,7 +32,7 @@ export function createPaymentActivities({ payments }: { payments: PaymentsClient
           const answer = await payments.charge(input, { idempotencyKey: input.idempotencyKey, requestId: input.requestId, region: input.region });
           if (!answer.replayed) return answer;
           // A stored answer describes the charge as it was then: was it refunded or cancelled since?
-          const now = await standingCharge(input);
+          const now = await lookAfterAnswer(() => standingCharge(input));
           return now ? { ...now, replayed: true } : answer;
         },
       );

@@ -82,6 +82,13 @@ async function pressCliReset(id: string, reason: string, to: { eventId: number }
   expect(stdout).toMatch(/Resetting workflow/);
 }
 
+/** The workflow task completed right after the order's (first) payment webhook: a reset there runs the grant anew. */
+async function taskAfterTheWebhook(id: string): Promise<number> {
+  const events = (await stack.client.workflow.getHandle(id).fetchHistory()).events ?? [];
+  const signalAt = events.findIndex((e) => e.workflowExecutionSignaledEventAttributes);
+  return Number(events.slice(signalAt).find((e) => e.workflowTaskCompletedEventAttributes)!.eventId);
+}
+
 async function record(id: string, name: string, runId?: string): Promise<void> {
   if (process.env.RECORD_HISTORIES === '1') await exportHistory(stack.client, payloadCodec(stack.config), id, name, runId);
 }
@@ -546,6 +553,7 @@ describe('replay ("reset"): the runbook table, row by row', () => {
     const handle = stack.client.workflow.getHandle(id);
     const firstRun = (await handle.describe()).runId;
     await pressCliReset(id, 'support: pressed reset', 'LastWorkflowTask');
+    // (With FAST_PATH=false the last task only completes the run; the point after the webhook is tested below too.)
     const closed = await eventually(async () => {
       const d = await handle.describe();
       return d.runId !== firstRun && d.status.name !== 'RUNNING' ? d : undefined;
@@ -559,6 +567,23 @@ describe('replay ("reset"): the runbook table, row by row', () => {
     await record(id, 'order-refunded-reset-to-last-task-adopted');
   });
 
+  test("a look that a step makes after a stored answer and that is refused (a 4xx) is not the step's refusal: a reset of a parked order is not undone by it", async () => {
+    const customer = newCustomer();
+    const key = 'reset-reconcile-refused';
+    const id = await parkedAtGrant(customer, key);
+    const before = { payments: await ops('payments', id), fulfilment: await ops('fulfilment', id), legacy: await ops('legacy', id) };
+    // The reset run's createOrder gets its stored answer; its look at the order (does it still stand?) is refused once.
+    await stack.sims.fault('legacy', { op: 'list', urlContains: `reference=${encodeURIComponent(id)}`, errorRate: 1, status: 400, times: 1 });
+    const handle = stack.client.workflow.getHandle(id);
+    const firstRun = (await handle.describe()).runId;
+    await pressCliReset(id, 'support: pressed reset', 'FirstWorkflowTask');
+    await eventually(async () => ((await handle.describe()).runId !== firstRun ? true : undefined), 30_000);
+    // Before: the refused look read as "order rejected": the legacy order was cancelled and the charge left unrefunded.
+    const parked = await until(customer, key, 'needs_attention');
+    expect(parked.parked).toMatchObject({ step: 'grantAccess' });
+    expect({ payments: await ops('payments', id), fulfilment: await ops('fulfilment', id), legacy: await ops('legacy', id) }).toEqual(before);
+  });
+
   test("in a reset run, a look at the earlier steps that cannot be made parks the step (CheckFailed) without making its call; support's retry looks again, and nothing is done twice", async () => {
     const customer = newCustomer();
     const key = 'reset-look-fails';
@@ -570,7 +595,8 @@ describe('replay ("reset"): the runbook table, row by row', () => {
     // The legacy service refuses the reset run's first look at the order once (a 4xx, not an outage).
     const lookup = `reference=${encodeURIComponent(id)}`;
     await stack.sims.fault('legacy', { op: 'list', urlContains: lookup, errorRate: 1, status: 400, times: 1 });
-    await pressCliReset(id, 'support: pressed reset', 'LastWorkflowTask');
+    // To the workflow task the payment webhook started (fast path or not, the grant runs anew from there).
+    await pressCliReset(id, 'support: pressed reset', { eventId: await taskAfterTheWebhook(id) });
     const parked = await until(customer, key, 'needs_attention');
     expect(parked.parked).toMatchObject({ step: 'grantAccess', error: { type: 'CheckFailed' } });
     // Before: the look's refusal was taken for the grant's own, and the retry granted again under a new epoch (1.2).
