@@ -237,7 +237,8 @@ export function createTransactions({ client, queues, fastPath = true }: { client
     if ('value' in q) {
       const pending = pendingSteps(description.raw.pendingActivities ?? []);
       const live = kind.status.parse(q.value);
-      return { state: 'running', status: { ...live, steps: live.steps.map((s) => ({ ...s, ...pending.get(s.name) })) } };
+      // A step being undone shows its compensation's live retry state (its activity is the compensation).
+      return { state: 'running', status: { ...live, steps: live.steps.map((s) => ({ ...s, ...pending.get(s.state === 'compensating' && s.compensation ? s.compensation : s.name) })) } };
     }
     // It closed between the two calls: its outcome is there now.
     if (q.error instanceof QueryRejectedError) return waitForOutcome(kind, handle, TEMPORAL_DEADLINES.readMs).catch(() => Promise.reject(readUnavailable()));

@@ -58,5 +58,7 @@ function grantedByHand(): never {
     type: 'AccessGrantedByHand',
     message: "The order's access was granted by hand (support skipped its grant): revoke it by hand, then skip this step.",
     nonRetryable: true,
+    // Nothing was done (no call was made): an abort here is safe and leaves the order as it was.
+    details: [{ refused: true }],
   });
 }

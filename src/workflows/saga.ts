@@ -74,6 +74,9 @@ export interface SagaOptions {
   epochs?: boolean;
 }
 
+/** A step parked because the earlier steps could not be looked at (its own call not made). */
+export const CHECK_FAILED = 'CheckFailed';
+
 /** What a compensation answers when it found nothing of ours to undo. */
 const FOUND_NOTHING = ['not_charged', 'not_granted', 'not_found'];
 /** When the undo of a step whose call ended without an answer looks again (after its first look): a minute, then ten. */
@@ -231,7 +234,7 @@ export class Saga {
         let decision = await this.parker(name, 'step', step.error);
         for (let unchecked; decision.action !== 'abort' && (unchecked = await this.checkEarlierSteps()); ) {
           // The earlier steps could not be looked at: nothing moves on unchecked; the operator decides again.
-          step.error = { type: 'CheckFailed', message: `Could not check that the earlier steps still stand (${describeFailure(unchecked).message}); decide again.` };
+          step.error = { type: CHECK_FAILED, message: `Could not check that the earlier steps still stand (${describeFailure(unchecked).message}); decide again.` };
           decision = await this.parker(name, 'step', step.error);
         }
         if (decision.action === 'skip') {
@@ -352,9 +355,10 @@ export class Saga {
         waited = await waitOperational(waited);
         continue;
       }
-      const error: StepError = { type: 'CheckFailed', message: `Could not check that the earlier steps still stand (${describeFailure(unchecked).message}).` };
+      const error: StepError = { type: CHECK_FAILED, message: `Could not check that the earlier steps still stand (${describeFailure(unchecked).message}).` };
       step.error = error;
-      const unlooked = ApplicationFailure.create({ type: 'CheckFailed', message: error.message, nonRetryable: true });
+      step.state = 'failed';
+      const unlooked = ApplicationFailure.create({ type: CHECK_FAILED, message: error.message, nonRetryable: true });
       if (!this.parker) throw unlooked;
       this.parkedOnRefusal = true; // the step's own call was not made: nothing of it to strand
       const decision = await this.parker(name, 'step', error);

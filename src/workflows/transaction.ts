@@ -11,7 +11,7 @@
 import { ApplicationFailure, CancellationScope, CancelledFailure, TemporalFailure, allHandlersFinished, condition, getExternalWorkflowHandle, patched, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { OperatorDecision, Parked, RecordedDecision, RecordedEvent, SagaStatus, TransactionRequest, TransactionStatus, WebhookEvent } from '../contracts/transaction';
 import { ATTEMPT_UNDONE, DECISION_LIMITS, decideUpdate, heldEventsWorkflowId, sagaStarted, sagaStartedSignal, searchAttributes, transactionStatusQuery, webhookEventKey, webhookEventSignal } from '../contracts/transaction-protocol';
-import { Saga, describeFailure, endedUnanswered, failureType } from './saga';
+import { CHECK_FAILED, Saga, describeFailure, endedUnanswered, failureType } from './saga';
 
 export interface TransactionOptions {
   /**
@@ -176,6 +176,8 @@ function abortHazard(parked: Parked | undefined, saga: Saga): string | undefined
   const hazard = (what: string) => `Aborting at ${at} would leave ${what}: money and access out of step. Retry it, or skip it once it is done by hand.`;
   const compensation = parked && saga.steps.find((s) => s.name === parked.step)?.compensation;
   if (parked?.kind === 'compensation') return hazard(`its undo (${compensation ?? 'the compensation'}) undone`);
+  // The earlier steps could not be looked at: what an abort would undo (or whether the order had completed) is unknown.
+  if (parked?.error.type === CHECK_FAILED) return `Aborting at ${at} would undo steps that could not be looked at (the order may have completed and been refunded): retry (it looks again), or skip once you have looked by hand.`;
   // A step done by hand (skipped) is as undoable by the saga as one with no compensation: its undo
   // would find nothing of ours (a grant made by hand), and the refund would leave the access.
   const stranded = saga.steps.filter((s) => s.state === 'skipped' || (s.state === 'completed' && !s.compensation)).map((s) => s.name);

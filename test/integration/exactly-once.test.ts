@@ -214,6 +214,22 @@ test('a running step shows its attempts and last error while Temporal retries it
   expect(await stack.sims.ledger('payments', id)).toHaveLength(1);
 });
 
+test("a step being undone shows its compensation's attempts and last error while Temporal retries it", async () => {
+  const customer = newCustomer();
+  const id = orderWorkflowId(customer, 'flaky-undo');
+  // A declined charge is undone: the order's cancellation fails twice with an outage first.
+  await stack.sims.fault('legacy', { op: 'list', urlContains: `reference=${encodeURIComponent(id)}`, errorRate: 1, times: 2 });
+  expect((await postOrder(stack, customer, 'flaky-undo', { ...ORDER_BODY, paymentMethod: { token: 'tok_chargeDeclined' } }, { prefer: 'respond-async' })).status).toBe(202);
+  const retrying = await eventually(async () => {
+    const body = await json(await getOrder(stack, customer, 'flaky-undo'));
+    const step = body.steps?.find((s: { name: string }) => s.name === 'createOrder');
+    return step?.state === 'compensating' && step?.attempt >= 2 ? step : undefined;
+  });
+  // Before: only `compensating`, without the attempt or the failure Temporal was retrying on.
+  expect(retrying.lastFailure).toMatch(/503/);
+  expect((await settled(stack, customer, 'flaky-undo')).status).toBe('compensated');
+});
+
 test('with no worker running, a command is still accepted and its status still answered', async () => {
   const idle = await startStack({ WORKER_QUEUES: '' });
   try {

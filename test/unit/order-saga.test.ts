@@ -210,6 +210,9 @@ test("a retry or skip whose look at the earlier steps fails parks again: nothing
     await handle.executeUpdate(decideUpdate, { args: [{ action: 'skip', reason: 'enrolled by hand', operator: 'ann' }] });
     // Before: the check's failure failed the step, and the saga undid everything (refund with the hand-made access kept).
     await eventually(async () => ((await handle.query(transactionStatusQuery)).parked?.error.type === 'CheckFailed' ? true : undefined), 10_000, 25);
+    // What an abort would undo could not be looked at (the order may have completed and been refunded): refused.
+    const abort = await handle.executeUpdate(decideUpdate, { args: [{ action: 'abort', reason: 'give up', operator: 'ann' }] }).catch((e: unknown) => e);
+    expect((abort as WorkflowUpdateFailedError).cause).toMatchObject({ type: 'AbortNotSafe', message: expect.stringContaining('could not be looked at') });
     await handle.executeUpdate(decideUpdate, { args: [{ action: 'skip', reason: 'enrolled by hand', operator: 'ann' }] });
   });
   expect(result).toMatchObject({ status: 'completed', order: { enrollmentId: 'skipped-by-operator' } });

@@ -135,3 +135,14 @@ test('a revocation that may have happened (no definite answer) can be aborted: i
   expect(err).toBeInstanceOf(WorkflowFailedError);
   expect(calls).toEqual([`restoreAccess ${id}/restoreAccess/1`]);
 });
+
+test('a refund of an order whose access was granted by hand parks before anything moves, and can be aborted there (nothing was done)', async () => {
+  const calls: Calls = [];
+  const err = await driveWorkflow(env, 'refundSaga', refundWorkflowId('alice', 'order-8'), { ...input('refund-8'), accessGrantedByHand: true }, stubActivities(calls), async (handle) => {
+    expect((await parkedStatus(handle)).parked).toMatchObject({ step: 'revokeAccess', error: { type: 'AccessGrantedByHand' } });
+    // Before: refused as "possibly done", though no call had been made.
+    await handle.executeUpdate(decideUpdate, { args: [{ action: 'abort', reason: 'customer withdrew the request', operator: 'ann' }] });
+  });
+  expect(err).toBeInstanceOf(WorkflowFailedError);
+  expect(calls).toEqual([]);
+});
