@@ -1,6 +1,7 @@
 /** Activities against the payment processor (task queue `payments`). */
 import { ApplicationFailure } from '@temporalio/common';
 import type { PaymentsClient } from '../clients/payments';
+import { DownstreamRejected } from '../clients/errors';
 import { attemptUndone, callDownstream, lookAfterAnswer } from './call-downstream';
 
 export interface ChargePaymentInput {
@@ -61,15 +62,24 @@ export function createPaymentActivities({ payments }: { payments: PaymentsClient
       return callDownstream(
         () => 'CompensationRejected',
         async () => {
-          const charge = await payments.findChargeByReference(input.reference, { requestId: input.requestId, region: input.region });
+          const ctx = { requestId: input.requestId, region: input.region };
+          let charge = await payments.findChargeByReference(input.reference, ctx);
           if (charge?.status === 'pending') {
             // Still waiting at the processor (e.g. our wait for its webhook timed out): cancel it.
-            await payments.cancelCharge(charge.id, { idempotencyKey: `${input.idempotencyKey}/cancel`, requestId: input.requestId, region: input.region });
-            return { outcome: 'cancelled' as const };
+            const cancelled = await payments.cancelCharge(charge.id, { idempotencyKey: `${input.idempotencyKey}/cancel`, ...ctx }).then(
+              () => true,
+              (err: unknown) => {
+                // It settled between our look and the cancel: look again, and refund it if it succeeded.
+                if (err instanceof DownstreamRejected && err.code === 'charge_not_pending') return false;
+                throw err;
+              },
+            );
+            if (cancelled) return { outcome: 'cancelled' as const };
+            charge = await payments.findChargeByReference(input.reference, ctx);
           }
           if (!charge || charge.status !== 'succeeded') return { outcome: 'not_charged' as const };
           if (charge.refunded) return { outcome: 'already_refunded' as const };
-          await payments.refund(charge.id, { idempotencyKey: input.idempotencyKey, requestId: input.requestId, region: input.region });
+          await payments.refund(charge.id, { idempotencyKey: input.idempotencyKey, ...ctx });
           return { outcome: 'refunded' as const };
         },
       );

@@ -210,3 +210,23 @@ test('a charge the processor made whose webhook never arrives is not a failed pa
   expect(await expectMoneyAndAccessInStep(stack.sims, id, 1)).toEqual(['held']);
   if (process.env.RECORD_HISTORIES === '1') await exportHistory(stack.client, payloadCodec(stack.config), id, 'order-webhook-lost-processor-asked');
 });
+
+test('a charge that settles between the timeout and its cancel is refunded, not parked: the undo looks again when the cancel finds it no longer pending', async () => {
+  const customer = newCustomer();
+  const id = orderWorkflowId(customer, 'settles-late');
+  // The undo's cancel of the pending charge is slow; the charge succeeds meanwhile.
+  await stack.sims.fault('payments', { op: 'cancel', idempotencyKeyPrefix: `${id}/`, latencyMs: 800, times: 1 });
+  expect((await postOrder(stack, customer, 'settles-late', pay('tok_asyncSilent'), { prefer: 'respond-async' })).status).toBe(202);
+  const chargeId = await chargeOf(id);
+  await eventually(async () => ((await stack.sims.faults('payments')).some((f) => f.idempotencyKeyPrefix === `${id}/`) ? undefined : true), 30_000);
+  await simSend(chargeId, 'payment.succeeded');
+  // Before: the cancel was refused (charge_not_pending) and the order parked with the charge kept and no access.
+  const done = await eventually(async () => {
+    const body = await statusOf(customer, 'settles-late');
+    return body.status === 'compensated' || body.status === 'needs_attention' ? body : undefined;
+  }, 30_000);
+  expect(done).toMatchObject({ status: 'compensated' });
+  expect(done.steps.find((s: Json) => s.name === 'chargePayment')).toMatchObject({ compensationOutcome: 'refunded' });
+  expect((await stack.sims.ledger('payments', id)).map((e) => e.op)).toEqual(['charge', 'refund']);
+  expect(await expectMoneyAndAccessInStep(stack.sims, id, 1)).toEqual(['none']);
+});
