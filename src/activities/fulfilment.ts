@@ -47,7 +47,9 @@ export function createFulfilmentActivities({ fulfilment }: { fulfilment: Fulfilm
 
     /**
      * Compensation for a refund's revokeAccess (its refund could not be made): the access the refund
-     * revoked is granted again, for the same customer and courses, under the compensation's own key.
+     * revoked is granted again, for the same customer and courses, under the compensation's own key
+     * and the enrolment it restores (one grant per revocation undone: a reset that revoked the
+     * restored enrolment again, then aborted again, gets a new grant, not the first one's record).
      */
     async restoreAccess(input: { reference: string; idempotencyKey: string; requestId: string; region?: string }): Promise<{ outcome: 'restored' | 'still_granted' | 'not_found' }> {
       return callDownstream(
@@ -57,7 +59,7 @@ export function createFulfilmentActivities({ fulfilment }: { fulfilment: Fulfilm
           const enrollment = await fulfilment.findByReference(input.reference, ctx);
           if (!enrollment) return { outcome: 'not_found' as const };
           if (enrollment.status === 'active') return { outcome: 'still_granted' as const };
-          await fulfilment.grant({ customerId: enrollment.customerId, skus: enrollment.skus, reference: input.reference }, { idempotencyKey: input.idempotencyKey, ...ctx });
+          await fulfilment.grant({ customerId: enrollment.customerId, skus: enrollment.skus, reference: input.reference }, { idempotencyKey: `${input.idempotencyKey}/${enrollment.id}`, ...ctx });
           return { outcome: 'restored' as const };
         },
       );

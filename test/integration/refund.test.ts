@@ -1,5 +1,9 @@
 /** The refund saga through the edge: one refund per completed order, with the orders' edge semantics. */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { orderWorkflowId } from '../../src/contracts/order';
+import { TEMPORAL_CLI } from '../../scripts/lib/local';
+import { temporalCliFlags } from '../support/temporal-cli';
 import { refundWorkflowId } from '../../src/contracts/refund';
 import { payloadCodec } from '../../src/temporal/codec';
 import { exportHistory } from '../../scripts/export-history';
@@ -105,4 +109,35 @@ test('a refund the processor refuses after access was revoked: support aborts it
   expect(await stack.sims.ledger('payments', refundId)).toEqual([]);
   expect(await expectMoneyAndAccessInStep(stack.sims, orderId, 1)).toEqual(['held']);
   if (process.env.RECORD_HISTORIES === '1') await exportHistory(stack.client, payloadCodec(stack.config), refundId, 'refund-refused-aborted-access-restored');
+});
+
+test("a refused refund aborted, then reset from the CLI, revoked again and aborted again, gives the access back again: the restore is one grant per revocation undone", async () => {
+  const customer = newCustomer();
+  expect((await postOrder(stack, customer, 'refused-twice')).status).toBe(201);
+  const refundId = refundWorkflowId(customer, 'refused-twice');
+  const orderId = orderWorkflowId(customer, 'refused-twice');
+  await stack.sims.fault('payments', { op: 'refund', idempotencyKey: `${refundId}/refundPayment/1`, reject: { status: 400, code: 'charge_disputed', message: 'The charge is disputed.' } });
+  expect((await postRefund(stack, customer, 'refused-twice', 'refund-1', undefined, { prefer: 'respond-async' })).status).toBe(202);
+  const staff = await stack.token('ann-support', ['support']);
+  const decide = (body: object) =>
+    fetch(`${stack.url}/v1/admin/transactions/${encodeURIComponent(refundId)}/decisions`, { method: 'POST', headers: { authorization: `Bearer ${staff}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const admin = async () => json(await fetch(`${stack.url}/v1/admin/transactions/${encodeURIComponent(refundId)}`, { headers: { authorization: `Bearer ${staff}` } }));
+  const parkedAt = (step: string) => eventually(async () => ((await admin()).parked?.step === step ? true : undefined), 30_000);
+  await parkedAt('refundPayment');
+  expect((await decide({ action: 'abort', reason: 'disputed' })).status).toBe(200);
+  await eventually(async () => ((await admin()).status === 'compensated' ? true : undefined), 30_000);
+  expect(await expectMoneyAndAccessInStep(stack.sims, orderId, 1)).toEqual(['held']);
+  // Support resets the refund from the CLI: its revocation's key was used on the first enrolment, so it parks; a retry revokes the restored one.
+  const handle = stack.client.workflow.getHandle(refundId);
+  const first = (await handle.describe()).runId;
+  await promisify(execFile)(TEMPORAL_CLI, ['workflow', 'reset', ...temporalCliFlags(stack.config), '--workflow-id', refundId, '--type', 'FirstWorkflowTask', '--reason', 'support: try again'], { timeout: 30_000 });
+  await eventually(async () => ((await handle.describe()).runId !== first ? true : undefined), 30_000);
+  await parkedAt('revokeAccess');
+  expect((await decide({ action: 'retry' })).status).toBe(200);
+  await parkedAt('refundPayment');
+  expect((await decide({ action: 'abort', reason: 'still disputed' })).status).toBe(200);
+  await eventually(async () => ((await admin()).status === 'compensated' ? true : undefined), 30_000);
+  // Before: the second restore was answered from the first one's record (an enrolment revoked since): no access, charge kept.
+  expect((await stack.sims.ledger('fulfilment', refundId)).map((e) => e.op)).toEqual(['revoke', 'grant', 'revoke', 'grant']);
+  expect(await expectMoneyAndAccessInStep(stack.sims, orderId, 1)).toEqual(['held']);
 });
