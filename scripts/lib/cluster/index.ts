@@ -16,7 +16,7 @@ import { msToTs } from '@temporalio/common/lib/time';
 import { loadConfig } from '../../../src/config';
 import { connectionOptions } from '../../../src/temporal/connection';
 import { registerSearchAttributes } from '../../../src/temporal/search-attributes';
-import { freePort, freePortIn } from '../ports';
+import { freePortIn } from '../ports';
 import { pollFor, stopProcess } from '../processes';
 import { CLIENTS, FRONTEND_SERVER_NAME, ensureCerts } from './certs';
 import { forgetMembers, initPostgres, pgPassword, startPostgres } from './postgres';
@@ -187,7 +187,17 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     // PostgreSQL: initdb once, then start on a free port.
     const password = pgPassword(dir);
     if (initPostgres(dir)) log(`postgres: initialised a new database cluster in ${join(dir, 'pg')}`);
-    const pgPort = await freePort();
+    // Every port the cluster listens on is picked below the kernel's ephemeral range (32768 and up):
+    // a port picked there can be taken by any outgoing connection's source port before its service
+    // binds it (a history service then failed to start, an fx error). Picked once each.
+    const picked = new Set<number>();
+    const pick = async (min: number, max: number): Promise<number> => {
+      for (;;) {
+        const candidate = await freePortIn(min, max);
+        if (!picked.has(candidate)) return picked.add(candidate), candidate;
+      }
+    };
+    const pgPort = await pick(10_000, 19_999);
     const fd = openSync(logFile('postgres'), 'a');
     const pgChild = await startPostgres(dir, pgPort, fd).finally(() => closeSync(fd));
     processes.set('postgres', { name: 'postgres', service: 'postgres', child: pgChild, restarts: 0 });
@@ -200,9 +210,9 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     log(`schema: temporal + temporal_visibility at the server's version (${since()})`);
 
     // One config per process: they differ only in the ports their own service listens on.
-    const port = async () => freePort();
+    const port = () => pick(10_000, 19_999);
     // Membership ports are kept in a PostgreSQL smallint column: they must be below 32768.
-    const membershipPort = () => freePortIn(20_000, 32_767);
+    const membershipPort = () => pick(20_000, 32_767);
     const frontendPort = options.frontendPort ?? (await port());
     const shared = {
       LOG_LEVEL: options.logLevel ?? 'warn',
