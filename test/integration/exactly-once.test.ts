@@ -61,38 +61,41 @@ test('the caller disconnects before the answer: a retry with the same key gets t
   expect(await stack.sims.ledger('payments', id)).toHaveLength(1);
 });
 
+/** Runs `fn` with the legacy service's cancel ignoring Idempotency-Key (its documented mode, as many legacy services do). */
+async function withLegacyCancelNotDeduplicated(fn: () => Promise<void>): Promise<void> {
+  const mode = (dedupe: boolean) => fetch(`${stack.sims.url('legacy')}/_sim/mode`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ dedupe }) });
+  await mode(false);
+  try {
+    await fn();
+  } finally {
+    await mode(true);
+  }
+}
+
 test('a legacy cancel that cannot dedupe is reconciled before it is re-issued: one cancellation', async () => {
   const customer = newCustomer();
   const id = orderWorkflowId(customer, 'no-dedupe');
-  const legacy = stack.sims.url('legacy');
-  await fetch(`${legacy}/_sim/mode`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ dedupe: false }) });
-  try {
+  await withLegacyCancelNotDeduplicated(async () => {
     // The cancel is performed, then its answer is lost; the retried activity must look before it cancels again.
     await stack.sims.fault('legacy', { op: 'cancel', idempotencyKey: `${id}/cancelOrder/1`, dropResponseRate: 1, times: 1 });
     const res = await postOrder(stack, customer, 'no-dedupe', { ...ORDER_BODY, paymentMethod: { token: 'tok_chargeDeclined' } });
     expect(res.status).toBe(422);
     expect((await json(res)).compensated[0]).toMatchObject({ compensation: 'cancelOrder', outcome: 'already_cancelled' });
-  } finally {
-    await fetch(`${legacy}/_sim/mode`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ dedupe: true }) });
-  }
+  });
   expect((await stack.sims.ledger('legacy', id)).map((e) => e.op)).toEqual(['create', 'cancel']);
 });
 
 test('a legacy cancel that cannot dedupe and answers after our timeout is not sent again behind itself: one cancellation', async () => {
   const customer = newCustomer();
   const id = orderWorkflowId(customer, 'no-dedupe-slow');
-  const legacy = stack.sims.url('legacy');
-  await fetch(`${legacy}/_sim/mode`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ dedupe: false }) });
-  try {
+  await withLegacyCancelNotDeduplicated(async () => {
     // The first cancel is processed 2.5 s after it was sent: after the test stack's 1 s client timeout and the
     // 1 s before the retry, whose look still finds the order open.
     await stack.sims.fault('legacy', { op: 'cancel', idempotencyKey: `${id}/cancelOrder/1`, latencyMs: 2_500, times: 1 });
     const res = await postOrder(stack, customer, 'no-dedupe-slow', { ...ORDER_BODY, paymentMethod: { token: 'tok_chargeDeclined' } });
     expect(res.status).toBe(422);
     expect((await json(res)).compensated[0]).toMatchObject({ compensation: 'cancelOrder', outcome: 'already_cancelled' });
-  } finally {
-    await fetch(`${legacy}/_sim/mode`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ dedupe: true }) });
-  }
+  });
   // Before: the retry looked, found the order still open, and cancelled it a second time under the same key.
   expect((await stack.sims.ledger('legacy', id)).map((e) => e.op)).toEqual(['create', 'cancel']);
 });

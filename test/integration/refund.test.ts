@@ -1,15 +1,12 @@
 /** The refund saga through the edge: one refund per completed order, with the orders' edge semantics. */
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { orderWorkflowId } from '../../src/contracts/order';
-import { TEMPORAL_CLI } from '../../scripts/lib/local';
-import { temporalCliFlags } from '../support/temporal-cli';
+import { pressCliReset } from '../support/temporal-cli';
 import { refundWorkflowId } from '../../src/contracts/refund';
 import { payloadCodec } from '../../src/temporal/codec';
 import { exportHistory } from '../../scripts/export-history';
 import { eventually } from '../support/eventually';
 import { expectMoneyAndAccessInStep } from '../support/money-and-access';
-import { ORDER_BODY, json, newCustomer, postOrder, postRefund, startStack, type Stack } from '../support/stack';
+import { ORDER_BODY, adminRequest, decideOn, json, newCustomer, postOrder, postRefund, startStack, type Json, type Stack } from '../support/stack';
 
 let stack: Stack;
 beforeAll(async () => {
@@ -85,26 +82,27 @@ test('a refund revokes access before the money goes back: while fulfilment is do
   if (process.env.RECORD_HISTORIES === '1') await exportHistory(stack.client, payloadCodec(stack.config), refundId, 'refund-revokes-access-first');
 });
 
-test('a refund the processor refuses after access was revoked: support aborts it and the access comes back, so the charge keeps its access', async () => {
-  const customer = newCustomer();
-  expect((await postOrder(stack, customer, 'refused-refund')).status).toBe(201);
-  const refundId = refundWorkflowId(customer, 'refused-refund');
-  const orderId = orderWorkflowId(customer, 'refused-refund');
-  // The processor refuses this refund for good (a dispute): recorded under its key, as a real one would.
+/**
+ * A completed order whose refund the processor refuses for good (a dispute, recorded under the
+ * refund's key as a real one would): the refund revokes access, then parks at refundPayment.
+ */
+async function refundRefusedByTheProcessor(customer: string, key: string) {
+  expect((await postOrder(stack, customer, key)).status).toBe(201);
+  const refundId = refundWorkflowId(customer, key);
   await stack.sims.fault('payments', { op: 'refund', idempotencyKey: `${refundId}/refundPayment/1`, reject: { status: 400, code: 'charge_disputed', message: 'The charge is disputed.' } });
-  expect((await postRefund(stack, customer, 'refused-refund', 'refund-1', undefined, { prefer: 'respond-async' })).status).toBe(202);
-  const refundStatus = async () => json(await fetch(`${stack.url}/v1/orders/refused-refund/refund`, { headers: { authorization: `Bearer ${await stack.token(customer)}` } }));
-  await eventually(async () => ((await refundStatus()).parked?.step === 'refundPayment' ? true : undefined), 30_000);
+  expect((await postRefund(stack, customer, key, 'refund-1', undefined, { prefer: 'respond-async' })).status).toBe(202);
+  const view = async () => json(await adminRequest(stack, `/transactions/${encodeURIComponent(refundId)}`));
+  const reaches = (check: (view: Json) => boolean) => eventually(async () => (check(await view()) ? true : undefined), 30_000);
+  await reaches((v) => v.parked?.step === 'refundPayment');
+  return { refundId, orderId: orderWorkflowId(customer, key), reaches, decide: (body: object) => decideOn(stack, refundId, body) };
+}
+
+test('a refund the processor refuses after access was revoked: support aborts it and the access comes back, so the charge keeps its access', async () => {
+  const { refundId, orderId, reaches, decide } = await refundRefusedByTheProcessor(newCustomer(), 'refused-refund');
   // Parked with access revoked and the money kept: apart until support decides.
-  const staff = await stack.token('ann-support', ['support']);
-  const abort = await fetch(`${stack.url}/v1/admin/transactions/${encodeURIComponent(refundId)}/decisions`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${staff}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ action: 'abort', reason: 'dispute opened: the processor keeps the charge' }),
-  });
   // Before: 422 AbortNotSafe, and the only way out was a skip claiming a refund made by hand.
-  expect(abort.status).toBe(200);
-  expect(await eventually(async () => ((await refundStatus()).status === 'compensated' ? true : undefined), 30_000)).toBe(true);
+  expect((await decide({ action: 'abort', reason: 'dispute opened: the processor keeps the charge' })).status).toBe(200);
+  await reaches((v) => v.status === 'compensated');
   expect((await stack.sims.ledger('fulfilment', refundId)).map((e) => e.op)).toEqual(['revoke', 'grant']);
   expect(await stack.sims.ledger('payments', refundId)).toEqual([]);
   expect(await expectMoneyAndAccessInStep(stack.sims, orderId, 1)).toEqual(['held']);
@@ -112,31 +110,20 @@ test('a refund the processor refuses after access was revoked: support aborts it
 });
 
 test("a refused refund aborted, then reset from the CLI, revoked again and aborted again, gives the access back again: the restore is one grant per revocation undone", async () => {
-  const customer = newCustomer();
-  expect((await postOrder(stack, customer, 'refused-twice')).status).toBe(201);
-  const refundId = refundWorkflowId(customer, 'refused-twice');
-  const orderId = orderWorkflowId(customer, 'refused-twice');
-  await stack.sims.fault('payments', { op: 'refund', idempotencyKey: `${refundId}/refundPayment/1`, reject: { status: 400, code: 'charge_disputed', message: 'The charge is disputed.' } });
-  expect((await postRefund(stack, customer, 'refused-twice', 'refund-1', undefined, { prefer: 'respond-async' })).status).toBe(202);
-  const staff = await stack.token('ann-support', ['support']);
-  const decide = (body: object) =>
-    fetch(`${stack.url}/v1/admin/transactions/${encodeURIComponent(refundId)}/decisions`, { method: 'POST', headers: { authorization: `Bearer ${staff}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  const admin = async () => json(await fetch(`${stack.url}/v1/admin/transactions/${encodeURIComponent(refundId)}`, { headers: { authorization: `Bearer ${staff}` } }));
-  const parkedAt = (step: string) => eventually(async () => ((await admin()).parked?.step === step ? true : undefined), 30_000);
-  await parkedAt('refundPayment');
+  const { refundId, orderId, reaches, decide } = await refundRefusedByTheProcessor(newCustomer(), 'refused-twice');
   expect((await decide({ action: 'abort', reason: 'disputed' })).status).toBe(200);
-  await eventually(async () => ((await admin()).status === 'compensated' ? true : undefined), 30_000);
+  await reaches((v) => v.status === 'compensated');
   expect(await expectMoneyAndAccessInStep(stack.sims, orderId, 1)).toEqual(['held']);
   // Support resets the refund from the CLI: its revocation's key was used on the first enrolment, so it parks; a retry revokes the restored one.
   const handle = stack.client.workflow.getHandle(refundId);
   const first = (await handle.describe()).runId;
-  await promisify(execFile)(TEMPORAL_CLI, ['workflow', 'reset', ...temporalCliFlags(stack.config), '--workflow-id', refundId, '--type', 'FirstWorkflowTask', '--reason', 'support: try again'], { timeout: 30_000 });
+  expect(await pressCliReset(stack.config, refundId, 'support: try again')).toMatch(/Resetting workflow/);
   await eventually(async () => ((await handle.describe()).runId !== first ? true : undefined), 30_000);
-  await parkedAt('revokeAccess');
+  await reaches((v) => v.parked?.step === 'revokeAccess');
   expect((await decide({ action: 'retry' })).status).toBe(200);
-  await parkedAt('refundPayment');
+  await reaches((v) => v.parked?.step === 'refundPayment');
   expect((await decide({ action: 'abort', reason: 'still disputed' })).status).toBe(200);
-  await eventually(async () => ((await admin()).status === 'compensated' ? true : undefined), 30_000);
+  await reaches((v) => v.status === 'compensated');
   // Before: the second restore was answered from the first one's record (an enrolment revoked since): no access, charge kept.
   expect((await stack.sims.ledger('fulfilment', refundId)).map((e) => e.op)).toEqual(['revoke', 'grant', 'revoke', 'grant']);
   expect(await expectMoneyAndAccessInStep(stack.sims, orderId, 1)).toEqual(['held']);

@@ -5,17 +5,14 @@
  * the customer holds access if and only if they hold an unrefunded charge, and no effect happened
  * twice. RECORD_HISTORIES=1 also writes the new paths' histories into test/histories/.
  */
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { orderWorkflowId } from '../../src/contracts/order';
 import { refundWorkflowId } from '../../src/contracts/refund';
 import { payloadCodec } from '../../src/temporal/codec';
 import { exportHistory } from '../../scripts/export-history';
-import { TEMPORAL_CLI } from '../../scripts/lib/local';
-import { temporalCliFlags } from '../support/temporal-cli';
+import { pressCliReset as pressCliResetOn } from '../support/temporal-cli';
 import { eventually } from '../support/eventually';
 import { expectMoneyAndAccessInStep } from '../support/money-and-access';
-import { ORDER_BODY, getOrder, json, newCustomer, paymentEvent, postOrder, postPaymentEvent, postRefund, startStack, type Json, type SimName, type Stack } from '../support/stack';
+import { ORDER_BODY, adminRequest, decideOn, getOrder, json, newCustomer, paymentEvent, postOrder, postPaymentEvent, postRefund, startStack, type Json, type SimName, type Stack } from '../support/stack';
 
 let stack: Stack;
 beforeAll(async () => {
@@ -25,14 +22,13 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-async function admin(path: string, init: RequestInit & { as?: string; roles?: string[] } = {}) {
-  const token = await stack.token(init.as ?? 'ann-support', init.roles ?? ['support']);
-  return fetch(`${stack.url}/v1/admin${path}`, { ...init, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', ...(init.headers ?? {}) } });
-}
+const admin = (path: string, init?: Parameters<typeof adminRequest>[2]) => adminRequest(stack, path, init);
 const tx = (id: string) => `/transactions/${encodeURIComponent(id)}`;
-const decide = (id: string, body: unknown, as?: string) => admin(`${tx(id)}/decisions`, { method: 'POST', body: JSON.stringify(body), as });
+const decide = (id: string, body: unknown, as?: string) => decideOn(stack, id, body, as);
 const replay = (id: string, key: string, reason = 'cause fixed; placing it again') => admin(`${tx(id)}/reset`, { method: 'POST', body: JSON.stringify({ reason }), headers: { 'idempotency-key': key } });
 const ops = async (sim: SimName, id: string) => (await stack.sims.ledger(sim, `${id}/`)).map((e) => `${e.op} ${e.idempotencyKey.slice(id.length + 1)}`);
+/** What all three downstreams did for a transaction, to compare before and after a support action. */
+const ledgersOf = async (id: string) => ({ payments: await ops('payments', id), fulfilment: await ops('fulfilment', id), legacy: await ops('legacy', id) });
 
 async function until(customer: string, key: string, status: string): Promise<Json> {
   return eventually(async () => {
@@ -44,6 +40,13 @@ async function until(customer: string, key: string, status: string): Promise<Jso
 /** The fulfilment service refuses this order's first grant, and records the refusal under its key (as a real one would). */
 function refuseFirstGrant(id: string) {
   return stack.sims.fault('fulfilment', { op: 'grant', idempotencyKey: `${id}/grantAccess/1`, reject: { status: 422, code: 'course_closed', message: 'That course is not open yet.' } });
+}
+
+/** An order paid by the processor's webhook (not in the charge call's answer), completed, and then refunded by its customer. */
+async function refundedAfterPayingByWebhook(customer: string, key: string): Promise<void> {
+  await stack.receiveWebhooksFor(customer);
+  expect((await postOrder(stack, customer, key, { ...ORDER_BODY, paymentMethod: { token: 'tok_async' } })).status).toBe(201);
+  expect((await postRefund(stack, customer, key, 'refund-1')).status).toBe(201);
 }
 
 /** An order charged and then refused access (the fulfilment service's first grant), parked for support. */
@@ -75,11 +78,9 @@ async function cliReset(id: string, reason: string) {
   }, 30_000);
 }
 
-/** The Temporal CLI's `workflow reset` to the first workflow task, as support would type it. */
-async function pressCliReset(id: string, reason: string, to: { eventId: number } | 'FirstWorkflowTask' | 'LastWorkflowTask' = 'FirstWorkflowTask'): Promise<void> {
-  const target = typeof to === 'string' ? ['--type', to] : ['--event-id', String(to.eventId)];
-  const { stdout } = await promisify(execFile)(TEMPORAL_CLI, ['workflow', 'reset', ...temporalCliFlags(stack.config), '--workflow-id', id, ...target, '--reason', reason], { timeout: 30_000 });
-  expect(stdout).toMatch(/Resetting workflow/);
+/** The Temporal CLI's own `workflow reset`, as support would type it (to the first workflow task unless told). */
+async function pressCliReset(id: string, reason: string, to?: Parameters<typeof pressCliResetOn>[3]): Promise<void> {
+  expect(await pressCliResetOn(stack.config, id, reason, to)).toMatch(/Resetting workflow/);
 }
 
 /** The workflow task completed right after the order's (first) payment webhook: a reset there runs the grant anew. */
@@ -545,11 +546,9 @@ describe('replay ("reset"): the runbook table, row by row', () => {
     const customer = newCustomer();
     const key = 'refunded-async-reset';
     const id = orderWorkflowId(customer, key);
-    await stack.receiveWebhooksFor(customer);
     // Paid by the processor's webhook: the grant and the completion run in a workflow task of their own, after the charge's.
-    expect((await postOrder(stack, customer, key, { ...ORDER_BODY, paymentMethod: { token: 'tok_async' } })).status).toBe(201);
-    expect((await postRefund(stack, customer, key, 'refund-1')).status).toBe(201);
-    const before = { payments: await ops('payments', id), fulfilment: await ops('fulfilment', id), legacy: await ops('legacy', id) };
+    await refundedAfterPayingByWebhook(customer, key);
+    const before = await ledgersOf(id);
     const handle = stack.client.workflow.getHandle(id);
     const firstRun = (await handle.describe()).runId;
     await pressCliReset(id, 'support: pressed reset', 'LastWorkflowTask');
@@ -562,7 +561,7 @@ describe('replay ("reset"): the runbook table, row by row', () => {
     // undone, its undo parked at cancelOrder (the legacy order is refunded), and a skip charged the customer again.
     expect(closed.status.name).toBe('COMPLETED');
     expect(await until(customer, key, 'completed')).toMatchObject({ attempt: 1, reference: id });
-    expect({ payments: await ops('payments', id), fulfilment: await ops('fulfilment', id), legacy: await ops('legacy', id) }).toEqual(before);
+    expect(await ledgersOf(id)).toEqual(before);
     expect(await expectMoneyAndAccessInStep(stack.sims, id, 1)).toEqual(['none']);
     await record(id, 'order-refunded-reset-to-last-task-adopted');
   });
@@ -571,7 +570,7 @@ describe('replay ("reset"): the runbook table, row by row', () => {
     const customer = newCustomer();
     const key = 'reset-reconcile-refused';
     const id = await parkedAtGrant(customer, key);
-    const before = { payments: await ops('payments', id), fulfilment: await ops('fulfilment', id), legacy: await ops('legacy', id) };
+    const before = await ledgersOf(id);
     // The reset run's createOrder gets its stored answer; its look at the order (does it still stand?) is refused once.
     await stack.sims.fault('legacy', { op: 'list', urlContains: `reference=${encodeURIComponent(id)}`, errorRate: 1, status: 400, times: 1 });
     const handle = stack.client.workflow.getHandle(id);
@@ -581,17 +580,15 @@ describe('replay ("reset"): the runbook table, row by row', () => {
     // Before: the refused look read as "order rejected": the legacy order was cancelled and the charge left unrefunded.
     const parked = await until(customer, key, 'needs_attention');
     expect(parked.parked).toMatchObject({ step: 'grantAccess' });
-    expect({ payments: await ops('payments', id), fulfilment: await ops('fulfilment', id), legacy: await ops('legacy', id) }).toEqual(before);
+    expect(await ledgersOf(id)).toEqual(before);
   });
 
   test("in a reset run, a look at the earlier steps that cannot be made parks the step (CheckFailed) without making its call; support's retry looks again, and nothing is done twice", async () => {
     const customer = newCustomer();
     const key = 'reset-look-fails';
     const id = orderWorkflowId(customer, key);
-    await stack.receiveWebhooksFor(customer);
-    expect((await postOrder(stack, customer, key, { ...ORDER_BODY, paymentMethod: { token: 'tok_async' } })).status).toBe(201);
-    expect((await postRefund(stack, customer, key, 'refund-1')).status).toBe(201);
-    const before = { payments: await ops('payments', id), fulfilment: await ops('fulfilment', id), legacy: await ops('legacy', id) };
+    await refundedAfterPayingByWebhook(customer, key);
+    const before = await ledgersOf(id);
     // The legacy service refuses the reset run's first look at the order once (a 4xx, not an outage).
     const lookup = `reference=${encodeURIComponent(id)}`;
     await stack.sims.fault('legacy', { op: 'list', urlContains: lookup, errorRate: 1, status: 400, times: 1 });
@@ -602,7 +599,7 @@ describe('replay ("reset"): the runbook table, row by row', () => {
     // Before: the look's refusal was taken for the grant's own, and the retry granted again under a new epoch (1.2).
     expect((await decide(id, { action: 'retry' })).status).toBe(200);
     expect(await until(customer, key, 'completed')).toMatchObject({ attempt: 1 });
-    expect({ payments: await ops('payments', id), fulfilment: await ops('fulfilment', id), legacy: await ops('legacy', id) }).toEqual(before);
+    expect(await ledgersOf(id)).toEqual(before);
     expect(await expectMoneyAndAccessInStep(stack.sims, id, 1)).toEqual(['none']);
   });
 

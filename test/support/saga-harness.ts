@@ -51,6 +51,18 @@ export function stubActivities(calls: Calls, overrides: Overrides = {}): Activit
   };
 }
 
+/**
+ * A downstream call the test holds open: the stub `hold()`s (which tells `reached`) until the test
+ * lets it `finish()` — so that something can land while the call is under way.
+ */
+export function heldCall(): { reached: Promise<void>; hold: () => Promise<void>; finish: () => void } {
+  let arrive!: () => void;
+  let finish!: () => void;
+  const reached = new Promise<void>((resolve) => (arrive = resolve));
+  const released = new Promise<void>((resolve) => (finish = resolve));
+  return { reached, finish, hold: () => (arrive(), released) };
+}
+
 /** Runs one workflow to its end on fresh workers (every queue) with the given activities. */
 export async function runWorkflow(env: TestWorkflowEnvironment, type: string, workflowId: string, input: unknown, activities: Activities): Promise<unknown> {
   const outcome = await driveWorkflow(env, type, workflowId, input, activities, async () => undefined);

@@ -202,6 +202,17 @@ export async function startStack(overrides: Record<string, string> = {}, options
   };
 }
 
+/** A request to the support (admin) API, as `as` (default: a support operator) with `roles`. */
+export async function adminRequest(stack: Pick<Stack, 'url' | 'token'>, path: string, init: RequestInit & { as?: string; roles?: string[] } = {}): Promise<Response> {
+  const token = await stack.token(init.as ?? 'ann-support', init.roles ?? ['support']);
+  return fetch(`${stack.url}/v1/admin${path}`, { ...init, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', ...(init.headers ?? {}) } });
+}
+
+/** Support's decision (retry, skip, abort) on a parked transaction, through the admin API. */
+export function decideOn(stack: Pick<Stack, 'url' | 'token'>, workflowId: string, body: unknown, as?: string): Promise<Response> {
+  return adminRequest(stack, `/transactions/${encodeURIComponent(workflowId)}/decisions`, { method: 'POST', body: JSON.stringify(body), as });
+}
+
 /** A Stripe-shaped payment event about a charge that names our reference, as the processor sends it. */
 export function paymentEvent(id: string, type: string, chargeId: string, reference: string): Json {
   return { id, object: 'event', type, created: Math.floor(Date.now() / 1000), data: { object: { id: chargeId, object: 'charge', metadata: { reference } } } };

@@ -12,7 +12,7 @@ import { createWorkers } from '../../src/worker';
 import { eventually } from '../support/eventually';
 import { testEnv } from '../support/env';
 import { uniquePrefix, withWorkers } from '../support/workers';
-import { driveWorkflow, failureOf, nonRetryable, parkedStatus, refused, runWorkflow, stubActivities, type Calls, timeSkippingEnvironment } from '../support/saga-harness';
+import { driveWorkflow, failureOf, heldCall, nonRetryable, parkedStatus, refused, runWorkflow, stubActivities, type Calls, timeSkippingEnvironment } from '../support/saga-harness';
 
 let env: TestWorkflowEnvironment;
 beforeAll(async () => {
@@ -130,16 +130,12 @@ test("an operator's Cancel (Web UI / CLI) of a parked order compensates it and s
 
 test("an operator's Cancel while a downstream call is under way never abandons it: the saga runs on to its next wait, here its end, and says the Cancel came too late", async () => {
   const calls: Calls = [];
-  let grantCalled!: () => void;
-  const grantUnderWay = new Promise<void>((resolve) => (grantCalled = resolve));
-  let answer!: () => void;
-  const answered = new Promise<void>((resolve) => (answer = resolve));
+  const grant = heldCall();
   const activities = stubActivities(calls, {
     fulfilment: {
       // The downstream commits the grant only after the Cancel has arrived.
       grantAccess: async (i) => {
-        grantCalled();
-        await answered;
+        await grant.hold();
         calls.push(`granted ${i.idempotencyKey}`);
         return { enrollmentId: 'enr_1' };
       },
@@ -147,9 +143,9 @@ test("an operator's Cancel while a downstream call is under way never abandons i
   });
   const id = orderWorkflowId('alice', 'cancel-mid-call');
   const result = await driveWorkflow(env, 'orderSaga', id, input('cancel-mid-call'), activities, async (handle) => {
-    await grantUnderWay;
+    await grant.reached;
     await handle.cancel();
-    answer();
+    grant.finish();
   });
   // Before: the grant was abandoned and the undo ran before it answered; or (a workflow task lost to
   // the Cancel) its retry cancelled after the first step and never learnt of the grant at all.
@@ -463,10 +459,7 @@ describe('attempt epochs: a new key only when a person decides the effect must h
   test("an operator's Cancel while an undone attempt is being undone stops the saga there: no next attempt places, charges or grants anything", async () => {
     const calls: Calls = [];
     const id = orderWorkflowId('alice', 'undone-then-cancelled');
-    let undoStarted!: () => void;
-    const undoing = new Promise<void>((resolve) => (undoStarted = resolve));
-    let finishUndo!: () => void;
-    const undoMayFinish = new Promise<void>((resolve) => (finishUndo = resolve));
+    const undo = heldCall();
     const activities = stubActivities(calls, {
       legacyEcommerce: {
         createOrder: async (i) => {
@@ -477,16 +470,15 @@ describe('attempt epochs: a new key only when a person decides the effect must h
         // The Cancel arrives while the undone attempt's own undo is still under way.
         cancelOrder: async (i) => {
           calls.push(`cancelOrder ${i.idempotencyKey}`);
-          undoStarted();
-          await undoMayFinish;
+          await undo.hold();
           return { outcome: 'not_found' };
         },
       },
     });
     const err = await driveWorkflow(env, 'orderSaga', id, input('undone-then-cancelled'), activities, async (handle) => {
-      await undoing;
+      await undo.reached;
       await handle.cancel();
-      finishUndo();
+      undo.finish();
     });
     // Before: attempt 2 placed a new order, charged and granted, and the Cancel was recorded as too late.
     expect(calls).toEqual([`createOrder ${id}/createOrder/1`, `cancelOrder ${id}/cancelOrder/1`]);
@@ -591,12 +583,11 @@ describe('asynchronous payments (webhook signals)', () => {
 
   test('an event that arrives before the charge call returns is kept; a redelivery has no effect', async () => {
     const calls: Calls = [];
-    let answer!: () => void;
-    const answered = new Promise<void>((r) => (answer = r));
+    const charge = heldCall();
     const activities = stubActivities(calls, {
       payments: {
         chargePayment: async () => {
-          await answered;
+          await charge.hold();
           return { chargeId: 'ch_1', amountMinor: 4900, status: 'pending' as const };
         },
       },
@@ -604,7 +595,7 @@ describe('asynchronous payments (webhook signals)', () => {
     const result = (await run('early-event', activities, async (handle) => {
       await handle.signal(webhookEventSignal, succeeded('evt_1'));
       await handle.signal(webhookEventSignal, succeeded('evt_1'));
-      answer();
+      charge.finish();
     })) as OrderStatus;
     expect(result.status).toBe('completed');
     expect(result.events).toEqual([expect.objectContaining({ eventId: 'evt_1', effect: expect.stringMatching(/^(applied|held)/) })]);
