@@ -30,8 +30,6 @@ export async function orderSaga(input: OrderSagaInput): Promise<OrderStatus> {
   const saga = new Saga(ORDER_STEPS, { workflowId, attempt: input.attempt, epochs: patched(EPOCH_KEYS_PATCH) });
   // The fast path is the edge's choice (FAST_PATH), fixed in the input so a replay takes the same path.
   const local = input.fastPath !== false && patched(FAST_PATH_PATCH) ? localProxies() : undefined;
-  // Before an operator's retry or skip moves the order on, its earlier steps' objects must still stand
-  // (read only, by reference). Asked when such a decision comes, so decisions made before replay as they ran.
   // A reset of an order that had completed (refunded since, or being refunded): every step adopts what
   // stands (a refunded charge, a revoked grant) and nothing is placed again. A refund is the customer's
   // decision, not an undo. Found by createOrder's stored answer, or by a look at the legacy order.
@@ -42,6 +40,8 @@ export async function orderSaga(input: OrderSagaInput): Promise<OrderStatus> {
     saga.adopting = true;
   };
   saga.checks = {
+    // Before an operator's retry or skip moves the order on, its earlier steps' objects must still stand
+    // (read only, by reference). Asked when such a decision comes, so decisions made before replay as they ran.
     asked: () => patched(DECISIONS_CHECK_THE_ATTEMPT_PATCH),
     // A run a reset made (its started event is the original run's) looks before every forward step past
     // the reset point: patched() is false while its copied history replays, true from where it runs anew.

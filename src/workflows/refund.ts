@@ -33,7 +33,7 @@ export async function refundSaga(input: RefundSagaInput): Promise<RefundStatus> 
   // operator's Cancel (Web UI, CLI) is therefore not acted on: a parked refund is decided instead.
   const shielded = patched(REFUND_NOT_CANCELLABLE_PATCH);
   const body = async (): Promise<{ refund: RefundOutcome }> => {
-    // Nothing here can be undone, so a step that fails for good parks for an operator.
+    // A step that fails for good parks for an operator (only the revocation has an undo: see below).
     const parkable = { park: { skipped: () => ({ outcome: SKIPPED_BY_OPERATOR }) } };
     const step = (name: string, run: (idempotencyKey: string) => Promise<{ outcome: string }>) => saga.run(name, run, parkable);
     // Access support granted by hand is not ours to find: revoking it is support's too (park; skip once done).
