@@ -24,6 +24,9 @@ const ASK_THE_PROCESSOR_PATCH = 'payment-timeout-asks-the-processor';
 /** Payment events settle a charge only when the processor sent them about a charge (before: any source, any or no charge). */
 const PROCESSOR_ONLY_PATCH = 'payment-events-from-processor-only';
 
+/** A step that finds its own object undone asks the legacy order whether the attempt had completed (before: it was undone, and placed again). */
+const UNDONE_STEP_ASKS_THE_ORDER_PATCH = 'undone-step-asks-if-the-order-completed';
+
 export async function orderSaga(input: OrderSagaInput): Promise<OrderStatus> {
   const { workflowId } = workflowInfo();
   const { forward: queued, compensation: undo } = activityProxies(input);
@@ -50,6 +53,14 @@ export async function orderSaga(input: OrderSagaInput): Promise<OrderStatus> {
     beforeEachStep: () => {
       const { runId, originalExecutionRunId, unsafe } = workflowInfo();
       return (runId !== originalExecutionRunId || unsafe.isReplaying) && patched(RESET_RUNS_LOOK_FIRST_PATCH);
+    },
+    // A step under way at a reset point is not looked before; its own look may find its charge refunded
+    // or its grant revoked. Whether that was an undo or the customer's refund, the legacy order says.
+    completedBefore: async () => {
+      if (!patched(UNDONE_STEP_ASKS_THE_ORDER_PATCH)) return false;
+      const found = await lookUntilAnswered(() => queued.legacyEcommerce.checkOrder(common()));
+      adoptIf(found?.completedBefore);
+      return found?.completedBefore === true;
     },
     step: (name) => {
       const look = { ...common(), ...adopting };

@@ -102,6 +102,12 @@ export class Saga {
     step: (name: string) => Promise<unknown> | undefined;
     /** Whether a forward step looks at the earlier steps before its own call, too: in a run a Temporal reset made (see `run`). */
     beforeEachStep?: () => boolean;
+    /**
+     * Asked when a step's own look after a stored answer finds its object undone (AttemptUndone):
+     * whether this attempt had in fact completed before — then what was undone since was the
+     * customer's refund, and the saga adopts what stands (sets `adopting`) instead of undoing it.
+     */
+    completedBefore?: () => Promise<boolean>;
   };
   /** Set by the frame that can wait for operators; without it, nothing parks. */
   parker?: Parker;
@@ -223,6 +229,13 @@ export class Saga {
         if (isOperational(err)) {
           this.waiting();
           waited = await waitOperational(waited); // still running: same key, no budget spent
+          continue;
+        }
+        // The step's own look found its object refunded or revoked, where no look before it ran (a reset
+        // to a workflow task inside this step): an undo, or the customer's refund of an order that had
+        // completed. The order is asked; one that had completed is adopted, and the step runs again.
+        if (failureType(err) === ATTEMPT_UNDONE && (await this.completedAfterAll())) {
+          step.error = undefined;
           continue;
         }
         step.state = 'failed';
@@ -365,6 +378,13 @@ export class Saga {
       if (decision.action === 'abort') throw unlooked;
       if (decision.action === 'skip') return; // looked at by hand: the step runs
     }
+  }
+
+  /** Whether the attempt this run began with had completed before, though a step found its object undone (see `checks.completedBefore`). Counted as a call. */
+  private async completedAfterAll(): Promise<boolean> {
+    const ask = this.checks?.completedBefore;
+    if (!ask || this.adopting || this.attemptNumber !== this.firstAttempt) return false;
+    return this.counted(ask);
   }
 
   /** Counts `fn` as a downstream call under way (see `call`). */

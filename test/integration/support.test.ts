@@ -566,6 +566,43 @@ describe('replay ("reset"): the runbook table, row by row', () => {
     await record(id, 'order-refunded-reset-to-last-task-adopted');
   });
 
+  test("a reset to a workflow task while a step was under way, of an order refunded since, adopts it: the step's own look finds its charge refunded, and the order is asked whether it had completed", async () => {
+    const customer = newCustomer();
+    const key = 'refunded-reset-mid-charge';
+    const id = orderWorkflowId(customer, key);
+    // The charge answers 503 three times: it goes to (or stays on) its queue and is retried there for a few seconds.
+    await stack.sims.fault('payments', { op: 'charge', idempotencyKey: `${id}/chargePayment/1`, errorRate: 1, status: 503, times: 3 });
+    const placing = postOrder(stack, customer, key, ORDER_BODY);
+    const handle = stack.client.workflow.getHandle(id);
+    const scheduled = (e: { activityTaskScheduledEventAttributes?: { activityType?: { name?: string | null } | null } | null }) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'chargePayment';
+    await eventually(async () => ((await handle.fetchHistory().catch(() => undefined))?.events ?? []).some(scheduled) || undefined, 15_000);
+    // While the charge is retried, the processor tells of another charge (kept, never pays): a workflow task in the middle of the step.
+    expect((await postPaymentEvent(stack, paymentEvent('evt_mid_charge', 'payment.succeeded', 'ch_someone_else', id))).status).toBe(200);
+    expect((await placing).status).toBe(201);
+    expect((await postRefund(stack, customer, key, 'refund-1')).status).toBe(201);
+    const before = await ledgersOf(id);
+    expect(await ops('payments', refundWorkflowId(customer, key))).toEqual(['refund refundPayment/1']);
+    const events = (await handle.fetchHistory()).events ?? [];
+    const signalAt = events.findIndex((e) => e.workflowExecutionSignaledEventAttributes);
+    const taskAfter = events.slice(signalAt).find((e) => e.workflowTaskCompletedEventAttributes)!;
+    const chargeDone = events.findIndex((e) => e.activityTaskCompletedEventAttributes && Number(e.activityTaskCompletedEventAttributes.scheduledEventId) === Number(events.find(scheduled)!.eventId));
+    expect(Number(taskAfter.eventId)).toBeLessThan(Number(events[chargeDone]!.eventId)); // the reset point is inside the charge
+    const firstRun = (await handle.describe()).runId;
+    await pressCliReset(id, 'support: pressed reset', { eventId: Number(taskAfter.eventId) });
+    const closed = await eventually(async () => {
+      const d = await handle.describe();
+      return d.runId !== firstRun && d.status.name !== 'RUNNING' ? d : d.runId !== firstRun && d.searchAttributes?.SagaStatus?.[0] === 'needs_attention' ? d : undefined;
+    }, 30_000);
+    // Before: the charge's stored answer found it refunded, the attempt was taken as undone, and its undo
+    // parked at cancelOrder (the legacy order is refunded): retry could never pass it, and a skip placed
+    // the order again as attempt 2, charging the customer a second time.
+    expect(closed.status.name).toBe('COMPLETED');
+    expect(await until(customer, key, 'completed')).toMatchObject({ attempt: 1, reference: id });
+    expect(await ledgersOf(id)).toEqual(before);
+    expect(await expectMoneyAndAccessInStep(stack.sims, id, 1)).toEqual(['none']);
+    await record(id, 'order-refunded-reset-mid-charge-adopted');
+  });
+
   test("a look that a step makes after a stored answer and that is refused (a 4xx) is not the step's refusal: a reset of a parked order is not undone by it", async () => {
     const customer = newCustomer();
     const key = 'reset-reconcile-refused';
