@@ -3,7 +3,8 @@
  *
  * Drives the real system (dev server on a SQLite file, simulators, workers and the API, each its
  * own process) with concurrent customers while a seeded schedule injects `--faults` faults of every
- * kind over `--duration` seconds; then waits for quiescence and checks the invariants from the
+ * kind over `--duration` seconds (support staff's repairs among them); then waits for quiescence,
+ * has support decide every saga still parked, and checks the invariants from the
  * simulators' ledgers and Temporal's records (scripts/lib/chaos/checker.ts). Prints faults by kind,
  * transactions by outcome and every violation; exits 1 on any violation. Logs and the full
  * summary (summary.json) stay in .data/chaos/seed-<seed>/.
@@ -19,6 +20,7 @@ import { newJournal, runCustomer } from './lib/chaos/customers';
 import { FAULT_KINDS, runSchedule, schedule, type FaultCounts } from './lib/chaos/faults';
 import { connect, readLedgers, readWorkflows, waitForQuiescence } from './lib/chaos/observe';
 import { seeded } from './lib/chaos/random';
+import { decideEveryParked, supportDesk } from './lib/chaos/support';
 
 const { values: args } = parseArgs({
   options: {
@@ -74,6 +76,8 @@ async function main(): Promise<number> {
     const faultCount = () => Object.values(counts.byKind).reduce((a, b) => a + b, 0) + journal.done.dropAnswer + journal.done.duplicate + journal.done.keyReuse;
     const ticker = setInterval(() => progress('chaos', Math.min(1, (Date.now() - startedAt) / durationMs), `${journal.placed} orders, ${faultCount()} faults`), 500);
 
+    const client = await connect(cluster);
+    const desk = await supportDesk(cluster, client);
     const plan = schedule(random.fork(), durationMs, faultsPerKind, kinds);
     // Customers keep ordering until the duration is over, every scheduled fault is done and every
     // client-side fault has been taken by a request (a dense schedule makes the run longer, not thinner).
@@ -84,7 +88,7 @@ async function main(): Promise<number> {
     const customerRuns = Array.from({ length: customers }, (_, i) =>
       runCustomer(`chaos-${seed}-${i + 1}`, { apiUrl: cluster.apiUrl, auth, journal, random: random.fork(), keepGoing, giveUpAt: hardStop + settleMs }),
     );
-    await runSchedule({ cluster, journal, random: random.fork(), counts }, plan, startedAt, () => undefined);
+    await runSchedule({ cluster, journal, random: random.fork(), counts, desk }, plan, startedAt, () => undefined);
     scheduleDone = true;
     while (keepGoing()) await new Promise((r) => setTimeout(r, 500));
     clearInterval(ticker);
@@ -96,15 +100,16 @@ async function main(): Promise<number> {
     const settleTicker = setInterval(() => progress('settling', Math.min(1, (Date.now() - settleStart) / settleMs), 'customers finishing'), 500);
     await Promise.all(customerRuns);
     clearInterval(settleTicker);
-    const client = await connect(cluster);
-    const stillRunning = await waitForQuiescence(client, settleStart + settleMs, (running) =>
-      progress('settling', Math.min(1, (Date.now() - settleStart) / settleMs), `${running < 0 ? '?' : running} transactions running`),
-    );
+    const quiet = () =>
+      waitForQuiescence(client, settleStart + settleMs, (running) => progress('settling', Math.min(1, (Date.now() - settleStart) / settleMs), `${running < 0 ? '?' : running} transactions running`));
+    // Support clears the queue of parked sagas (abort, or retry where an abort is refused), then all settles.
+    const settlingDecisions = await decideEveryParked(desk, journal, settleStart + settleMs, async () => void (await quiet()));
+    const stillRunning = await quiet();
 
     const { ledger, state } = await readLedgers(cluster);
     const workflows = await readWorkflows(client, cluster, (done, total) => progress('checking', done / total, `${done}/${total} histories`));
     await client.connection.close();
-    const verdict = check({ ledger, state, workflows, requests: journal.requests, otherCalls: journal.otherCalls, forged: journal.forged });
+    const verdict = check({ ledger, state, workflows, requests: journal.requests, otherCalls: journal.otherCalls, forged: journal.forged, supportTouched: [...journal.supportTouched] });
     if (tty) bar.stop();
 
     counts.byKind['lost-response'] += journal.done.dropAnswer;
@@ -116,7 +121,7 @@ async function main(): Promise<number> {
     // What the customers were told about each transaction with a violation, to read next to the logs.
     const flagged = new Set(verdict.violations.map((v) => v.workflowId));
     const evidence = [...journal.requests, ...journal.otherCalls].filter((r) => flagged.has(r.workflowId));
-    const summary = { command, seed, durationSeconds: Math.round((Date.now() - startedAt) / 1000), faults: counts, processStarts: cluster.starts(), orders: journal.placed, stillRunning, parked, ...verdict, evidence };
+    const summary = { command, seed, durationSeconds: Math.round((Date.now() - startedAt) / 1000), faults: counts, processStarts: cluster.starts(), orders: journal.placed, stillRunning, parked, supportTouched: journal.supportTouched.size, settlingDecisions, ...verdict, evidence };
     writeFileSync(join(dir, 'summary.json'), JSON.stringify(summary, null, 2));
     print(summary);
     return verdict.violations.length > 0 ? 1 : 0;
@@ -126,7 +131,7 @@ async function main(): Promise<number> {
   }
 }
 
-function print(summary: { command: string; durationSeconds: number; faults: FaultCounts; orders: number; processStarts: Record<string, number>; parked: { workflowId: string; failedStep?: string }[] } & Verdict): void {
+function print(summary: { command: string; durationSeconds: number; faults: FaultCounts; orders: number; processStarts: Record<string, number>; parked: { workflowId: string; failedStep?: string }[]; supportTouched: number; settlingDecisions: number } & Verdict): void {
   const lines = [
     '',
     `chaos summary (${summary.command}; ${summary.durationSeconds} s)`,
@@ -136,6 +141,7 @@ function print(summary: { command: string; durationSeconds: number; faults: Faul
       return `  ${k.padEnd(18)} ${String(summary.faults.byKind[k]).padStart(6)}   (${subs.join(', ')})`;
     }),
     `process starts: ${Object.entries(summary.processStarts).map(([r, n]) => `${r} ${n}`).join(', ')}`,
+    `support acted on ${summary.supportTouched} transactions; clearing the queue at the end took ${summary.settlingDecisions} decisions`,
     `orders placed: ${summary.orders}; transactions by outcome:`,
     ...Object.entries(summary.outcomes).map(([o, n]) => `  ${o.padEnd(18)} ${String(n).padStart(6)}`),
     ...summary.parked.slice(0, 20).map((p) => `    parked: ${p.workflowId} at ${p.failedStep ?? '?'}`),

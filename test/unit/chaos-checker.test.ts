@@ -141,6 +141,14 @@ test('an answer that contradicts the saga outcome is reported', () => {
   expect(check(obs).violations).toEqual([{ kind: 'answer-contradicts-outcome', workflowId: W, detail: expect.stringMatching(/422/) }]);
 });
 
+test('an outcome support changed since the answer (a replay of a compensated order, a reset) is no contradiction; money and access are still judged', () => {
+  const obs = completedOrder(W, { epochs: true, reference: `${W}#2` });
+  obs.requests[0]!.answers = [{ status: 422, problem: 'transaction-failed' }];
+  expect(check({ ...obs, supportTouched: [W] }).violations).toEqual([]);
+  obs.state.enrollments = [];
+  expect(kinds(check({ ...obs, supportTouched: [W] }).violations)).toEqual(['legacy-order-out-of-step', 'outcome-out-of-step', 'payment-without-access']);
+});
+
 test('a request Temporal never recorded counts as never received, not as a violation', () => {
   const obs = completedOrder();
   obs.requests.push({ kind: 'order', workflowId: 'order:alice:lost', body: 'original', answers: [{ status: 'network-error' }] });

@@ -23,10 +23,12 @@ export interface Journal {
   /** Each customer's next order key (webhook chaos sends events "before the saga" for them). */
   nextOrderKey: Map<string, string>;
   placed: number;
+  /** Transactions support acted on (decided, replayed, reset, cancelled): their outcome may differ from what the customer was first told. */
+  supportTouched: Set<string>;
 }
 
 export function newJournal(): Journal {
-  return { requests: [], otherCalls: [], forged: [], asyncOrders: [], pending: { dropAnswer: 0, duplicate: 0, keyReuse: 0 }, done: { dropAnswer: 0, duplicate: 0, keyReuse: 0 }, nextOrderKey: new Map(), placed: 0 };
+  return { requests: [], otherCalls: [], forged: [], asyncOrders: [], pending: { dropAnswer: 0, duplicate: 0, keyReuse: 0 }, done: { dropAnswer: 0, duplicate: 0, keyReuse: 0 }, nextOrderKey: new Map(), placed: 0, supportTouched: new Set() };
 }
 
 const SETTLED = ['completed', 'compensated', 'failed', 'needs_attention'];

@@ -10,8 +10,9 @@ import type { Answer } from './checker';
 import type { Cluster } from './cluster';
 import type { Journal } from './customers';
 import type { Random } from './random';
+import { NO_SUPPORT_TARGET, supportChaos, type SupportDesk } from './support';
 
-export const FAULT_KINDS = ['worker-crash', 'engine-crash', 'api-crash', 'lost-response', 'downstream-outage', 'webhook-chaos', 'caller-chaos'] as const;
+export const FAULT_KINDS = ['worker-crash', 'engine-crash', 'api-crash', 'lost-response', 'downstream-outage', 'webhook-chaos', 'caller-chaos', 'support-chaos'] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
 export interface FaultCounts {
@@ -30,6 +31,7 @@ export interface FaultContext {
   journal: Journal;
   random: Random;
   counts: FaultCounts;
+  desk: SupportDesk;
 }
 
 async function post(url: string, body: unknown): Promise<Response> {
@@ -101,6 +103,8 @@ export async function inject(kind: FaultKind, ctx: FaultContext): Promise<string
       }
       journal.pending.keyReuse += 1;
       return 'same-key-other-body';
+    case 'support-chaos':
+      return supportChaos(ctx);
   }
 }
 
@@ -147,7 +151,7 @@ async function webhookChaos(ctx: FaultContext): Promise<string> {
   return 'late';
 }
 
-const NOT_INJECTED = ['nothing-to-duplicate', 'charge-not-settled'];
+const NOT_INJECTED = ['nothing-to-duplicate', 'charge-not-settled', NO_SUPPORT_TARGET];
 
 /** Faults a customer's next request carries out; they count once done (see Journal.done). */
 export const CLIENT_SIDE = ['client-drops-answer', 'same-key-retry', 'same-key-other-body'];
@@ -181,7 +185,7 @@ export async function runSchedule(ctx: FaultContext, plan: Record<FaultKind, num
         if (wait > 0) await sleep(wait);
         try {
           let sub = await inject(kind, { ...ctx, random });
-          // A webhook fault that found no fitting charge tries again on another order.
+          // A webhook or support fault that found nothing to act on tries again on another transaction.
           for (let i = 0; i < 5 && NOT_INJECTED.includes(sub); i++) sub = await inject(kind, { ...ctx, random });
           if (NOT_INJECTED.includes(sub)) throw new Error(sub);
           if (CLIENT_SIDE.includes(sub)) continue; // counted when a customer request takes it (Journal.done)

@@ -55,33 +55,42 @@ export async function readLedgers(cluster: Cluster): Promise<{ ledger: LedgerEff
   return { ledger, state: { ...legacy, ...payments, ...fulfilment } };
 }
 
-/** Every workflow Temporal knows, with its webhook signals (from the history) and, if still running, whether an activity waits to be retried. */
+/**
+ * Every transaction Temporal knows, as its latest run (a reset or a replay makes several runs of
+ * one workflow ID; the newest speaks for it), with the webhook signals of all its runs (from the
+ * histories) and, if still running, whether an activity waits to be retried.
+ */
 export async function readWorkflows(client: Client, cluster: Cluster, onProgress: (done: number, total: number) => void): Promise<WorkflowFact[]> {
   const codec = new EncryptionCodec(loadConfig(cluster.env).PAYLOAD_KEYS);
-  const listed: WorkflowFact[] = [];
+  const latest = new Map<string, WorkflowFact & { startedAt: number }>();
+  const runs: { workflowId: string; runId: string }[] = [];
   for await (const w of client.workflow.list()) {
-    listed.push({ workflowId: w.workflowId, type: w.type, status: w.status.name, sagaStatus: (w.searchAttributes?.SagaStatus as string[] | undefined)?.[0], failedStep: (w.searchAttributes?.FailedStep as string[] | undefined)?.[0], signalledEventIds: [], openRetry: false });
+    if (w.type !== 'webhookEventRecord') runs.push({ workflowId: w.workflowId, runId: w.runId });
+    const fact = { workflowId: w.workflowId, type: w.type, status: w.status.name, sagaStatus: (w.searchAttributes?.SagaStatus as string[] | undefined)?.[0], failedStep: (w.searchAttributes?.FailedStep as string[] | undefined)?.[0], signalledEventIds: [], openRetry: false, startedAt: w.startTime.getTime() };
+    const known = latest.get(w.workflowId);
+    if (!known || fact.startedAt > known.startedAt) latest.set(w.workflowId, fact);
   }
   let done = 0;
-  const queue = listed.filter((w) => w.type !== 'webhookEventRecord');
+  const queue = [...runs];
   const work = async () => {
-    for (let w = queue.shift(); w; w = queue.shift()) {
-      const handle = client.workflow.getHandle(w.workflowId);
-      const history = await handle.fetchHistory();
+    for (let run = queue.shift(); run; run = queue.shift()) {
+      const fact = latest.get(run.workflowId)!;
+      const history = await client.workflow.getHandle(run.workflowId, run.runId).fetchHistory();
       for (const event of history.events ?? []) {
         const signal = event.workflowExecutionSignaledEventAttributes;
         if (signal?.signalName !== 'webhookEvent' || !signal.input?.payloads?.length) continue;
         const [payload] = await codec.decode(signal.input.payloads as Payload[]);
         const decoded = defaultPayloadConverter.fromPayload<{ eventId?: string }>(payload!);
-        if (decoded?.eventId) w.signalledEventIds.push(decoded.eventId);
+        if (decoded?.eventId) fact.signalledEventIds.push(decoded.eventId);
       }
-      if (w.status === 'RUNNING') {
-        const description = await handle.describe();
-        w.openRetry = (description.raw.pendingActivities ?? []).length > 0;
-      }
-      onProgress(++done, listed.length);
+      onProgress(++done, runs.length);
     }
   };
   await Promise.all(Array.from({ length: 6 }, work));
-  return listed;
+  for (const fact of latest.values()) {
+    if (fact.status !== 'RUNNING') continue;
+    const description = await client.workflow.getHandle(fact.workflowId).describe();
+    fact.openRetry = (description.raw.pendingActivities ?? []).length > 0;
+  }
+  return [...latest.values()].map(({ startedAt: _, ...fact }) => fact);
 }
