@@ -107,6 +107,16 @@ export function createPaymentsSim(options: SimulatorOptions & { webhooks?: Webho
     await webhooks.send(body.data.type, { ...charge }, { eventId: body.data.eventId, delayMs: body.data.delayMs });
     res.status(202).json({ sent: true });
   });
+  // A pending charge settles at the processor, its event sent separately (by the test, signed as the
+  // processor signs it) or never: what the processor then holds is what the coordinator is told when it asks.
+  sim.app.post('/_sim/charges/settle', (req, res) => {
+    const body = z.strictObject({ chargeId: z.string(), status: z.enum(['succeeded', 'failed']) }).safeParse(req.body);
+    const charge = body.success ? charges.get(body.data.chargeId) : undefined;
+    if (!body.success || !charge) return void res.status(400).json({ error: 'INVALID_SETTLE' });
+    if (charge.status !== 'pending') return void res.status(409).json({ error: 'NOT_PENDING', status: charge.status });
+    charge.status = body.data.status;
+    res.json({ ...charge });
+  });
   sim.app.get('/_sim/webhooks/deliveries', (req, res) => {
     const reference = String(req.query.reference ?? '');
     res.json({ deliveries: webhooks.deliveries.filter((d) => d.reference.startsWith(reference)) });

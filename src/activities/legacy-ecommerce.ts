@@ -87,21 +87,26 @@ export function createLegacyEcommerceActivities({ legacy }: { legacy: LegacyEcom
     /**
      * Compensation for createOrder. Registered before the order exists, so it finds the order by our
      * reference first: nothing there means nothing to undo, and a cancelled order stays cancelled.
+     * `mayHaveBeenSent`: this cancel may have been sent before under its key by another activity (an
+     * operator's retry, a late look, a run a Temporal reset made during the undo), so even a first
+     * try waits for it as a retry does.
      */
-    async cancelOrder(input: { reference: string; idempotencyKey: string; requestId: string; region?: string }): Promise<{ outcome: 'cancelled' | 'already_cancelled' | 'not_found' }> {
+    async cancelOrder(input: { reference: string; idempotencyKey: string; requestId: string; region?: string; mayHaveBeenSent?: boolean }): Promise<{ outcome: 'cancelled' | 'already_cancelled' | 'not_found' }> {
       return callDownstream(
         () => 'CompensationRejected',
         async () => {
           const ctx = { requestId: input.requestId, region: input.region };
           let order = await legacy.findByReference(input.reference, ctx);
           const { attempt, startToCloseTimeoutMs } = Context.current().info;
-          if (order && order.status !== 'cancelled' && attempt > 1) {
+          if (order && order.status !== 'cancelled' && (attempt > 1 || input.mayHaveBeenSent)) {
             // A retry: an earlier try's cancel may have gone unanswered and still be on its way, and a
             // legacy service may not deduplicate cancels by key. Give it twice the time we wait for an
             // answer to land, and look again, rather than send a second cancel behind the first (within
             // this try's own time: what is left must still hold the look and the cancel, an answer each).
+            // Sent by another activity, at a time this one cannot know: one timeout more (its wait for an answer).
             const timeout = legacy.http.answerTimeoutMs;
-            await sleep(Math.max(0, Math.min(2 * timeout, startToCloseTimeoutMs - 4 * timeout)));
+            const wait = (attempt > 1 ? 2 : 3) * timeout;
+            await sleep(Math.max(0, Math.min(wait, startToCloseTimeoutMs - 4 * timeout)));
             order = await legacy.findByReference(input.reference, ctx);
           }
           if (!order) return { outcome: 'not_found' as const };

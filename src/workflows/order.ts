@@ -24,6 +24,9 @@ const ASK_THE_PROCESSOR_PATCH = 'payment-timeout-asks-the-processor';
 /** Payment events settle a charge only when the processor sent them about a charge (before: any source, any or no charge). */
 const PROCESSOR_ONLY_PATCH = 'payment-events-from-processor-only';
 
+/** A payment event's outcome is confirmed with the processor before the order acts on it (before: the event alone decided). */
+const CONFIRM_EVENTS_PATCH = 'payment-events-confirmed-with-the-processor';
+
 /** A step that finds its own object undone asks the legacy order whether the attempt had completed (before: it was undone, and placed again). */
 const UNDONE_STEP_ASKS_THE_ORDER_PATCH = 'undone-step-asks-if-the-order-completed';
 
@@ -83,16 +86,19 @@ export async function orderSaga(input: OrderSagaInput): Promise<OrderStatus> {
   // Read per call: a new attempt has a new reference.
   const common = () => ({ reference: saga.reference, requestId: input.requestId, region: input.region });
   const amountMinor = totalMinorUnits(input.order.items);
-  const compensation = (step: keyof typeof ORDER_COMPENSATIONS, run: (idempotencyKey: string) => Promise<unknown>) => ({ name: ORDER_COMPENSATIONS[step], run });
+  const compensation = (step: keyof typeof ORDER_COMPENSATIONS, run: (idempotencyKey: string, again?: boolean) => Promise<unknown>) => ({ name: ORDER_COMPENSATIONS[step], run });
+  // A run a Temporal reset made may be undoing what the run it replaced was undoing: its cancel may be on its way.
+  const resetRun = () => workflowInfo().runId !== workflowInfo().originalExecutionRunId;
 
   // An asynchronous payment's outcome arrives by the processor's webhook, possibly before the charge
   // call returns. It counts only for the charge this attempt made: an event naming another charge
   // (or one sent before any charge existed, or naming none, or from another source) is kept but
   // never pays for the order.
-  let payment: { outcome: 'succeeded' | 'failed'; reason?: string } | undefined;
+  type Outcome = { outcome: 'succeeded' | 'failed'; reason?: string; amend?: (effect: string) => void };
+  let payment: Outcome | undefined;
   let chargeId: string | undefined;
-  const early = new Map<string, { outcome: 'succeeded' | 'failed'; reason?: string }>();
-  const onEvent = (event: WebhookEvent, status: SagaStatus): string => {
+  const early = new Map<string, Outcome>();
+  const onEvent = (event: WebhookEvent, status: SagaStatus, amend: (effect: string) => void): string => {
     if (event.type !== 'payment.succeeded' && event.type !== 'payment.failed') return 'recorded';
     // Only the processor knows whether money moved, and only about the charge it names: a partner's
     // event (or one naming no charge) is kept in the history but settles nothing. (Asked only for
@@ -104,7 +110,7 @@ export async function orderSaga(input: OrderSagaInput): Promise<OrderStatus> {
     if (status === 'compensating') return 'ignored: the order is being undone'; // no step waits for it any more
     if (event.reference !== undefined && event.reference !== saga.reference) return `ignored: it is about an earlier attempt (${event.reference})`;
     if (payment) return `ignored: the payment already ${payment.outcome}`; // out of order: never un-charge
-    const outcome = { outcome: event.type === 'payment.succeeded' ? ('succeeded' as const) : ('failed' as const), reason: event.reason };
+    const outcome: Outcome = { outcome: event.type === 'payment.succeeded' ? 'succeeded' : 'failed', reason: event.reason, amend };
     if (event.objectId !== undefined && chargeId === undefined) {
       // Before the charge call answered: held until we know which charge is ours.
       if (!early.has(event.objectId)) early.set(event.objectId, outcome);
@@ -119,15 +125,37 @@ export async function orderSaga(input: OrderSagaInput): Promise<OrderStatus> {
     payment ??= early.get(id);
     const seconds = input.paymentTimeoutSeconds ?? DEFAULT_PAYMENT_TIMEOUT_SECONDS;
     if (payment === undefined) saga.waiting();
-    if (!(await condition(() => payment !== undefined, seconds * 1000))) {
-      // No webhook in time. A lost webhook is not a failed payment: the processor itself is asked (read
-      // only, by reference) before the order gives up. (Asked only at a timeout: histories that timed
-      // out before replay as they ran.)
-      const found = patched(ASK_THE_PROCESSOR_PATCH) ? await lookUntilAnswered(() => queued.payments.checkCharge({ ...common(), ...adopting })) : undefined;
-      if (found?.chargeId === id && found.status === 'succeeded') payment = { outcome: 'succeeded' };
-      else if (found?.chargeId === id && found.status === 'failed') payment = { outcome: 'failed', reason: `Charge ${id} failed (found at the processor; its webhook never came)` };
-      // Still pending (or not to be found): the compensation finds the charge and cancels it.
-      else throw ApplicationFailure.create({ type: 'PaymentTimedOut', message: `No outcome for charge ${id} within ${seconds} s`, nonRetryable: true });
+    const deadline = Date.now() + seconds * 1000;
+    for (;;) {
+      const left = deadline - Date.now();
+      if (left <= 0 || !(await condition(() => payment !== undefined, left))) {
+        // No webhook in time. A lost webhook is not a failed payment: the processor itself is asked (read
+        // only, by reference) before the order gives up. (Asked only at a timeout: histories that timed
+        // out before replay as they ran.)
+        const found = patched(ASK_THE_PROCESSOR_PATCH) ? await lookUntilAnswered(() => queued.payments.checkCharge({ ...common(), ...adopting })) : undefined;
+        if (found?.chargeId === id && found.status === 'succeeded') payment = { outcome: 'succeeded' };
+        else if (found?.chargeId === id && found.status === 'failed') payment = { outcome: 'failed', reason: `Charge ${id} failed (found at the processor; its webhook never came)` };
+        // Still pending (or not to be found): the compensation finds the charge and cancels it.
+        else throw ApplicationFailure.create({ type: 'PaymentTimedOut', message: `No outcome for charge ${id} within ${seconds} s`, nonRetryable: true });
+        break;
+      }
+      // An event is the processor's word that the charge settled, but the charge as the processor holds
+      // it is the truth (an event can disagree: stale, replayed, or about another amount): asked before
+      // anything is granted or undone. (Asked only then: histories from before replay as they ran.)
+      if (!patched(CONFIRM_EVENTS_PATCH)) break;
+      const said = payment!;
+      // A charge cancelled since (an undo a reset revived the run past) ends this attempt, as a step's look
+      // would; a refunded one did succeed (whether the order stands is the next step's look to say).
+      const found = await lookUntilAnswered(() => queued.payments.checkCharge({ ...common(), completedBefore: true }), { undoneThrows: true });
+      if (found?.chargeId === id && (found.status === 'succeeded' || found.status === 'failed')) {
+        if (found.status !== said.outcome) said.amend?.(`ignored: the processor holds charge ${id} as ${found.status}`);
+        payment = found.status === 'succeeded' ? { outcome: 'succeeded' } : { outcome: 'failed', reason: said.outcome === 'failed' ? said.reason : `Charge ${id} failed (found at the processor)` };
+        break;
+      }
+      // Not settled at the processor (still pending, or not to be found): the event settles nothing; wait on.
+      said.amend?.(`ignored: the processor holds charge ${id} as ${found?.status ?? 'unknown (it could not be asked)'}`);
+      payment = undefined;
+      saga.waiting();
     }
     if (payment!.outcome === 'failed') {
       throw ApplicationFailure.create({ type: 'PaymentDeclined', message: payment!.reason ?? `Charge ${id} failed`, nonRetryable: true });
@@ -154,7 +182,7 @@ export async function orderSaga(input: OrderSagaInput): Promise<OrderStatus> {
           currency: input.order.currency,
           lines: input.order.items.map((i) => ({ sku: i.sku, quantity: i.quantity, unitPriceMinor: toMinorUnits(i.unitPrice) })),
         }),
-      { compensation: compensation('createOrder', (idempotencyKey) => undo.legacyEcommerce.cancelOrder({ ...common(), idempotencyKey })) },
+      { compensation: compensation('createOrder', (idempotencyKey, again) => undo.legacyEcommerce.cancelOrder({ ...common(), idempotencyKey, ...(again || resetRun() ? { mayHaveBeenSent: true } : {}) })) },
     );
     adoptIf(created.completedBefore);
     const charge = await saga.run(

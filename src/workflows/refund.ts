@@ -32,6 +32,7 @@ export async function refundSaga(input: RefundSagaInput): Promise<RefundStatus> 
   // Once a step has moved anything, stopping half-way would leave access and money apart. An
   // operator's Cancel (Web UI, CLI) is therefore not acted on: a parked refund is decided instead.
   const shielded = patched(REFUND_NOT_CANCELLABLE_PATCH);
+  if (shielded) saga.uncancellable = 'A refund is not cancellable: once access is revoked it must finish. Decide on it instead (retry, skip, or abort where that is safe).';
   const body = async (): Promise<{ refund: RefundOutcome }> => {
     // A step that fails for good parks for an operator (only the revocation has an undo: see below).
     const parkable = { park: { skipped: () => ({ outcome: SKIPPED_BY_OPERATOR }) } };

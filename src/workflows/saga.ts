@@ -31,7 +31,7 @@
  * - Operational faults (our credentials refused) wait and try again with the same key, for as long
  *   as it takes, without spending the step's budget and without compensating anything.
  */
-import { ActivityFailure, ApplicationFailure, CancellationScope, TemporalFailure, TimeoutFailure, isCancellation, sleep } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, CancellationScope, TemporalFailure, TimeoutFailure, isCancellation, patched, sleep } from '@temporalio/workflow';
 import type { OperatorDecision, StepError, StepStatus } from '../contracts/transaction';
 import { ATTEMPT_UNDONE, OPERATIONAL_FAILURES, attemptReference, downstreamKey } from '../contracts/transaction-protocol';
 
@@ -47,8 +47,12 @@ export const FAST_PATH_PATCH = 'fast-path-local-activities';
 
 export interface Compensation {
   name: string;
-  /** Undoes the step; `idempotencyKey` is the compensation's own key (same rule as a step's). */
-  run: (idempotencyKey: string) => Promise<unknown>;
+  /**
+   * Undoes the step; `idempotencyKey` is the compensation's own key (same rule as a step's). `again`:
+   * this undo was sent before under this key (an operator's retry, a late look), so a downstream
+   * that may not deduplicate it could still be processing the first (workflows/order.ts, cancelOrder).
+   */
+  run: (idempotencyKey: string, again?: boolean) => Promise<unknown>;
 }
 
 export interface StepOptions<T> {
@@ -76,6 +80,9 @@ export interface SagaOptions {
 
 /** A step parked because the earlier steps could not be looked at (its own call not made). */
 export const CHECK_FAILED = 'CheckFailed';
+
+/** An aborted refund's restore that found the access still granted looks again, like a compensation that found nothing. */
+const RESTORE_LOOKS_AGAIN_PATCH = 'restore-looks-again-after-an-unanswered-revoke';
 
 /** What a compensation answers when it found nothing of ours to undo. */
 const FOUND_NOTHING = ['not_charged', 'not_granted', 'not_found'];
@@ -118,9 +125,13 @@ export class Saga {
    * steps ran): its steps adopt what stands, and there is nothing to undo (workflows/order.ts, `completedBefore`).
    */
   adopting = false;
+  /** Set by a saga an operator's Cancel never acts on (a refund): why, recorded with the Cancel. */
+  uncancellable?: string;
   /** Told when the saga starts to wait for something other than a downstream call: a park, a webhook, a pause (see `waiting`). */
   onWait?: () => void;
   private callsUnderWay = 0;
+  private decisionsUnderWay = 0;
+  private readonly unanswered = new Set<string>();
   private attemptNumber: number;
   /** The attempt this run began with (a reset run's looks are for it only; see `run`). */
   private readonly firstAttempt: number;
@@ -148,6 +159,20 @@ export class Saga {
   /** Whether a downstream call (a forward step's activity or local activity) is under way: its effect may be happening now. */
   get callUnderWay(): boolean {
     return this.callsUnderWay > 0;
+  }
+
+  /** Whether an operator's retry or skip is being checked (the earlier steps looked at) before it moves the saga on. */
+  get decisionUnderWay(): boolean {
+    return this.decisionsUnderWay > 0;
+  }
+
+  /**
+   * Whether `name`'s call may have happened though the saga never heard it did: a try ended without
+   * an answer, or its last failure was one of ours (credentials refused), behind which Temporal's
+   * retries may hide such tries. Its undo then looks again later, whatever ended the step.
+   */
+  mayHaveHappened(name: string): boolean {
+    return this.unanswered.has(name);
   }
 
   /**
@@ -226,6 +251,8 @@ export class Saga {
         return result;
       } catch (err) {
         step.error = describeFailure(err);
+        if (endedUnanswered(err) || isOperational(err)) this.unanswered.add(name);
+        else if (isRefusal(err)) this.unanswered.delete(name); // refused under its key: nothing was made under it
         if (isOperational(err)) {
           this.waiting();
           waited = await waitOperational(waited); // still running: same key, no budget spent
@@ -245,7 +272,7 @@ export class Saga {
         if (!options.park || !this.parker || !(err instanceof TemporalFailure) || failureType(err) === ATTEMPT_UNDONE) throw err;
         this.parkedOnRefusal = isRefusal(err);
         let decision = await this.parker(name, 'step', step.error);
-        for (let unchecked; decision.action !== 'abort' && (unchecked = await this.checkEarlierSteps()); ) {
+        for (let unchecked; decision.action !== 'abort' && (unchecked = await this.checkingDecision(() => this.checkEarlierSteps())); ) {
           // The earlier steps could not be looked at: nothing moves on unchecked; the operator decides again.
           step.error = { type: CHECK_FAILED, message: `Could not check that the earlier steps still stand (${describeFailure(unchecked).message}); decide again.` };
           decision = await this.parker(name, 'step', step.error);
@@ -281,13 +308,13 @@ export class Saga {
   }
 
   /** One compensation, until it is done, skipped by an operator, or given up (then it is in `failures`). */
-  private async undo(name: string, compensation: Compensation, failures: CompensationFailure[]): Promise<void> {
+  private async undo(name: string, compensation: Compensation, failures: CompensationFailure[], again = false): Promise<void> {
     const step = this.step(name);
     let waited = 0;
-    for (;;) {
+    for (let sent = again; ; sent = true) {
       step.state = 'compensating';
       try {
-        const result = await compensation.run(this.key(compensation.name));
+        const result = await compensation.run(this.key(compensation.name), sent);
         step.state = 'compensated';
         step.compensationOutcome = outcomeOf(result);
         return;
@@ -324,12 +351,14 @@ export class Saga {
    */
   private async lookAgain(name: string, compensation: Compensation, asked: () => boolean, failures: CompensationFailure[]): Promise<void> {
     const step = this.step(name);
-    if (step.state !== 'compensated' || !FOUND_NOTHING.includes(step.compensationOutcome ?? '') || !asked()) return;
+    // A restore that found the access still granted found nothing undone yet: the revocation may still land.
+    const nothingYet = () => FOUND_NOTHING.includes(step.compensationOutcome ?? '') || (step.compensationOutcome === 'still_granted' && patched(RESTORE_LOOKS_AGAIN_PATCH));
+    if (step.state !== 'compensated' || !nothingYet() || !asked()) return;
     for (const afterMs of LATE_COMMIT_CHECKS_MS) {
       step.compensationOutcome = `${step.compensationOutcome}; looking again in ${afterMs / 1000} s: its call ended without an answer, and may still be made`;
       await sleep(afterMs);
-      await this.undo(name, compensation, failures);
-      if (step.state !== 'compensated' || !FOUND_NOTHING.includes(step.compensationOutcome ?? '')) return;
+      await this.undo(name, compensation, failures, true);
+      if (step.state !== 'compensated' || !nothingYet()) return;
     }
   }
 
@@ -385,6 +414,16 @@ export class Saga {
     const ask = this.checks?.completedBefore;
     if (!ask || this.adopting || this.attemptNumber !== this.firstAttempt) return false;
     return this.counted(ask);
+  }
+
+  /** Counts `fn` as a decision being checked (see `decisionUnderWay`): a Cancel meanwhile waits for the saga's next wait. */
+  private async checkingDecision<T>(fn: () => Promise<T>): Promise<T> {
+    this.decisionsUnderWay += 1;
+    try {
+      return await fn();
+    } finally {
+      this.decisionsUnderWay -= 1;
+    }
   }
 
   /** Counts `fn` as a downstream call under way (see `call`). */
@@ -474,14 +513,15 @@ function isRefusal(err: unknown): boolean {
 
 /**
  * A read-only look that must not give up on our own operational faults (credentials refused: wait,
- * and ask again) nor swallow an operator's Cancel; any other failure answers undefined.
+ * and ask again) nor swallow an operator's Cancel (nor, with `undoneThrows`, an attempt found undone);
+ * any other failure answers undefined.
  */
-export async function lookUntilAnswered<T>(look: () => Promise<T>): Promise<T | undefined> {
+export async function lookUntilAnswered<T>(look: () => Promise<T>, options: { undoneThrows?: boolean } = {}): Promise<T | undefined> {
   for (let waited = 0; ; ) {
     try {
       return await look();
     } catch (err) {
-      if (isCancellation(err)) throw err;
+      if (isCancellation(err) || (options.undoneThrows && failureType(err) === ATTEMPT_UNDONE)) throw err;
       if (!isOperational(err)) return undefined;
       waited = await waitOperational(waited);
     }

@@ -18,7 +18,8 @@ export interface TransactionOptions {
    * Reacts to a verified webhook event the first time its (source, eventId) is seen; returns what
    * it did (`applied`, `ignored: …`), which is recorded for support. Duplicates are dropped here.
    */
-  onEvent?: (event: WebhookEvent, status: SagaStatus) => string;
+  /** Acts on a webhook event; answers what it did, recorded with it (`amend` changes that record later: an outcome found untrue). */
+  onEvent?: (event: WebhookEvent, status: SagaStatus, amend: (effect: string) => void) => string;
 }
 
 /** Everything the frame knows about its transaction besides the saga's steps. */
@@ -107,8 +108,9 @@ function takeEvent({ state }: Frame, event: WebhookEvent, options: TransactionOp
   const id = webhookEventKey(event);
   if (state.seenEvents.has(id)) return; // a redelivery: no effect, deterministically
   state.seenEvents.add(id);
-  const effect = options.onEvent?.(event, state.status) ?? 'recorded';
-  state.events.push({ source: event.source, eventId: event.eventId, type: event.type, receivedAt: event.receivedAt, effect });
+  const record = { source: event.source, eventId: event.eventId, type: event.type, receivedAt: event.receivedAt, effect: 'recorded' };
+  record.effect = options.onEvent?.(event, state.status, (effect) => void (record.effect = effect)) ?? 'recorded';
+  state.events.push(record);
 }
 
 /**
@@ -218,7 +220,7 @@ function cancellableBody<R>(frame: Frame, body: () => Promise<R>): Promise<R> {
   };
   const act = () => {
     pending = false;
-    const refusal = abortHazard(state.parked, saga) ?? (saga.adopting ? 'There is nothing to undo: this order had completed before the Cancel; refund it instead.' : undefined);
+    const refusal = saga.uncancellable ?? abortHazard(state.parked, saga) ?? (saga.adopting ? 'There is nothing to undo: this order had completed before the Cancel; refund it instead.' : undefined);
     if (refusal) refuse(refusal);
     else scope.cancel();
   };
@@ -230,7 +232,9 @@ function cancellableBody<R>(frame: Frame, body: () => Promise<R>): Promise<R> {
     if (!patched(CANCEL_RULES_PATCH)) return scope.cancel(); // histories from before the rules: every attempt cancelled at once
     if (state.cancelJudged) return; // one Cancel, judged once: refused or too late in an earlier attempt stays so
     state.cancelJudged = true;
-    if (saga.callUnderWay) pending = true; // acts at the saga's next wait (see above)
+    // Acts at the saga's next wait (see above); so does one that lands while an operator's retry or skip
+    // is checked, which a Cancel must not overtake (a skip done by hand is not undone by the saga).
+    if (saga.callUnderWay || (saga.decisionUnderWay && patched(CANCEL_WAITS_FOR_DECISIONS_PATCH))) pending = true;
     else act();
   };
   const root = CancellationScope.current();
@@ -244,7 +248,7 @@ function cancellableBody<R>(frame: Frame, body: () => Promise<R>): Promise<R> {
   return shield.run(() => scope.run(body)).then(
     (result) => {
       running = false;
-      if (pending) refuse('Every call under way answered, and the order completed before it waited for anything: the Cancel came too late; refund it instead.');
+      if (pending) refuse(saga.uncancellable ?? 'Every call under way answered, and the order completed before it waited for anything: the Cancel came too late; refund it instead.');
       return result;
     },
     (err: unknown) => {
@@ -254,7 +258,9 @@ function cancellableBody<R>(frame: Frame, body: () => Promise<R>): Promise<R> {
   );
 }
 const LATE_COMMITS_PATCH = 'undo-looks-again-after-an-unanswered-call';
+const LATE_COMMITS_AFTER_ANY_END_PATCH = 'undo-looks-again-whatever-ended-an-unanswered-step';
 const CANCEL_RULES_PATCH = 'cancel-waits-for-calls-and-keeps-the-abort-rule';
+const CANCEL_WAITS_FOR_DECISIONS_PATCH = 'cancel-waits-for-a-decision-being-checked';
 
 /** Park: show needs_attention (and the step) to support, wait for a decision, record it, resume. */
 function parker(frame: Frame): NonNullable<Saga['parker']> {
@@ -325,8 +331,16 @@ async function flow<R>(frame: Frame, body: () => Promise<R>, completed: (result:
       let reason = describeFailure(err);
       state.failure = { step, ...reason };
       frame.setStatus('compensating', step);
-      // A step whose call ended without an answer may still happen: its undo looks again later (patched when it does).
-      const { ran, failures } = await saga.compensate(endedUnanswered(err) ? { step, looksAgain: () => patched(LATE_COMMITS_PATCH) } : undefined);
+      // A step whose call ended without an answer may still happen: its undo looks again later (patched
+      // when it does). So may one that ended otherwise — an operator's Cancel or abort while it waited
+      // out our own credentials or was parked — after a try that had no answer (Saga.mayHaveHappened).
+      const { ran, failures } = await saga.compensate(
+        endedUnanswered(err)
+          ? { step, looksAgain: () => patched(LATE_COMMITS_PATCH) }
+          : saga.mayHaveHappened(step)
+            ? { step, looksAgain: () => patched(LATE_COMMITS_AFTER_ANY_END_PATCH) }
+            : undefined,
+      );
       const undone = failures.length === 0;
       if (undone && failureType(err) === ATTEMPT_UNDONE) {
         state.undoneAttempts.push({ attempt: saga.attempt, reference: saga.reference, found: reason.message, at: new Date().toISOString() });

@@ -10,6 +10,7 @@ import { firstJsonLine, stopProcess } from '../../scripts/lib/processes';
 import { eventually } from '../support/eventually';
 import { testEnv } from '../support/env';
 import { ORDER_BODY, getOrder, json, newCustomer, postOrder, startStack, type Stack } from '../support/stack';
+import { pressCliReset } from '../support/temporal-cli';
 
 let stack: Stack;
 beforeAll(async () => {
@@ -98,6 +99,30 @@ test('a legacy cancel that cannot dedupe and answers after our timeout is not se
   });
   // Before: the retry looked, found the order still open, and cancelled it a second time under the same key.
   expect((await stack.sims.ledger('legacy', id)).map((e) => e.op)).toEqual(['create', 'cancel']);
+});
+
+test("support's reset of an order while its undo's legacy cancel (which cannot dedupe) is still on its way does not cancel it again: one cancellation", async () => {
+  const customer = newCustomer();
+  const key = 'no-dedupe-reset-mid-cancel';
+  const id = orderWorkflowId(customer, key);
+  await withLegacyCancelNotDeduplicated(async () => {
+    // The undo's first cancel reaches the legacy service and is processed 3 s later (a slow legacy service) ...
+    await stack.sims.fault('legacy', { op: 'cancel', idempotencyKey: `${id}/cancelOrder/1`, latencyMs: 3_000, times: 1 });
+    expect((await postOrder(stack, customer, key, { ...ORDER_BODY, paymentMethod: { token: 'tok_chargeDeclined' } }, { Prefer: 'respond-async' })).status).toBe(202);
+    await eventually(async () => ((await stack.sims.faults('legacy')).some((f) => f.idempotencyKey === `${id}/cancelOrder/1`) ? undefined : true), 20_000, 50);
+    const landsAt = Date.now() + 3_000;
+    // ... and support presses the CLI's Reset meanwhile: the new run's undo is a new activity, at its first try.
+    expect(await pressCliReset(stack.config, id, 'support: run it again')).toMatch(/Resetting workflow/);
+    const settled = await eventually(async () => {
+      const b = await json(await getOrder(stack, customer, key));
+      return ['completed', 'compensated', 'failed'].includes(String(b.status)) ? b : undefined;
+    }, 60_000);
+    expect(settled.status).toBe('compensated');
+    // The legacy service answers nothing about a request it is still processing: wait out the known delay of the first cancel.
+    await new Promise((r) => setTimeout(r, Math.max(0, landsAt + 500 - Date.now())));
+  });
+  // Before: the new run's cancel found the order still open and cancelled it a second time under the same key.
+  expect((await stack.sims.ledger('legacy', `${id}/`)).map((e) => `${e.op} ${e.idempotencyKey.slice(id.length + 1)}`)).toEqual(['create createOrder/1', 'cancel cancelOrder/1']);
 });
 
 test('a worker killed with SIGKILL mid-activity and started again: the saga finishes with one effect per key (queue path)', async () => {

@@ -10,7 +10,7 @@ import { payloadCodec } from '../../src/temporal/codec';
 import { eventually } from '../support/eventually';
 import { expectMoneyAndAccessInStep } from '../support/money-and-access';
 import { testEnv } from '../support/env';
-import { ORDER_BODY, PAYMENTS_WEBHOOK_SECRETS, STANDARD_WEBHOOK_SECRETS, getOrder, json, newCustomer, paymentEvent, postOrder, postPaymentEvent as postPaymentEventTo, startStack, type Json, type Stack } from '../support/stack';
+import { ORDER_BODY, PAYMENTS_WEBHOOK_SECRETS, STANDARD_WEBHOOK_SECRETS, adminRequest, getOrder, json, newCustomer, paymentEvent, postOrder, postPaymentEvent as postPaymentEventTo, startStack, type Json, type Stack } from '../support/stack';
 
 let stack: Stack;
 beforeAll(async () => {
@@ -88,6 +88,33 @@ test('a duplicate delivery has no effect, and a late payment.failed after succes
   expect((await stack.sims.ledger('payments', id)).map((e) => e.op)).toEqual(['charge']);
 });
 
+test("a signed event the processor does not bear out (the order's charge still pending there) settles nothing: no access until the processor's own outcome, which here declines it", async () => {
+  const customer = newCustomer();
+  const key = 'unborne-event';
+  const id = orderWorkflowId(customer, key);
+  expect((await postOrder(stack, customer, key, pay('tok_asyncSilent'), { prefer: 'respond-async' })).status).toBe(202);
+  const chargeId = await chargeOf(id);
+  // Signed with the processor's secret and about this order's charge, but for another amount and
+  // currency, while the processor still holds the charge as pending.
+  const event = paymentEvent('evt_unborne', 'payment.succeeded', chargeId, id);
+  (event.data as { object: Json }).object = { ...(event.data as { object: Json }).object, amount: 1, currency: 'eur', status: 'succeeded' };
+  expect((await postPaymentEvent(event)).status).toBe(200);
+  const held = await eventually(async () => {
+    const s = await statusOf(customer, key);
+    return String(s.events?.[0]?.effect ?? '').startsWith('ignored') ? s : undefined;
+  });
+  // Before: the event alone completed the order and granted access against a pending charge.
+  expect(held.status).not.toBe('completed');
+  expect(held.events[0].effect).toBe(`ignored: the processor holds charge ${chargeId} as pending`);
+  expect(await stack.sims.ledger('fulfilment', id)).toEqual([]);
+  // The processor fails the charge: its own event (or, at the timeout, its own record) declines the order.
+  await simSend(chargeId, 'payment.failed', 'evt_processor_fails');
+  await eventually(async () => ((await statusOf(customer, key)).status === 'compensated' ? true : undefined), 20_000);
+  expect(await stack.sims.ledger('fulfilment', id)).toEqual([]);
+  expect(await expectMoneyAndAccessInStep(stack.sims, id, 1)).toEqual(['none']);
+  if (process.env.RECORD_HISTORIES === '1') await exportHistory(stack.client, payloadCodec(stack.config), id, 'order-webhook-not-borne-out-declined');
+});
+
 test('an event for a finished order is acknowledged and recorded, once', async () => {
   const customer = newCustomer();
   expect((await postOrder(stack, customer, 'finished')).status).toBe(201);
@@ -101,6 +128,9 @@ test('an event for a finished order is acknowledged and recorded, once', async (
   const record = await stack.client.workflow.getHandle(lateEventWorkflowId('payments', 'evt_after_the_fact')).result();
   expect(record).toMatchObject({ target: id, type: 'payment.failed', objectId: chargeId });
   expect((await statusOf(customer, 'finished')).status).toBe('completed');
+  // Support's list of the customer's transactions shows the order, not the record of its late event.
+  const listed = await json(await adminRequest(stack, `/transactions?customerId=${encodeURIComponent(customer)}`));
+  expect(listed.items.map((i: Json) => i.transactionId)).toEqual([id]);
 });
 
 describe('signatures', () => {
@@ -127,6 +157,7 @@ describe('signatures', () => {
 
   test('during a rotation an event signed with the previous secret is accepted', async () => {
     const { customer, id, chargeId } = await waitingSaga('rotated');
+    await stack.sims.settleCharge(chargeId, 'succeeded');
     const res = await postPaymentEvent(paymentEvent('evt_rotated', 'payment.succeeded', chargeId, id), { secret: PAYMENTS_WEBHOOK_SECRETS[1] });
     expect(res.status).toBe(200);
     const done = await eventually(async () => {
@@ -177,6 +208,7 @@ describe('signatures', () => {
     expect(ignored.status).toBe('running');
     // The downstreams agree: the charge is still pending and nobody was granted access.
     expect((await stack.sims.ledger('fulfilment', id)).filter((e) => e.op === 'grant')).toEqual([]);
+    await stack.sims.settleCharge(chargeId, 'succeeded');
     expect(await postPaymentEvent(paymentEvent('evt_pays', 'payment.succeeded', chargeId, id))).toMatchObject({ status: 200 });
     const done = await eventually(async () => {
       const s = await statusOf(customer, 'partner-pays');

@@ -76,6 +76,8 @@ export interface Simulators {
   faults(name: SimName): Promise<Record<string, unknown>[]>;
   /** The payments simulator settles a pending charge and delivers (and retries) its event, as the processor would. */
   sendPaymentEvent(chargeId: string, type: string, eventId?: string): Promise<void>;
+  /** The payments simulator settles a pending charge and sends nothing: for an event a test signs and posts itself. */
+  settleCharge(chargeId: string, status: 'succeeded' | 'failed'): Promise<void>;
 }
 
 export function simulators(): Simulators {
@@ -94,6 +96,10 @@ export function simulators(): Simulators {
     async sendPaymentEvent(chargeId, type, eventId) {
       const res = await fetch(`${urls.payments}/_sim/webhooks/send`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ chargeId, type, eventId }) });
       if (res.status !== 202) throw new Error(`webhook not sent: ${res.status} ${await res.text()}`);
+    },
+    async settleCharge(chargeId, status) {
+      const res = await fetch(`${urls.payments}/_sim/charges/settle`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ chargeId, status }) });
+      if (res.status !== 200) throw new Error(`charge not settled: ${res.status} ${await res.text()}`);
     },
     async fault(name, rule) {
       const res = await fetch(`${urls[name]}/_sim/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(rule) });
@@ -237,9 +243,10 @@ export const ORDER_BODY = {
 };
 
 /** POSTs JSON to the API as `customerId`. */
-export async function postOrder(stack: Stack, customerId: string, key: string | undefined, body: unknown = ORDER_BODY, headers: Record<string, string> = {}): Promise<Response> {
+export async function postOrder(stack: Stack, customerId: string, key: string | undefined, body: unknown = ORDER_BODY, headers: Record<string, string> = {}, signal?: AbortSignal): Promise<Response> {
   return fetch(`${stack.url}/v1/orders`, {
     method: 'POST',
+    signal,
     headers: {
       authorization: `Bearer ${await stack.token(customerId)}`,
       'content-type': 'application/json',

@@ -590,6 +590,8 @@ describe('asynchronous payments (webhook signals)', () => {
           await charge.hold();
           return { chargeId: 'ch_1', amountMinor: 4900, status: 'pending' as const };
         },
+        // The processor settled it, as the event says (the saga asks before it acts on an event).
+        checkCharge: async () => ({ status: 'succeeded', chargeId: 'ch_1' }),
       },
     });
     const result = (await run('early-event', activities, async (handle) => {
