@@ -13,7 +13,7 @@ import { stopProcess } from '../../scripts/lib/processes';
 import { startDevServer } from '../support/dev-server';
 import { eventually } from '../support/eventually';
 import { freePort } from '../support/ports';
-import { getOrder, json, newCustomer, postOrder, postRefund, startStack, type Stack } from '../support/stack';
+import { ORDER_BODY, getOrder, json, newCustomer, postOrder, postRefund, startStack, type Stack } from '../support/stack';
 
 let dir: string;
 let server: ChildProcess;
@@ -83,3 +83,22 @@ test('with Temporal frozen, commands and reads answer 503 + Retry-After within s
   await eventually(async () => ((await json(await getOrder(stack, customer, 'frozen'))).status === 'completed' ? true : undefined), 30_000);
   expect((await stack.sims.ledger('payments', `${orderWorkflowId(customer, 'frozen')}/`)).map((e) => e.op)).toEqual(['charge']);
 }, 120_000);
+
+test('a synchronous POST whose wait spans a restart of Temporal still answers when its wait runs out: 202 with Location, never silence', async () => {
+  const customer = newCustomer();
+  // A course the fulfilment service refuses: the order parks for support and never settles by itself.
+  const body = { ...ORDER_BODY, items: [{ ...ORDER_BODY.items[0]!, sku: 'course-v1:RetiredX+2019' }] };
+  const started = Date.now();
+  const answer = postOrder(stack, customer, 'restart-mid-wait', body, {}, AbortSignal.timeout(45_000)).then((res) => ({ res, ms: Date.now() - started }), (err: unknown) => ({ err, ms: Date.now() - started }));
+  await eventually(async () => ((await stack.client.workflow.getHandle(orderWorkflowId(customer, 'restart-mid-wait')).describe().catch(() => undefined)) ? true : undefined), 10_000);
+  // Temporal dies and comes back on the same database while the POST waits for the outcome.
+  const exited = new Promise((r) => server.once('exit', r));
+  server.kill('SIGKILL');
+  await exited;
+  server = (await startDevServer({ port: Number(stack.config.TEMPORAL_ADDRESS.split(':').pop()), dbFile: join(dir, 'temporal.db') })).child;
+  const settled = await answer;
+  // Before: the long poll never gave up after the connection broke, and the POST got no answer at all.
+  expect('res' in settled ? settled.res.status : String(settled.err)).toBe(202);
+  if ('res' in settled) expect(settled.res.headers.get('location')).toBe('/v1/orders/restart-mid-wait');
+  expect(settled.ms).toBeLessThan(30_000); // the edge's own wait (10 s), and a restart
+}, 90_000);

@@ -8,6 +8,8 @@ import { Router } from 'express';
 import { ServiceError, WorkflowNotFoundError, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError, type Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { SAGA_ID_PREFIXES, TransactionStatus, decideUpdate, searchAttributes } from '../../contracts/transaction';
+
+const SAGA_WORKFLOW_TYPES = ['orderSaga', 'refundSaga'];
 import { statusView } from '../commands';
 import { idempotencyKeyOf, parseBody } from '../http-semantics';
 import { principalOf, requireRole } from '../middleware/auth';
@@ -38,7 +40,8 @@ export function adminRoutes({ client, transactions }: { client: Client; transact
     // A saga that is running, compensating or parked is a running workflow: a run of it that was
     // terminated or reset away keeps its last SagaStatus but is not what support acts on.
     const live = status === 'running' || status === 'compensating' || status === 'needs_attention';
-    const clauses = ['CustomerId IS NOT NULL', ...(status ? [`SagaStatus = "${status}"`] : []), ...(live ? ['ExecutionStatus = "Running"'] : []), ...(customerId ? [`CustomerId = "${customerId}"`] : [])];
+    // Transactions only: a record of a webhook event that came late carries its customer too.
+    const clauses = ['CustomerId IS NOT NULL', `WorkflowType IN (${SAGA_WORKFLOW_TYPES.map((t) => `'${t}'`).join(', ')})`, ...(status ? [`SagaStatus = "${status}"`] : []), ...(live ? ['ExecutionStatus = "Running"'] : []), ...(customerId ? [`CustomerId = "${customerId}"`] : [])];
     const items: Record<string, unknown>[] = [];
     const seen = new Set<string>();
     const collect = async () => {
