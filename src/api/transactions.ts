@@ -189,9 +189,11 @@ export function createTransactions({ client, queues, fastPath = true }: { client
     // The wait ends when it runs out, whatever the long poll does: after Temporal restarts, a result()
     // whose connection broke and came back can miss its abort and never settle (the caller got nothing).
     const ended = new Promise<never>((_, reject) => wait.signal.addEventListener('abort', () => reject(new Error('wait ended')), { once: true }));
-    const result = client.withAbortSignal(wait.signal, () => handle.result());
-    result.catch(() => undefined); // settles (or not) after the wait ended: nobody listens then
+    ended.catch(() => undefined);
     try {
+      if (wait.signal.aborted) return { state: 'running' }; // the caller had gone already
+      const result = client.withAbortSignal(wait.signal, () => handle.result());
+      result.catch(() => undefined); // settles (or not) after the wait ended: nobody listens then
       const status = await Promise.race([result, ended]);
       return { state: 'completed', status: kind.status.parse(status) };
     } catch (err) {

@@ -97,6 +97,10 @@ export async function orderSaga(input: OrderSagaInput): Promise<OrderStatus> {
   type Outcome = { outcome: 'succeeded' | 'failed'; reason?: string; amend?: (effect: string) => void };
   let payment: Outcome | undefined;
   let chargeId: string | undefined;
+  // While an event is checked with the processor, a newer one about the charge waits its turn (the
+  // first may not be borne out, and the newer one is then the processor's word).
+  let checking = false;
+  let next: Outcome | undefined;
   const early = new Map<string, Outcome>();
   const onEvent = (event: WebhookEvent, status: SagaStatus, amend: (effect: string) => void): string => {
     if (event.type !== 'payment.succeeded' && event.type !== 'payment.failed') return 'recorded';
@@ -109,8 +113,13 @@ export async function orderSaga(input: OrderSagaInput): Promise<OrderStatus> {
     if (SETTLED_STATUSES.includes(status)) return `ignored: the order is already ${status}`;
     if (status === 'compensating') return 'ignored: the order is being undone'; // no step waits for it any more
     if (event.reference !== undefined && event.reference !== saga.reference) return `ignored: it is about an earlier attempt (${event.reference})`;
-    if (payment) return `ignored: the payment already ${payment.outcome}`; // out of order: never un-charge
     const outcome: Outcome = { outcome: event.type === 'payment.succeeded' ? 'succeeded' : 'failed', reason: event.reason, amend };
+    if (checking && event.objectId === chargeId) {
+      next?.amend?.('ignored: a newer event about the charge came while an earlier one was checked with the processor');
+      next = outcome;
+      return 'held: an earlier event about the charge is being checked with the processor';
+    }
+    if (payment) return `ignored: the payment already ${payment.outcome}`; // out of order: never un-charge
     if (event.objectId !== undefined && chargeId === undefined) {
       // Before the charge call answered: held until we know which charge is ours.
       if (!early.has(event.objectId)) early.set(event.objectId, outcome);
@@ -146,16 +155,21 @@ export async function orderSaga(input: OrderSagaInput): Promise<OrderStatus> {
       const said = payment!;
       // A charge cancelled since (an undo a reset revived the run past) ends this attempt, as a step's look
       // would; a refunded one did succeed (whether the order stands is the next step's look to say).
-      const found = await lookUntilAnswered(() => queued.payments.checkCharge({ ...common(), completedBefore: true }), { undoneThrows: true });
+      checking = true;
+      const found = await lookUntilAnswered(() => queued.payments.checkCharge({ ...common(), completedBefore: true }), { undoneThrows: true }).finally(() => void (checking = false));
       if (found?.chargeId === id && (found.status === 'succeeded' || found.status === 'failed')) {
         if (found.status !== said.outcome) said.amend?.(`ignored: the processor holds charge ${id} as ${found.status}`);
         payment = found.status === 'succeeded' ? { outcome: 'succeeded' } : { outcome: 'failed', reason: said.outcome === 'failed' ? said.reason : `Charge ${id} failed (found at the processor)` };
+        next?.amend?.(`ignored: the payment already ${payment.outcome}`);
+        next = undefined;
         break;
       }
-      // Not settled at the processor (still pending, or not to be found): the event settles nothing; wait on.
+      // Not settled at the processor (still pending, or not to be found): the event settles nothing; a
+      // newer one that came meanwhile is checked next, or the order waits on.
       said.amend?.(`ignored: the processor holds charge ${id} as ${found?.status ?? 'unknown (it could not be asked)'}`);
-      payment = undefined;
-      saga.waiting();
+      payment = next;
+      next = undefined;
+      if (payment === undefined) saga.waiting();
     }
     if (payment!.outcome === 'failed') {
       throw ApplicationFailure.create({ type: 'PaymentDeclined', message: payment!.reason ?? `Charge ${id} failed`, nonRetryable: true });
@@ -168,6 +182,7 @@ export async function orderSaga(input: OrderSagaInput): Promise<OrderStatus> {
       // A new attempt waits for its own charge's outcome, and adopts only what it finds of its own.
       payment = undefined;
       chargeId = undefined;
+      next = undefined;
       early.clear();
       adopting = {};
       saga.adopting = false;

@@ -213,6 +213,7 @@ export class Saga {
     if (this.options.epochs === false) throw new Error('a saga without epochs cannot begin a new attempt'); // a bug
     this.attemptNumber += 1;
     this.tries.clear();
+    this.unanswered.clear();
     this.stack.length = 0;
     this.done.length = 0;
     this.current = undefined;
@@ -248,11 +249,15 @@ export class Saga {
         step.error = undefined;
         step.completedAt = now();
         this.done.push(name);
+        this.unanswered.delete(name); // answered: what it did is known
         return result;
       } catch (err) {
         step.error = describeFailure(err);
+        // A definite answer (a refusal, a decline, an attempt found undone) settles what was made under the
+        // key; only a try without one — or our own refused credentials, behind which Temporal's retries
+        // hide such tries — leaves it possibly made.
         if (endedUnanswered(err) || isOperational(err)) this.unanswered.add(name);
-        else if (isRefusal(err)) this.unanswered.delete(name); // refused under its key: nothing was made under it
+        else if (!isCancellation(err)) this.unanswered.delete(name);
         if (isOperational(err)) {
           this.waiting();
           waited = await waitOperational(waited); // still running: same key, no budget spent

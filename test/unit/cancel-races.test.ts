@@ -5,7 +5,7 @@
  */
 import { ApplicationFailure, WorkflowFailedError } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { decideUpdate, orderWorkflowId, transactionStatusQuery, type OrderSagaInput, type OrderStatus } from '../../src/contracts/order';
+import { decideUpdate, orderWorkflowId, transactionStatusQuery, webhookEventSignal, type OrderSagaInput, type OrderStatus } from '../../src/contracts/order';
 import { eventually } from '../support/eventually';
 import { refundWorkflowId, type RefundSagaInput } from '../../src/contracts/refund';
 
@@ -158,4 +158,72 @@ test('a Cancel of a refund parked on a refusal is recorded and not acted on', as
     await handle.executeUpdate(decideUpdate, { args: [{ action: 'skip', reason: 'refunded at the processor by hand', operator: 'ann' }] });
   });
   expect(seen).toMatchObject({ reason: expect.stringContaining('Cancel') });
+});
+
+function asyncInput(key: string): OrderSagaInput {
+  return { ...input(key), order: { ...input(key).order, paymentMethod: { token: 'tok_async' } } };
+}
+const event = (eventId: string, type = 'payment.succeeded') => ({ source: 'payments', eventId, type, receivedAt: '2026-11-22T00:00:01.000Z', objectId: 'ch_1' });
+
+test('a charge that waited out our refused credentials once and was then answered (declined at the processor) is undone with one look, not looked for again for 11 minutes', async () => {
+  const calls: Calls = [];
+  let tries = 0;
+  const activities = stubActivities(calls, {
+    payments: {
+      chargePayment: async (i) => {
+        tries += 1;
+        calls.push(`chargePayment ${i.idempotencyKey}`);
+        // One 401 (our key was being rotated), then the processor answers under the same key.
+        if (tries === 1) throw ApplicationFailure.create({ type: 'DownstreamAuthFailed', message: 'payments refused our credentials (HTTP 401)', nonRetryable: true });
+        return { chargeId: 'ch_1', amountMinor: 4900, status: 'pending' as const };
+      },
+      // The processor declined the charge (its webhook lost): a definite outcome under the same key.
+      checkCharge: async () => ({ status: 'failed', chargeId: 'ch_1' }),
+      refundPayment: async (i) => (calls.push(`refundPayment ${i.idempotencyKey}`), { outcome: 'not_charged' as const }),
+    },
+  });
+  const err = await driveWorkflow(env, 'orderSaga', orderWorkflowId('alice', 'declined-after-credentials'), asyncInput('rev9-a'), activities, async () => undefined);
+  const status = finalStatus(err);
+  expect((err as WorkflowFailedError).cause).toMatchObject({ type: 'PaymentDeclined' });
+  expect(status.status).toBe('compensated');
+  // The declined charge is known: one look finds nothing to refund. HEAD looks 3 times, 60 s and 600 s apart (compensating 11 min).
+  expect(calls.filter((c) => c.startsWith('refundPayment'))).toHaveLength(1);
+});
+
+test('the processor’s own event arriving while an earlier event is checked with it is checked next, not lost: the order does not wait out the payment timeout', async () => {
+  const calls: Calls = [];
+  const check = heldCall();
+  let checks = 0;
+  const activities = stubActivities(calls, {
+    payments: {
+      chargePayment: async (i) => (calls.push(`chargePayment ${i.idempotencyKey}`), { chargeId: 'ch_1', amountMinor: 4900, status: 'pending' as const }),
+      checkCharge: async () => {
+        checks += 1;
+        calls.push('checkCharge');
+        if (checks === 1) {
+          // The first event (stale / sent ahead) is asked about while the processor still holds the charge pending;
+          // the processor settles it and sends its own event while this look is under way.
+          await check.hold();
+          return { status: 'pending', chargeId: 'ch_1' };
+        }
+        return { status: 'succeeded', chargeId: 'ch_1' };
+      },
+    },
+  });
+  const outcome = await driveWorkflow(env, 'orderSaga', orderWorkflowId('alice', 'events-while-checking'), asyncInput('rev9-b'), activities, async (handle) => {
+    await eventually(async () => ((await handle.query(transactionStatusQuery)).steps.find((s) => s.name === 'chargePayment')?.state === 'running' && calls.some((c) => c.startsWith('chargePayment')) ? true : undefined), 10_000, 25);
+    await handle.signal(webhookEventSignal, event('evt_early'));
+    await check.reached;
+    await handle.signal(webhookEventSignal, event('evt_settled'));
+    await eventually(async () => ((await handle.query(transactionStatusQuery)).events?.length === 2 ? true : undefined), 10_000, 25);
+    check.finish();
+  });
+  const status = outcome as OrderStatus;
+  expect(status.status).toBe('completed');
+  const step = status.steps.find((s) => s.name === 'chargePayment')!;
+  const waitedMs = Date.parse(step.completedAt!) - Date.parse(step.startedAt!);
+  const settled = status.events?.find((e) => e.eventId === 'evt_settled');
+  // HEAD: evt_settled is recorded "ignored: the payment already succeeded" (the payment never had), and the
+  // order sits until the 600 s payment timeout, when it asks the processor again.
+  expect({ settledEffect: settled?.effect, waitedUnderTimeout: waitedMs < 600_000 }).toEqual({ settledEffect: expect.not.stringMatching(/already succeeded/), waitedUnderTimeout: true });
 });
