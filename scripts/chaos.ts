@@ -109,7 +109,7 @@ async function main(): Promise<number> {
     const { ledger, state } = await readLedgers(cluster);
     const workflows = await readWorkflows(client, cluster, (done, total) => progress('checking', done / total, `${done}/${total} histories`));
     await client.connection.close();
-    const verdict = check({ ledger, state, workflows, requests: journal.requests, otherCalls: journal.otherCalls, forged: journal.forged, supportTouched: [...journal.supportTouched] });
+    const verdict = check({ ledger, state, workflows, requests: journal.requests, otherCalls: journal.otherCalls, forged: journal.forged, outcomeChangedAt: Object.fromEntries(journal.outcomeChangedAt) });
     if (tty) bar.stop();
 
     counts.byKind['lost-response'] += journal.done.dropAnswer;

@@ -141,12 +141,16 @@ test('an answer that contradicts the saga outcome is reported', () => {
   expect(check(obs).violations).toEqual([{ kind: 'answer-contradicts-outcome', workflowId: W, detail: expect.stringMatching(/422/) }]);
 });
 
-test('an outcome support changed since the answer (a replay of a compensated order, a reset) is no contradiction; money and access are still judged', () => {
+test('an outcome support changed after the answer (a replay of a compensated order, a reset) is no contradiction; answers after it, and money and access, are still judged', () => {
   const obs = completedOrder(W, { epochs: true, reference: `${W}#2` });
   obs.requests[0]!.answers = [{ status: 422, problem: 'transaction-failed' }];
-  expect(check({ ...obs, supportTouched: [W] }).violations).toEqual([]);
+  // Nothing support did changed this one's outcome (a refused decision is not recorded as a change): judged.
+  expect(kinds(check(obs).violations)).toEqual(['answer-contradicts-outcome']);
+  expect(check({ ...obs, outcomeChangedAt: { [W]: 1 } }).violations).toEqual([]);
+  // The same answer given after support's change contradicts the outcome.
+  expect(kinds(check({ ...obs, outcomeChangedAt: { [W]: 0 } }).violations)).toEqual(['answer-contradicts-outcome']);
   obs.state.enrollments = [];
-  expect(kinds(check({ ...obs, supportTouched: [W] }).violations)).toEqual(['legacy-order-out-of-step', 'outcome-out-of-step', 'payment-without-access']);
+  expect(kinds(check({ ...obs, outcomeChangedAt: { [W]: 1 } }).violations)).toEqual(['legacy-order-out-of-step', 'outcome-out-of-step', 'payment-without-access']);
 });
 
 test('a request Temporal never recorded counts as never received, not as a violation', () => {

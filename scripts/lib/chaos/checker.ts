@@ -107,8 +107,11 @@ export interface Observations {
   requests: ClientRequest[];
   otherCalls: OtherCall[];
   forged: ForgedWebhook[];
-  /** Transactions support acted on: a replay, a reset or a decision may change an outcome the customer was told before. */
-  supportTouched?: readonly string[];
+  /**
+   * Transactions whose outcome support changed (a replay, a CLI reset that took effect), with how many
+   * answers the customer had had by then: those may rightly contradict the outcome; later ones may not.
+   */
+  outcomeChangedAt?: Readonly<Record<string, number>>;
 }
 
 export type ViolationKind =
@@ -288,13 +291,13 @@ export function check(obs: Observations): Verdict {
       flag('key-reuse-accepted', workflowId, `the same Idempotency-Key was answered ${accepted.map((r) => `${r.answers.filter(is2xx).map((a) => a.status).join('/')} for the ${r.body} body`).join(' and ')}`);
     }
   }
-  const touched = new Set(obs.supportTouched ?? []);
   for (const r of obs.requests) {
     const w = workflows.get(r.workflowId);
     if (!w && r.answers.some(is2xx)) flag('2xx-for-unrecorded-work', r.workflowId, `${r.kind} answered ${r.answers.filter(is2xx).map((a) => a.status).join(', ')}, but Temporal has no such transaction`);
-    if (w && r.body === 'original' && !touched.has(r.workflowId)) {
-      if (r.answers.some((a) => a.status === 201) && w.status === 'FAILED') flag('answer-contradicts-outcome', r.workflowId, `answered 201, but the ${r.kind} saga failed`);
-      if (r.answers.some((a) => a.status === 422 && a.problem === 'transaction-failed') && w.status === 'COMPLETED') flag('answer-contradicts-outcome', r.workflowId, `answered 422 transaction-failed, but the ${r.kind} saga completed`);
+    const judged = r.answers.slice(obs.outcomeChangedAt?.[r.workflowId] ?? 0);
+    if (w && r.body === 'original') {
+      if (judged.some((a) => a.status === 201) && w.status === 'FAILED') flag('answer-contradicts-outcome', r.workflowId, `answered 201, but the ${r.kind} saga failed`);
+      if (judged.some((a) => a.status === 422 && a.problem === 'transaction-failed') && w.status === 'COMPLETED') flag('answer-contradicts-outcome', r.workflowId, `answered 422 transaction-failed, but the ${r.kind} saga completed`);
     }
   }
 

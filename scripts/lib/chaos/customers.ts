@@ -23,12 +23,17 @@ export interface Journal {
   /** Each customer's next order key (webhook chaos sends events "before the saga" for them). */
   nextOrderKey: Map<string, string>;
   placed: number;
-  /** Transactions support acted on (decided, replayed, reset, cancelled): their outcome may differ from what the customer was first told. */
+  /** Transactions support acted on (decided, replayed, reset, cancelled). */
   supportTouched: Set<string>;
+  /**
+   * Transactions whose outcome support changed after the customer may have been told it (a replay of a
+   * compensated order, a CLI reset that took effect): how many answers the customer's request had had then.
+   */
+  outcomeChangedAt: Map<string, number>;
 }
 
 export function newJournal(): Journal {
-  return { requests: [], otherCalls: [], forged: [], asyncOrders: [], pending: { dropAnswer: 0, duplicate: 0, keyReuse: 0 }, done: { dropAnswer: 0, duplicate: 0, keyReuse: 0 }, nextOrderKey: new Map(), placed: 0, supportTouched: new Set() };
+  return { requests: [], otherCalls: [], forged: [], asyncOrders: [], pending: { dropAnswer: 0, duplicate: 0, keyReuse: 0 }, done: { dropAnswer: 0, duplicate: 0, keyReuse: 0 }, nextOrderKey: new Map(), placed: 0, supportTouched: new Set(), outcomeChangedAt: new Map() };
 }
 
 const SETTLED = ['completed', 'compensated', 'failed', 'needs_attention'];

@@ -108,6 +108,11 @@ export async function supportChaos(ctx: { cluster: Cluster; journal: Journal; ra
   const { cluster, journal, random, desk } = ctx;
   const sub = random.weighted({ refusal: 3, decide: 4, replay: 2, 'cli-reset': 4, cancel: 2 });
   const touch = (id: string) => journal.supportTouched.add(id);
+  // A replay or a reset that took effect may rightly change the outcome the customer was told before it.
+  const changedOutcome = (id: string) => {
+    const asked = journal.requests.find((r) => r.workflowId === id && r.body === 'original');
+    journal.outcomeChangedAt.set(id, asked?.answers.length ?? 0);
+  };
 
   if (sub === 'refusal') {
     // A downstream refuses one call for good: a step after the money moved, or a compensation, parks.
@@ -140,6 +145,7 @@ export async function supportChaos(ctx: { cluster: Cluster; journal: Journal; ra
     const answers: Answer[] = [];
     await command(desk, `/transactions/${encodeURIComponent(id)}/reset`, { reason: 'chaos: support replays' }, answers, key);
     // The same key again (a double click) answers the replay it started.
+    if (answers.some((a) => a.status === 202)) changedOutcome(id);
     if (random.chance(0.3)) await command(desk, `/transactions/${encodeURIComponent(id)}/reset`, { reason: 'chaos: support replays' }, answers, key);
     noteCall(journal, 'support replay', id, answers);
     return 'replay';
@@ -182,6 +188,7 @@ export async function supportChaos(ctx: { cluster: Cluster; journal: Journal; ra
     throw err;
   }
   touch(id);
+  changedOutcome(id);
   return `cli-reset-${how}`;
 }
 
