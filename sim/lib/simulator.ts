@@ -124,6 +124,12 @@ export function createSimulator(name: string, options: SimulatorOptions = {}) {
     faults = faults.filter((f) => f.id !== Number(req.params.id));
     res.status(204).end();
   });
+  // The downstream forgets every Idempotency-Key it remembered (as a processor does after a day, Stripe's
+  // 24 h): a call with an old key is then a new request. Its objects and ledger stay.
+  app.post('/_sim/forget-keys', (_req, res) => {
+    answers.clear();
+    res.json({ forgotten: true });
+  });
   app.post('/_sim/mode', (req, res) => {
     const body = z.strictObject({ dedupe: z.boolean().optional() }).safeParse(req.body);
     if (!body.success) return void res.status(400).json({ error: 'INVALID_MODE' });

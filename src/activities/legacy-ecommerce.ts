@@ -12,6 +12,8 @@ export interface CreateOrderInput {
   customerId: string;
   currency: string;
   lines: { sku: string; quantity: number; unitPriceMinor: number }[];
+  /** A run a Temporal reset made: the attempt's order is looked up by reference first (see createOrder). */
+  lookFirst?: boolean;
 }
 
 export function createLegacyEcommerceActivities({ legacy }: { legacy: LegacyEcommerceClient }) {
@@ -35,6 +37,10 @@ export function createLegacyEcommerceActivities({ legacy }: { legacy: LegacyEcom
       const order = await callDownstream(
         () => 'OrderRejected',
         async () => {
+          // A run a Temporal reset made: the attempt's order, found by reference, is the answer (its key may be forgotten).
+          // A look refused is retried like an outage, never the order's refusal (see lookAfterAnswer).
+          const found = input.lookFirst ? await lookAfterAnswer(() => legacy.findByReference(input.reference, ctx)) : undefined;
+          if (found) return { orderNumber: found.orderNumber, totalMinor: found.totalMinor, ...(await lookAfterAnswer(() => reconcile(input.reference, ctx))) };
           const created = await legacy.createOrder(input, ctx);
           // A stored answer describes the order as it was then: was it cancelled or refunded since?
           return created.replayed ? { ...created, ...(await lookAfterAnswer(() => reconcile(input.reference, ctx))) } : { ...created, completedBefore: false };

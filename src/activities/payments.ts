@@ -14,6 +14,8 @@ export interface ChargePaymentInput {
   token: string;
   /** This attempt's order was found completed (a reset): a refunded charge is the customer's refund, adopted as the stored answer. */
   completedBefore?: boolean;
+  /** A run a Temporal reset made: the attempt's charge is looked up by reference first, and one found is the answer (its key may be forgotten). */
+  lookFirst?: boolean;
 }
 
 export function createPaymentActivities({ payments }: { payments: PaymentsClient }) {
@@ -30,6 +32,8 @@ export function createPaymentActivities({ payments }: { payments: PaymentsClient
       const charge = await callDownstream(
         (err) => (err.code === 'card_declined' || err.status === 402 ? 'PaymentDeclined' : 'PaymentRejected'),
         async () => {
+          const found = input.lookFirst ? await lookAfterAnswer(() => standingCharge(input)) : undefined;
+          if (found) return { ...found, replayed: true };
           const answer = await payments.charge(input, { idempotencyKey: input.idempotencyKey, requestId: input.requestId, region: input.region });
           if (!answer.replayed) return answer;
           // A stored answer describes the charge as it was then: was it refunded or cancelled since?

@@ -89,6 +89,10 @@ export async function orderSaga(input: OrderSagaInput): Promise<OrderStatus> {
   const compensation = (step: keyof typeof ORDER_COMPENSATIONS, run: (idempotencyKey: string, again?: boolean) => Promise<unknown>) => ({ name: ORDER_COMPENSATIONS[step], run });
   // A run a Temporal reset made may be undoing what the run it replaced was undoing: its cancel may be on its way.
   const resetRun = () => workflowInfo().runId !== workflowInfo().originalExecutionRunId;
+  // Its forward steps resend the keys the replaced run sent, which a downstream may have forgotten since
+  // (a processor keeps them a day): each step of the attempt it revived looks its own object up by
+  // reference first, and one found is its answer. (An activity input only: replay is unaffected.)
+  const lookFirst = () => (resetRun() && saga.attempt === (input.attempt ?? 1) ? { lookFirst: true } : {});
 
   // An asynchronous payment's outcome arrives by the processor's webhook, possibly before the charge
   // call returns. It counts only for the charge this attempt made: an event naming another charge
@@ -192,6 +196,7 @@ export async function orderSaga(input: OrderSagaInput): Promise<OrderStatus> {
       (idempotencyKey) =>
         forward.legacyEcommerce.createOrder({
           ...common(),
+          ...lookFirst(),
           idempotencyKey,
           customerId: input.customerId,
           currency: input.order.currency,
@@ -203,7 +208,7 @@ export async function orderSaga(input: OrderSagaInput): Promise<OrderStatus> {
     const charge = await saga.run(
       'chargePayment',
       async (idempotencyKey) => {
-        const result = await forward.payments.chargePayment({ ...common(), ...adopting, idempotencyKey, amountMinor, currency: input.order.currency, token: input.order.paymentMethod.token });
+        const result = await forward.payments.chargePayment({ ...common(), ...adopting, ...lookFirst(), idempotencyKey, amountMinor, currency: input.order.currency, token: input.order.paymentMethod.token });
         if (result.status === 'succeeded') {
           chargeId = result.chargeId;
           payment ??= { outcome: 'succeeded' };
@@ -214,7 +219,7 @@ export async function orderSaga(input: OrderSagaInput): Promise<OrderStatus> {
     );
     const access = await saga.run(
       'grantAccess',
-      (idempotencyKey) => forward.fulfilment.grantAccess({ ...common(), ...adopting, idempotencyKey, customerId: input.customerId, skus: input.order.items.map((i) => i.sku) }),
+      (idempotencyKey) => forward.fulfilment.grantAccess({ ...common(), ...adopting, ...lookFirst(), idempotencyKey, customerId: input.customerId, skus: input.order.items.map((i) => i.sku) }),
       {
         compensation: compensation('grantAccess', (idempotencyKey) => undo.fulfilment.revokeAccess({ ...common(), idempotencyKey })),
         // Money has moved: an operator decides (retry the grant, skip it as granted by hand, or abort and refund).

@@ -566,6 +566,20 @@ describe('replay ("reset"): the runbook table, row by row', () => {
     await record(id, 'order-refunded-reset-to-last-task-adopted');
   });
 
+  test("the CLI's reset of a completed order after the downstreams forgot its keys (as a processor does after a day) places, charges and grants nothing again", async () => {
+    const customer = newCustomer();
+    const key = 'reset-after-keys-forgotten';
+    const id = orderWorkflowId(customer, key);
+    expect((await postOrder(stack, customer, key)).status).toBe(201);
+    const before = await ledgersOf(id);
+    for (const sim of ['legacy', 'payments', 'fulfilment'] as const) expect((await fetch(`${stack.sims.url(sim)}/_sim/forget-keys`, { method: 'POST' })).status).toBe(200);
+    // Before: the new run's calls, their keys forgotten, were new requests: a second legacy order, a second charge, a second grant.
+    expect((await cliReset(id, 'support: pressed reset')).status.name).toBe('COMPLETED');
+    expect(await until(customer, key, 'completed')).toMatchObject({ attempt: 1, reference: id });
+    expect(await ledgersOf(id)).toEqual(before);
+    expect(await expectMoneyAndAccessInStep(stack.sims, id, 1)).toEqual(['held']);
+  });
+
   test("a reset to a workflow task while a step was under way, of an order refunded since, adopts it: the step's own look finds its charge refunded, and the order is asked whether it had completed", async () => {
     const customer = newCustomer();
     const key = 'refunded-reset-mid-charge';
