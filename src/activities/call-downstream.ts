@@ -42,9 +42,11 @@ export async function callDownstream<T>(rejectedType: (err: DownstreamRejected) 
 }
 
 /**
- * A look a command makes after its downstream answered from its record (does the object still
- * stand?). Its failure is not the command's refusal: a 4xx on the look must not read as "order
- * rejected" (the saga would undo what the call did). It is retried like an outage instead.
+ * A look a command makes around its call (does the object still stand? where is ours to undo?).
+ * Its failure is not the command's refusal: a 4xx on the look must not read as "order rejected"
+ * (the saga would undo what the call did) nor as an undo refused for good (a refund or revocation
+ * still on its way would be taken as settled: an abort allowed, no look again). It is retried like
+ * an outage instead.
  */
 export async function lookAfterAnswer<T>(look: () => Promise<T>): Promise<T> {
   try {

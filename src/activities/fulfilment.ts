@@ -59,7 +59,7 @@ export function createFulfilmentActivities({ fulfilment }: { fulfilment: Fulfilm
         () => 'CompensationRejected',
         async () => {
           const ctx = { requestId: input.requestId, region: input.region };
-          const enrollment = await fulfilment.findByReference(input.reference, ctx);
+          const enrollment = await lookAfterAnswer(() => fulfilment.findByReference(input.reference, ctx));
           if (!enrollment) return { outcome: 'not_found' as const };
           if (enrollment.status === 'active') return { outcome: 'still_granted' as const };
           await fulfilment.grant({ customerId: enrollment.customerId, skus: enrollment.skus, reference: input.reference }, { idempotencyKey: `${input.idempotencyKey}/${enrollment.id}`, ...ctx });
@@ -73,7 +73,7 @@ export function createFulfilmentActivities({ fulfilment }: { fulfilment: Fulfilm
       return callDownstream(
         () => 'CompensationRejected',
         async () => {
-          const enrollment = await fulfilment.findByReference(input.reference, { requestId: input.requestId, region: input.region });
+          const enrollment = await lookAfterAnswer(() => fulfilment.findByReference(input.reference, { requestId: input.requestId, region: input.region }));
           if (!enrollment) return { outcome: 'not_granted' as const };
           if (enrollment.status === 'revoked') return { outcome: 'already_revoked' as const };
           await fulfilment.revoke(enrollment.id, { idempotencyKey: input.idempotencyKey, requestId: input.requestId, region: input.region });

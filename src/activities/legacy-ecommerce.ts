@@ -81,7 +81,7 @@ export function createLegacyEcommerceActivities({ legacy }: { legacy: LegacyEcom
       return callDownstream(
         () => 'OrderRejected',
         async () => {
-          const order = await legacy.findByReference(input.reference, { requestId: input.requestId, region: input.region });
+          const order = await lookAfterAnswer(() => legacy.findByReference(input.reference, { requestId: input.requestId, region: input.region }));
           if (!order) throw new DownstreamRejected('legacy-ecommerce', 404, 'ORDER_NOT_FOUND', `no legacy order for ${input.reference}`);
           if (order.status === 'refunded') return { outcome: 'already_refunded' as const };
           await legacy.markRefunded(order.orderNumber, { idempotencyKey: input.idempotencyKey, requestId: input.requestId, region: input.region });
@@ -102,7 +102,7 @@ export function createLegacyEcommerceActivities({ legacy }: { legacy: LegacyEcom
         () => 'CompensationRejected',
         async () => {
           const ctx = { requestId: input.requestId, region: input.region };
-          let order = await legacy.findByReference(input.reference, ctx);
+          let order = await lookAfterAnswer(() => legacy.findByReference(input.reference, ctx));
           const { attempt, startToCloseTimeoutMs } = Context.current().info;
           if (order && order.status !== 'cancelled' && (attempt > 1 || input.mayHaveBeenSent)) {
             // A retry: an earlier try's cancel may have gone unanswered and still be on its way, and a
@@ -113,7 +113,7 @@ export function createLegacyEcommerceActivities({ legacy }: { legacy: LegacyEcom
             const timeout = legacy.http.answerTimeoutMs;
             const wait = (attempt > 1 ? 2 : 3) * timeout;
             await sleep(Math.max(0, Math.min(wait, startToCloseTimeoutMs - 4 * timeout)));
-            order = await legacy.findByReference(input.reference, ctx);
+            order = await lookAfterAnswer(() => legacy.findByReference(input.reference, ctx));
           }
           if (!order) return { outcome: 'not_found' as const };
           if (order.status === 'cancelled') return { outcome: 'already_cancelled' as const };

@@ -67,7 +67,7 @@ export function createPaymentActivities({ payments }: { payments: PaymentsClient
         () => 'CompensationRejected',
         async () => {
           const ctx = { requestId: input.requestId, region: input.region };
-          let charge = await payments.findChargeByReference(input.reference, ctx);
+          let charge = await lookAfterAnswer(() => payments.findChargeByReference(input.reference, ctx));
           if (charge?.status === 'pending') {
             // Still waiting at the processor (e.g. our wait for its webhook timed out): cancel it.
             const cancelled = await payments.cancelCharge(charge.id, { idempotencyKey: `${input.idempotencyKey}/cancel`, ...ctx }).then(
@@ -79,7 +79,7 @@ export function createPaymentActivities({ payments }: { payments: PaymentsClient
               },
             );
             if (cancelled) return { outcome: 'cancelled' as const };
-            charge = await payments.findChargeByReference(input.reference, ctx);
+            charge = await lookAfterAnswer(() => payments.findChargeByReference(input.reference, ctx));
           }
           if (!charge || charge.status !== 'succeeded') return { outcome: 'not_charged' as const };
           if (charge.refunded) return { outcome: 'already_refunded' as const };

@@ -135,7 +135,10 @@ export async function orderSaga(input: OrderSagaInput): Promise<OrderStatus> {
   };
   const paymentOutcome = async (id: string) => {
     chargeId = id;
-    payment ??= early.get(id);
+    if (payment === undefined && early.has(id)) {
+      payment = early.get(id);
+      payment?.amend?.('applied'); // held until the charge call answered: this order's own charge
+    }
     const seconds = input.paymentTimeoutSeconds ?? DEFAULT_PAYMENT_TIMEOUT_SECONDS;
     if (payment === undefined) saga.waiting();
     const deadline = Date.now() + seconds * 1000;
@@ -209,6 +212,11 @@ export async function orderSaga(input: OrderSagaInput): Promise<OrderStatus> {
       'chargePayment',
       async (idempotencyKey) => {
         const result = await forward.payments.chargePayment({ ...common(), ...adopting, ...lookFirst(), idempotencyKey, amountMinor, currency: input.order.currency, token: input.order.paymentMethod.token });
+        // Events held until the charge was known say now what became of them (their records said "held").
+        for (const [about, held] of early) {
+          if (about !== result.chargeId) held.amend?.(`ignored: it is about charge ${about}, not this order's ${result.chargeId}`);
+          else if (result.status === 'succeeded') held.amend?.('ignored: the charge call itself answered that the charge succeeded');
+        }
         if (result.status === 'succeeded') {
           chargeId = result.chargeId;
           payment ??= { outcome: 'succeeded' };

@@ -128,3 +128,26 @@ test("a refused refund aborted, then reset from the CLI, revoked again and abort
   expect((await stack.sims.ledger('fulfilment', refundId)).map((e) => e.op)).toEqual(['revoke', 'grant', 'revoke', 'grant']);
   expect(await expectMoneyAndAccessInStep(stack.sims, orderId, 1)).toEqual(['held']);
 });
+
+test("a refund whose revocation is still on its way, and whose next look at the grant is refused once, is not taken as refused: it finishes, never parked with the revocation about to land", async () => {
+  const customer = newCustomer();
+  const key = 'revoke-slow-look-refused';
+  expect((await postOrder(stack, customer, key)).status).toBe(201);
+  const refundId = refundWorkflowId(customer, key);
+  // The revocation lands 4 s after it was sent, long after our 1 s timeout ...
+  await stack.sims.fault('fulfilment', { op: 'revoke', idempotencyKeyPrefix: `${refundId}/revokeAccess`, latencyMs: 4_000, times: 1 });
+  expect((await postRefund(stack, customer, key, 'refund-1', undefined, { prefer: 'respond-async' })).status).toBe(202);
+  await eventually(async () => ((await stack.sims.faults('fulfilment')).some((f) => f.op === 'revoke') ? undefined : true), 10_000, 50);
+  // ... and the retry's look for the grant (by reference) is refused once: a look, not the revocation refused.
+  await stack.sims.fault('fulfilment', { op: 'list', urlContains: encodeURIComponent(orderWorkflowId(customer, key)), errorRate: 1, status: 422, times: 1 });
+  // Before: the refused look parked the refund as refused; an abort then restored "still granted" once,
+  // and the revocation landed after it: the charge kept, the access gone.
+  const done = await eventually(async () => {
+    const res = await fetch(`${stack.url}/v1/orders/${key}/refund`, { headers: { authorization: `Bearer ${await stack.token(customer)}` } });
+    const body = await json(res);
+    if (body.status === 'needs_attention') throw new Error(`parked: ${JSON.stringify(body.parked)}`);
+    return body.status === 'completed' ? body : undefined;
+  }, 30_000);
+  expect(done.status).toBe('completed');
+  expect(await expectMoneyAndAccessInStep(stack.sims, orderWorkflowId(customer, key), 1)).toEqual(['none']);
+});

@@ -603,6 +603,31 @@ describe('asynchronous payments (webhook signals)', () => {
     expect(result.events).toEqual([expect.objectContaining({ eventId: 'evt_1', effect: expect.stringMatching(/^(applied|held)/) })]);
   });
 
+  test('events held until the charge call answered never stay "held": one about another charge is ignored, one about ours is settled by the call itself', async () => {
+    const charge = heldCall();
+    const activities = stubActivities([], {
+      payments: {
+        chargePayment: async () => {
+          await charge.hold();
+          return { chargeId: 'ch_1', amountMinor: 4900, status: 'succeeded' as const };
+        },
+      },
+    });
+    const result = (await run('held-events-resolved', activities, async (handle) => {
+      await charge.reached;
+      await handle.signal(webhookEventSignal, { ...succeeded('evt_other_charge'), objectId: 'ch_someone_else' });
+      await handle.signal(webhookEventSignal, succeeded('evt_ours'));
+      await eventually(async () => ((await handle.query(transactionStatusQuery)).events?.length === 2 ? true : undefined), 10_000, 25);
+      charge.finish();
+    })) as OrderStatus;
+    expect(result.status).toBe('completed');
+    // Before: both stayed "held: the charge call has not answered yet" for good.
+    expect(result.events?.map((e) => [e.eventId, e.effect])).toEqual([
+      ['evt_other_charge', 'ignored: it is about charge ch_someone_else, not this order\'s ch_1'],
+      ['evt_ours', 'ignored: the charge call itself answered that the charge succeeded'],
+    ]);
+  });
+
   test('a payment event about another charge (or sent before any charge existed) never pays for the order', async () => {
     const activities = stubActivities([], { payments: { chargePayment: async () => ({ chargeId: 'ch_1', amountMinor: 4900, status: 'pending' as const }) } });
     const err = await run('wrong-charge', activities, async (handle) => {
