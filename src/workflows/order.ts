@@ -45,6 +45,8 @@ export async function orderSaga(input: OrderSagaInput): Promise<OrderStatus> {
     adopting = { completedBefore: true };
     saga.adopting = true;
   };
+  // A run a Temporal reset made: its started event is the run it replaced.
+  const resetRun = () => workflowInfo().runId !== workflowInfo().originalExecutionRunId;
   saga.checks = {
     // Before an operator's retry or skip moves the order on, its earlier steps' objects must still stand
     // (read only, by reference). Asked when such a decision comes, so decisions made before replay as they ran.
@@ -53,10 +55,7 @@ export async function orderSaga(input: OrderSagaInput): Promise<OrderStatus> {
     // the reset point: patched() is false while its copied history replays, true from where it runs anew.
     // Asked while replaying too, where it only reads the history: an offline replayer gives every run
     // the original run's ID, and must still find the looks where the history has them.
-    beforeEachStep: () => {
-      const { runId, originalExecutionRunId, unsafe } = workflowInfo();
-      return (runId !== originalExecutionRunId || unsafe.isReplaying) && patched(RESET_RUNS_LOOK_FIRST_PATCH);
-    },
+    beforeEachStep: () => (resetRun() || workflowInfo().unsafe.isReplaying) && patched(RESET_RUNS_LOOK_FIRST_PATCH),
     // A step under way at a reset point is not looked before; its own look may find its charge refunded
     // or its grant revoked. Whether that was an undo or the customer's refund, the legacy order says.
     completedBefore: async () => {
@@ -87,9 +86,8 @@ export async function orderSaga(input: OrderSagaInput): Promise<OrderStatus> {
   const common = () => ({ reference: saga.reference, requestId: input.requestId, region: input.region });
   const amountMinor = totalMinorUnits(input.order.items);
   const compensation = (step: keyof typeof ORDER_COMPENSATIONS, run: (idempotencyKey: string, again?: boolean) => Promise<unknown>) => ({ name: ORDER_COMPENSATIONS[step], run });
-  // A run a Temporal reset made may be undoing what the run it replaced was undoing: its cancel may be on its way.
-  const resetRun = () => workflowInfo().runId !== workflowInfo().originalExecutionRunId;
-  // Its forward steps resend the keys the replaced run sent, which a downstream may have forgotten since
+  // A run a Temporal reset made may be undoing what the run it replaced was undoing (its cancel may be on
+  // its way: cancelOrder's `mayHaveBeenSent`), and its forward steps resend the keys the replaced run sent, which a downstream may have forgotten since
   // (a processor keeps them a day): each step of the attempt it revived looks its own object up by
   // reference first, and one found is its answer. (An activity input only: replay is unaffected.)
   const lookFirst = () => (resetRun() && saga.attempt === (input.attempt ?? 1) ? { lookFirst: true } : {});

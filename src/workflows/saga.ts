@@ -422,22 +422,21 @@ export class Saga {
   }
 
   /** Counts `fn` as a decision being checked (see `decisionUnderWay`): a Cancel meanwhile waits for the saga's next wait. */
-  private async checkingDecision<T>(fn: () => Promise<T>): Promise<T> {
-    this.decisionsUnderWay += 1;
-    try {
-      return await fn();
-    } finally {
-      this.decisionsUnderWay -= 1;
-    }
+  private checkingDecision<T>(fn: () => Promise<T>): Promise<T> {
+    return this.underWay('decisionsUnderWay', fn);
   }
 
   /** Counts `fn` as a downstream call under way (see `call`). */
-  private async counted<T>(fn: () => Promise<T>): Promise<T> {
-    this.callsUnderWay += 1;
+  private counted<T>(fn: () => Promise<T>): Promise<T> {
+    return this.underWay('callsUnderWay', fn);
+  }
+
+  private async underWay<T>(counter: 'callsUnderWay' | 'decisionsUnderWay', fn: () => Promise<T>): Promise<T> {
+    this[counter] += 1;
     try {
       return await fn();
     } finally {
-      this.callsUnderWay -= 1;
+      this[counter] -= 1;
     }
   }
 
