@@ -67,14 +67,17 @@ async function compensatedOrder(customer: string, key: string): Promise<string> 
   return id;
 }
 
-/** Support presses the Temporal CLI's own Reset (to the first workflow task); resolves with the new run once it has closed. */
-async function cliReset(id: string, reason: string) {
+/**
+ * Support presses the Temporal CLI's own Reset (to the first workflow task unless told); resolves with
+ * the new run once it has closed — or parked for an operator, which the caller's expectation then shows.
+ */
+async function cliReset(id: string, reason: string, to?: Parameters<typeof pressCliResetOn>[3]) {
   const handle = stack.client.workflow.getHandle(id);
   const before = (await handle.describe()).runId;
-  await pressCliReset(id, reason);
+  await pressCliReset(id, reason, to);
   return eventually(async () => {
     const d = await handle.describe();
-    return d.runId !== before && d.status.name !== 'RUNNING' ? d : undefined;
+    return d.runId !== before && (d.status.name !== 'RUNNING' || d.searchAttributes?.SagaStatus?.[0] === 'needs_attention') ? d : undefined;
   }, 30_000);
 }
 
@@ -549,14 +552,8 @@ describe('replay ("reset"): the runbook table, row by row', () => {
     // Paid by the processor's webhook: the grant and the completion run in a workflow task of their own, after the charge's.
     await refundedAfterPayingByWebhook(customer, key);
     const before = await ledgersOf(id);
-    const handle = stack.client.workflow.getHandle(id);
-    const firstRun = (await handle.describe()).runId;
-    await pressCliReset(id, 'support: pressed reset', 'LastWorkflowTask');
     // (With FAST_PATH=false the last task only completes the run; the point after the webhook is tested below too.)
-    const closed = await eventually(async () => {
-      const d = await handle.describe();
-      return d.runId !== firstRun && d.status.name !== 'RUNNING' ? d : undefined;
-    }, 30_000);
+    const closed = await cliReset(id, 'support: pressed reset', 'LastWorkflowTask');
     // Before: the grant's stored answer found the access revoked (by the refund), the attempt was taken as
     // undone, its undo parked at cancelOrder (the legacy order is refunded), and a skip charged the customer again.
     expect(closed.status.name).toBe('COMPLETED');
@@ -601,12 +598,7 @@ describe('replay ("reset"): the runbook table, row by row', () => {
     const taskAfter = events.slice(signalAt).find((e) => e.workflowTaskCompletedEventAttributes)!;
     const chargeDone = events.findIndex((e) => e.activityTaskCompletedEventAttributes && Number(e.activityTaskCompletedEventAttributes.scheduledEventId) === Number(events.find(scheduled)!.eventId));
     expect(Number(taskAfter.eventId)).toBeLessThan(Number(events[chargeDone]!.eventId)); // the reset point is inside the charge
-    const firstRun = (await handle.describe()).runId;
-    await pressCliReset(id, 'support: pressed reset', { eventId: Number(taskAfter.eventId) });
-    const closed = await eventually(async () => {
-      const d = await handle.describe();
-      return d.runId !== firstRun && d.status.name !== 'RUNNING' ? d : d.runId !== firstRun && d.searchAttributes?.SagaStatus?.[0] === 'needs_attention' ? d : undefined;
-    }, 30_000);
+    const closed = await cliReset(id, 'support: pressed reset', { eventId: Number(taskAfter.eventId) });
     // Before: the charge's stored answer found it refunded, the attempt was taken as undone, and its undo
     // parked at cancelOrder (the legacy order is refunded): retry could never pass it, and a skip placed
     // the order again as attempt 2, charging the customer a second time.

@@ -3,6 +3,9 @@ import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Activities } from '../../src/activities';
+import type { OrderSagaInput, OrderStatus } from '../../src/contracts/order';
+import { orderWorkflowId } from '../../src/contracts/order';
+import type { RefundSagaInput } from '../../src/contracts/refund';
 import { TASK_QUEUE_ROLES, taskQueues, transactionStatusQuery, type TransactionStatus } from '../../src/contracts/transaction';
 import { createWorkers } from '../../src/worker';
 import { registerSearchAttributes } from '../../src/temporal/search-attributes';
@@ -18,6 +21,29 @@ export async function timeSkippingEnvironment(): Promise<TestWorkflowEnvironment
   const env = await TestWorkflowEnvironment.createTimeSkipping({ server: timeSkippingServer });
   await registerSearchAttributes(env.connection, env.namespace ?? 'default');
   return env;
+}
+
+/** An order saga's input as the edge would start it for alice: one course twice at 24.50, paid with `token`. */
+export function orderSagaInput(key: string, token = 'tok_visa'): OrderSagaInput {
+  return {
+    customerId: 'alice',
+    idempotencyKey: key,
+    order: { items: [{ sku: 'course-v1:DemoX+2026', quantity: 2, unitPrice: '24.50' }], currency: 'USD', paymentMethod: { token } },
+    fingerprint: 'f',
+    startToken: 's',
+    requestId: 'req-1',
+    receivedAt: '2026-11-22T00:00:00.000Z',
+  };
+}
+
+/** A refund saga's input for alice's order `orderKey`, under the refund's own key. */
+export function refundSagaInput(refundKey: string, orderKey = 'order-1'): RefundSagaInput {
+  return { customerId: 'alice', idempotencyKey: refundKey, orderKey, orderWorkflowId: orderWorkflowId('alice', orderKey), fingerprint: 'f', startToken: 's', requestId: 'r', receivedAt: '2026-11-22T00:00:00.000Z' };
+}
+
+/** The final status a failed saga carries in its failure's details. */
+export function finalStatusOf(err: unknown): OrderStatus {
+  return (((err as WorkflowFailedError).cause as ApplicationFailure)?.details?.[0] ?? {}) as OrderStatus;
 }
 
 /** Stub activities that record every call (name and idempotency key) and succeed unless overridden. */

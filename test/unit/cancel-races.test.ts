@@ -5,11 +5,11 @@
  */
 import { ApplicationFailure, WorkflowFailedError } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { decideUpdate, orderWorkflowId, transactionStatusQuery, webhookEventSignal, type OrderSagaInput, type OrderStatus } from '../../src/contracts/order';
+import { decideUpdate, orderWorkflowId, transactionStatusQuery, webhookEventSignal, type OrderStatus } from '../../src/contracts/order';
 import { eventually } from '../support/eventually';
-import { refundWorkflowId, type RefundSagaInput } from '../../src/contracts/refund';
+import { refundWorkflowId } from '../../src/contracts/refund';
 
-import { driveWorkflow, heldCall, nonRetryable, parkedStatus, stubActivities, type Calls, timeSkippingEnvironment } from '../support/saga-harness';
+import { driveWorkflow, finalStatusOf, heldCall, nonRetryable, orderSagaInput, parkedStatus, refundSagaInput, stubActivities, type Calls, timeSkippingEnvironment } from '../support/saga-harness';
 
 let env: TestWorkflowEnvironment;
 beforeAll(async () => {
@@ -19,20 +19,8 @@ afterAll(async () => {
   await env?.teardown();
 });
 
-function input(key: string): OrderSagaInput {
-  return {
-    customerId: 'alice',
-    idempotencyKey: key,
-    order: { items: [{ sku: 'course-v1:DemoX+2026', quantity: 2, unitPrice: '24.50' }], currency: 'USD', paymentMethod: { token: 'tok_visa' } },
-    fingerprint: 'f',
-    startToken: 's',
-    requestId: 'req-1',
-    receivedAt: '2026-11-22T00:00:00.000Z',
-  };
-}
-function finalStatus(err: unknown): OrderStatus {
-  return (((err as WorkflowFailedError).cause as ApplicationFailure)?.details?.[0] ?? err) as OrderStatus;
-}
+const input = (key: string) => orderSagaInput(key);
+const finalStatus = finalStatusOf;
 
 test('a Cancel that lands while a skip (granted by hand) is checked waits: the skip stands, the order completes, nothing is refunded under the hand-made access', async () => {
   const calls: Calls = [];
@@ -92,7 +80,7 @@ test('an aborted refund whose revocation ended without an answer looks again aft
   const calls: Calls = [];
   let looks = 0;
   const id = refundWorkflowId('alice', 'r3-order');
-  const refundInput: RefundSagaInput = { customerId: 'alice', idempotencyKey: 'r3', orderKey: 'r3-order', orderWorkflowId: orderWorkflowId('alice', 'r3-order'), fingerprint: 'f', startToken: 's', requestId: 'r', receivedAt: '2026-11-22T00:00:00.000Z' };
+  const refundInput = refundSagaInput('r3', 'r3-order');
   const activities = stubActivities(calls, {
     fulfilment: {
       // A day of timeouts; the fulfilment service still had the last revoke in its queue.
@@ -148,7 +136,7 @@ test('a Cancel while a charge waits out our refused credentials, after tries tha
 test('a Cancel of a refund parked on a refusal is recorded and not acted on', async () => {
   const { refused } = await import('../support/saga-harness');
   const activities = stubActivities([], { payments: { refundPayment: refused('RefundRejected', 'disputed') } });
-  const refundInput: RefundSagaInput = { customerId: 'alice', idempotencyKey: 'r5', orderKey: 'r5-order', orderWorkflowId: orderWorkflowId('alice', 'r5-order'), fingerprint: 'f', startToken: 's', requestId: 'r', receivedAt: '2026-11-22T00:00:00.000Z' };
+  const refundInput = refundSagaInput('r5', 'r5-order');
   let seen: unknown;
   await driveWorkflow(env, 'refundSaga', refundWorkflowId('alice', 'r5-order'), refundInput, activities, async (handle) => {
     await parkedStatus(handle);
@@ -160,9 +148,7 @@ test('a Cancel of a refund parked on a refusal is recorded and not acted on', as
   expect(seen).toMatchObject({ reason: expect.stringContaining('Cancel') });
 });
 
-function asyncInput(key: string): OrderSagaInput {
-  return { ...input(key), order: { ...input(key).order, paymentMethod: { token: 'tok_async' } } };
-}
+const asyncInput = (key: string) => orderSagaInput(key, 'tok_async');
 const event = (eventId: string, type = 'payment.succeeded') => ({ source: 'payments', eventId, type, receivedAt: '2026-11-22T00:00:01.000Z', objectId: 'ch_1' });
 
 test('a charge that waited out our refused credentials once and was then answered (declined at the processor) is undone with one look, not looked for again for 11 minutes', async () => {

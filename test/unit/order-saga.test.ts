@@ -6,13 +6,13 @@
 import { ActivityFailure, ApplicationFailure, WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { Context } from '@temporalio/activity';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { ORDER_STEPS, TASK_QUEUE_ROLES, decideUpdate, transactionStatusQuery, webhookEventSignal, orderWorkflowId, taskQueues, type OrderSagaInput, type OrderStatus } from '../../src/contracts/order';
+import { ORDER_STEPS, TASK_QUEUE_ROLES, decideUpdate, transactionStatusQuery, webhookEventSignal, orderWorkflowId, taskQueues, type OrderStatus } from '../../src/contracts/order';
 import type { Activities } from '../../src/activities';
 import { createWorkers } from '../../src/worker';
 import { eventually } from '../support/eventually';
 import { testEnv } from '../support/env';
 import { uniquePrefix, withWorkers } from '../support/workers';
-import { driveWorkflow, failureOf, heldCall, nonRetryable, parkedStatus, refused, runWorkflow, stubActivities, type Calls, timeSkippingEnvironment } from '../support/saga-harness';
+import { driveWorkflow, failureOf, finalStatusOf, heldCall, nonRetryable, orderSagaInput, parkedStatus, refused, runWorkflow, stubActivities, type Calls, timeSkippingEnvironment } from '../support/saga-harness';
 
 let env: TestWorkflowEnvironment;
 beforeAll(async () => {
@@ -22,27 +22,14 @@ afterAll(async () => {
   await env?.teardown();
 });
 
-function input(key: string): OrderSagaInput {
-  return {
-    customerId: 'alice',
-    idempotencyKey: key,
-    order: { items: [{ sku: 'course-v1:DemoX+2026', quantity: 2, unitPrice: '24.50' }], currency: 'USD', paymentMethod: { token: 'tok_visa' } },
-    fingerprint: 'f',
-    startToken: 's',
-    requestId: 'req-1',
-    receivedAt: '2026-11-22T00:00:00.000Z',
-  };
-}
+const input = (key: string) => orderSagaInput(key);
 
 /** Polls the status query until the saga is parked at `step` (a step or its compensation). */
 function eventuallyParkedAt(handle: import('@temporalio/client').WorkflowHandle, step: string): Promise<true> {
   return eventually(async () => ((await handle.query(transactionStatusQuery)).parked?.step === step ? true : undefined), 10_000, 25);
 }
 
-/** The final status a failed saga carries in its failure's details. */
-function finalStatus(err: unknown): OrderStatus {
-  return (((err as WorkflowFailedError).cause as ApplicationFailure).details?.[0] ?? {}) as OrderStatus;
-}
+const finalStatus = finalStatusOf;
 
 function runSaga(key: string, activities: Activities): Promise<OrderStatus> {
   return runWorkflow(env, 'orderSaga', orderWorkflowId('alice', key), input(key), activities) as Promise<OrderStatus>;

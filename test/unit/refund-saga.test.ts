@@ -1,10 +1,10 @@
 /** refundSaga on the time-skipping test server: keys per refund, targets per order, no compensation to run. */
 import { ApplicationFailure, WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { refundWorkflowId, type RefundSagaInput, type RefundStatus } from '../../src/contracts/refund';
+import { refundWorkflowId, type RefundStatus } from '../../src/contracts/refund';
 import { orderWorkflowId } from '../../src/contracts/order';
 import { decideUpdate, transactionStatusQuery } from '../../src/contracts/transaction';
-import { driveWorkflow, nonRetryable, parkedStatus, refused, runWorkflow, stubActivities, type Calls, timeSkippingEnvironment } from '../support/saga-harness';
+import { driveWorkflow, nonRetryable, parkedStatus, refundSagaInput, refused, runWorkflow, stubActivities, type Calls, timeSkippingEnvironment } from '../support/saga-harness';
 
 let env: TestWorkflowEnvironment;
 beforeAll(async () => {
@@ -15,9 +15,7 @@ afterAll(async () => {
 });
 
 const orderId = orderWorkflowId('alice', 'order-1');
-function input(refundKey: string): RefundSagaInput {
-  return { customerId: 'alice', idempotencyKey: refundKey, orderKey: 'order-1', orderWorkflowId: orderId, fingerprint: 'f', startToken: 's', requestId: 'r', receivedAt: '2026-11-22T00:00:00.000Z' };
-}
+const input = (refundKey: string) => refundSagaInput(refundKey);
 
 test('a refund revokes, refunds and marks the order refunded (access before the money), addressing the order with keys of its own', async () => {
   const calls: Calls = [];
