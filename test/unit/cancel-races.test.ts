@@ -6,6 +6,7 @@
 import { ApplicationFailure, WorkflowFailedError } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { decideUpdate, orderWorkflowId, transactionStatusQuery, webhookEventSignal, type OrderStatus } from '../../src/contracts/order';
+import { exportHistory } from '../../scripts/export-history';
 import { eventually } from '../support/eventually';
 import { refundWorkflowId } from '../../src/contracts/refund';
 
@@ -20,6 +21,8 @@ afterAll(async () => {
 });
 
 const input = (key: string) => orderSagaInput(key);
+/** `RECORD_HISTORIES=1 npx jest test/unit/cancel-races.test.ts` writes these paths' replay fixtures (test/histories/). */
+const record = async (workflowId: string, name: string) => void (process.env.RECORD_HISTORIES === '1' && (await exportHistory(env.client, undefined, workflowId, name)));
 const finalStatus = finalStatusOf;
 
 test('a Cancel that lands while a skip (granted by hand) is checked waits: the skip stands, the order completes, nothing is refunded under the hand-made access', async () => {
@@ -49,6 +52,7 @@ test('a Cancel that lands while a skip (granted by hand) is checked waits: the s
   const status = outcome instanceof Error ? finalStatus(outcome) : (outcome as OrderStatus);
   // The rule (README): a Cancel is not acted on where an abort would be refused: after a step skipped as done by hand.
   expect({ status: status.status, calls: calls.map((c) => c.split(' ')[0]) }).toEqual({ status: 'completed', calls: ['createOrder', 'chargePayment', 'completeOrder'] });
+  await record(orderWorkflowId('alice', 'r1-skip-cancel'), 'order-cancel-waits-for-skip-check');
 });
 
 test('a Cancel of an order parked at a grant that ended without an answer looks again for a late grant, as an abort does', async () => {
@@ -74,6 +78,7 @@ test('a Cancel of an order parked at a grant that ended without an answer looks 
   // The late grant (committed after the first look) is found and revoked only if the undo looks again.
   expect(calls.filter((c) => c.startsWith('revokeAccess'))).toHaveLength(2);
   expect(status.steps.find((s) => s.name === 'grantAccess')).toMatchObject({ compensationOutcome: 'revoked' });
+  await record(orderWorkflowId('alice', 'r2-cancel-unanswered'), 'order-cancelled-unanswered-grant-looks-again');
 });
 
 test('an aborted refund whose revocation ended without an answer looks again after "still granted": a late revocation is restored, the charge keeps its access', async () => {
@@ -100,6 +105,7 @@ test('an aborted refund whose revocation ended without an answer looks again aft
   expect(err).toBeInstanceOf(WorkflowFailedError);
   // The charge stays (refund aborted): the access must be found again after the late revocation.
   expect(calls.filter((c) => c.startsWith('restoreAccess')).length).toBeGreaterThanOrEqual(2);
+  await record(id, 'refund-aborted-restore-looks-again');
 });
 
 test('a Cancel while a charge waits out our refused credentials, after tries that had no answer, looks again for a late charge', async () => {
